@@ -1,0 +1,1 @@
+"""The `dsocr` command line: one module per subcommand, `main` dispatches."""

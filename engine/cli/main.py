@@ -1,0 +1,39 @@
+"""`dsocr` entry point: parse arguments, run a subcommand, turn expected errors into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..runtime.blas import load_fast_blas
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import dump_cmd, plan_cmd
+
+    parser = argparse.ArgumentParser(prog="dsocr", description="Local DeepSeek-OCR / DeepSeek-OCR-2 on MLX")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for mod in (plan_cmd, dump_cmd):
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_fast_blas()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("dsocr: cancelled", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:  # ImageError, CheckpointError, InputError are ValueErrors
+        if args.debug:
+            raise
+        print(f"dsocr: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Runtime set-up: a fast BLAS for MLX on Linux, device-dependent defaults."""

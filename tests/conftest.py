@@ -1,0 +1,29 @@
+"""Shared test set-up: load the fast BLAS before MLX, locate the reference vectors."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.runtime.blas import load_fast_blas
+
+load_fast_blas()
+
+REFERENCE = Path(os.environ.get("DSOCR_REFERENCE", Path(__file__).resolve().parents[1].parent / "shared" / "reference"))
+
+
+def reference_cases(version=None):
+    """Case folders under the reference root (a folder holding meta.json), optionally of one version."""
+    import json
+
+    if not REFERENCE.is_dir():
+        return []
+    cases = sorted(p.parent for p in REFERENCE.rglob("meta.json"))
+    if version is not None:
+        cases = [c for c in cases if json.loads((c / "meta.json").read_text())["version"] == version]
+    return cases
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("DSOCR_REFERENCE") and not reference_cases():
+        raise pytest.UsageError(f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']} holds no reference cases")
