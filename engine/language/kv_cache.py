@@ -1,0 +1,159 @@
+"""Key/value caches for the language model: one sequence (`KVCache`) or a left-padded batch (`BatchKVCache`).
+
+Both keep keys/values as [B, kv_heads, S, head_dim] in buffers that grow in steps of `step` positions (as
+mlx-lm's KVCache does), and expose what the attention needs before it appends new keys:
+- `offset`: the RoPE position of the next token (an int, or an int32 array [B] for a batch);
+- `make_mask(L)`: the attention mask for L new queries (None, "causal", or a bool array [B, 1, L, S]).
+
+A batch holds prompts of different lengths left-padded to the same length. Sequence b has
+`left_padding[b]` padding slots in front; its real tokens get positions 0, 1, ... (padding excluded), and the
+mask hides the padding keys. `filter(keep)` drops finished sequences and trims padding no longer needed.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+
+
+def _grow(buf: mx.array | None, used: int, new: mx.array, step: int) -> mx.array:
+    """A buffer with room for `used + new.shape[2]` positions (the first `used` kept)."""
+    need = used + new.shape[2]
+    if buf is not None and need <= buf.shape[2]:
+        return buf
+    n = ((new.shape[2] + step - 1) // step) * step
+    extra = mx.zeros((*new.shape[:2], n, new.shape[3]), new.dtype)
+    if buf is None:
+        return extra
+    return mx.concatenate([buf[..., :used, :], extra], axis=2)
+
+
+class KVCache:
+    """Growing key/value cache of one layer for a batch of sequences that all have the same length."""
+
+    step = 256
+
+    def __init__(self):
+        self.keys: mx.array | None = None
+        self.values: mx.array | None = None
+        self.offset = 0  # positions stored so far = RoPE position of the next token
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        """Append keys/values [B, kv_heads, L, D]; return all of them so far."""
+        prev = self.offset
+        self.keys = _grow(self.keys, prev, keys, self.step)
+        self.values = _grow(self.values, prev, values, self.step)
+        self.offset = prev + keys.shape[2]
+        self.keys[..., prev:self.offset, :] = keys
+        self.values[..., prev:self.offset, :] = values
+        return self.keys[..., :self.offset, :], self.values[..., :self.offset, :]
+
+    def make_mask(self, length: int):
+        """Mask for `length` new queries: causal (bottom-right aligned) when more than one, else none."""
+        return "causal" if length > 1 else None
+
+    @property
+    def state(self) -> list[mx.array]:
+        """The stored keys and values (what to `mx.eval` between prefill chunks)."""
+        if self.keys is None:
+            return []
+        return [self.keys[..., :self.offset, :], self.values[..., :self.offset, :]]
+
+    def size(self) -> int:
+        return self.offset
+
+
+class BatchKVCache:
+    """Key/value cache of one layer for left-padded sequences of different lengths decoded together."""
+
+    step = 256
+
+    def __init__(self, left_padding):
+        self.left_padding = mx.array(left_padding, dtype=mx.int32)  # [B] padding slots in front of each sequence
+        self.offset = -self.left_padding  # [B] real tokens seen = RoPE position of the next token
+        self._idx = 0  # slots filled in the buffers (padding included)
+        self.keys: mx.array | None = None
+        self.values: mx.array | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.left_padding.shape[0])
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        """Append keys/values [B, kv_heads, L, D] (the same L for every sequence); return all so far."""
+        prev = self._idx
+        self.keys = _grow(self.keys, prev, keys, self.step)
+        self.values = _grow(self.values, prev, values, self.step)
+        self._idx = prev + keys.shape[2]
+        self.offset = self.offset + keys.shape[2]
+        self.keys[..., prev:self._idx, :] = keys
+        self.values[..., prev:self._idx, :] = values
+        return self.keys[..., :self._idx, :], self.values[..., :self._idx, :]
+
+    def make_mask(self, length: int) -> mx.array:
+        """Bool mask [B, 1, L, S] for `length` new queries: causal, padding keys hidden.
+
+        A query always sees its own key, so the rows of padding slots are never empty (no NaN); the real
+        tokens' rows are unaffected because their own key is a real one.
+        """
+        total = self._idx + length
+        q = mx.arange(self._idx, total)[:, None]
+        k = mx.arange(total)[None, :]
+        causal = k <= q  # [L, S]
+        real = k[None] >= self.left_padding[:, None, None]  # [B, 1, S]
+        return ((causal[None] & real) | (k == q)[None])[:, None]
+
+    def filter(self, keep) -> None:
+        """Keep only the sequences at `keep` (indices into the current batch, in the new order)."""
+        keep = mx.array(keep, dtype=mx.int32)
+        self.left_padding = self.left_padding[keep]
+        self.offset = self.offset[keep]
+        if self.keys is not None:
+            self.keys = self.keys[keep]
+            self.values = self.values[keep]
+        shift = int(mx.min(self.left_padding).item()) if keep.size else 0
+        if shift > 0 and self.keys is not None:  # padding every remaining sequence has: drop it
+            self.keys = self.keys[..., shift:, :]
+            self.values = self.values[..., shift:, :]
+            self._idx -= shift
+            self.left_padding = self.left_padding - shift
+
+    @property
+    def lengths(self) -> mx.array:
+        """Tokens stored per sequence (padding excluded)."""
+        return self.offset
+
+    @property
+    def state(self) -> list[mx.array]:
+        if self.keys is None:
+            return [self.offset]
+        return [self.keys[..., :self._idx, :], self.values[..., :self._idx, :], self.offset]
+
+    def size(self) -> int:
+        return self._idx
+
+
+def make_cache(model) -> list[KVCache]:
+    """One empty `KVCache` per layer of `model` (anything with a `layers` list)."""
+    return [KVCache() for _ in model.layers]
+
+
+def make_batch_cache(model, lengths) -> list[BatchKVCache]:
+    """One `BatchKVCache` per layer for prompts of the given lengths, left-padded to the longest."""
+    lengths = [int(n) for n in lengths]
+    longest = max(lengths)
+    return [BatchKVCache([longest - n for n in lengths]) for _ in model.layers]
+
+
+def filter_cache(cache: list[BatchKVCache], keep) -> None:
+    """Drop the sequences not in `keep` from every layer's batch cache."""
+    for c in cache:
+        c.filter(keep)
+
+
+def left_pad(sequences: list[mx.array]) -> tuple[mx.array, list[int]]:
+    """Per-sequence embeddings [L_i, H] -> zero-left-padded [B, max L, H] and the lengths L_i."""
+    lengths = [int(s.shape[0]) for s in sequences]
+    longest = max(lengths)
+    rows = [mx.concatenate([mx.zeros((longest - s.shape[0], *s.shape[1:]), s.dtype), s]) if s.shape[0] < longest
+            else s for s in sequences]
+    return mx.stack(rows), lengths

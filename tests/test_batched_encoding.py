@@ -1,0 +1,40 @@
+"""All tiles in one batch equal one tile at a time; several images batched equal each alone; one evaluation."""
+
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from conftest import reference_cases
+from engine.model import load
+from engine.preprocess.pixels import prepare
+from engine.vision.encoder import encode_images
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_batched_equals_one_tile_at_a_time(version):
+    case = next(c for c in reference_cases(version) if json.loads((c / "meta.json").read_text())["grid_cols_rows"][0])
+    meta = json.loads((case / "meta.json").read_text())
+    model = load(case / "checkpoint", dtype="float32")
+    prep = prepare(case / "image.png", model.version, None if meta["mode"] == "default" else meta["mode"],
+                       meta["min_tiles"], meta["max_tiles"])
+    (batched,), stats = encode_images(model.vision, [prep], mx.float32)
+    assert stats.tile_batches == [len(prep.plan.tiles)] and stats.evaluations == 1
+    (single,), stats1 = encode_images(model.vision, [prep], mx.float32, max_batch_tiles=1)
+    assert stats1.tile_batches == [1] * len(prep.plan.tiles)
+    assert batched.shape == (prep.plan.image_tokens, model.vision.projector.layers.weight.shape[0])
+    np.testing.assert_allclose(np.asarray(batched), np.asarray(single), rtol=0, atol=1e-5 * float(mx.abs(single).max()))
+
+
+def test_several_images_batched_together():
+    cases = reference_cases(2)
+    model = load(cases[0] / "checkpoint", dtype="float32")
+    preps = [prepare(c / "image.png", model.version) for c in cases]
+    together, stats = encode_images(model.vision, preps, mx.float32)
+    assert stats.tile_batches == [sum(len(p.plan.tiles) for p in preps)]  # all tiles of both images: one batch
+    assert stats.global_batches == [len(preps)]
+    for prep, emb in zip(preps, together):
+        (alone,), _ = encode_images(model.vision, [prep], mx.float32)
+        assert emb.shape[0] == prep.plan.image_tokens
+        np.testing.assert_allclose(np.asarray(emb), np.asarray(alone), rtol=0, atol=1e-5 * float(mx.abs(alone).max()))
