@@ -1,0 +1,218 @@
+"""Image in, text out: plan and preprocess, encode (batched), build the prompt, generate, post-process.
+
+`stream` yields `TextDelta`s while decoding and ends with a `Result`; `ocr` is the blocking form.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import mlx.core as mx
+import numpy as np
+
+from .language.generate import Cancelled, GenerationConfig, GenerationStats, generate_batch, generate_tokens
+from .language.prompt import prompt_ids, task_prompt
+from .outputs.grounding import parse_grounding
+from .outputs.markdown import clean_markdown
+from .preprocess.images import ImageSource
+from .preprocess.pixels import PreparedImage, prepare
+from .preprocess.plan import TilePlan
+from .vision.encoder import encode_images
+
+
+@dataclass
+class TextDelta:
+    """New text decoded since the previous event, with live counters."""
+
+    text: str
+    generated_tokens: int
+    elapsed_s: float
+    tokens_per_s: float
+
+
+@dataclass
+class Result:
+    """The outcome of one OCR run."""
+
+    text: str  # clean markdown
+    raw_text: str  # as generated, special tokens kept
+    plan: TilePlan
+    regions: list
+    prompt: str
+    prompt_tokens: int
+    generated_tokens: int
+    encode_s: float
+    prefill_s: float
+    decode_tokens_per_s: float
+    elapsed_s: float
+    peak_memory_mb: float
+    stop_reason: str  # eos, max_tokens, cancelled, repetition
+    model: str
+    figures: list = field(default_factory=list)
+    image: object = field(default=None, repr=False)  # the RGB image the run saw (for crops and overlays)
+
+    @property
+    def tile_tokens(self) -> list[int]:
+        return [t.tokens for t in self.plan.tiles]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "text": self.text, "raw_text": self.raw_text, "prompt": self.prompt,
+            "stop_reason": self.stop_reason, "plan": self.plan.to_dict(),
+            "tokens": {"prompt": self.prompt_tokens, "image": self.plan.image_tokens, "per_tile": self.tile_tokens,
+                       "global": self.plan.global_tokens, "newlines": self.plan.newline_tokens,
+                       "separator": self.plan.separator_tokens, "generated": self.generated_tokens},
+            "timings": {"encode_s": round(self.encode_s, 4), "prefill_s": round(self.prefill_s, 4),
+                        "decode_tokens_per_s": round(self.decode_tokens_per_s, 3),
+                        "elapsed_s": round(self.elapsed_s, 4)},
+            "peak_memory_mb": round(self.peak_memory_mb, 1),
+            "regions": [r.to_dict() for r in self.regions],
+        }
+
+
+def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None) -> PreparedImage:
+    if isinstance(image, PreparedImage):
+        return image
+    return prepare(image, model.version, mode, min_tiles, max_tiles)
+
+
+def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None) -> list[mx.array]:
+    """Image embeddings [image_tokens, H] for each prepared image (one batched graph)."""
+    embeds, _ = encode_images(model.vision, images, model.dtype, max_batch_tiles)
+    return embeds
+
+
+def splice(model, ids: list[int], image_embeds: mx.array) -> mx.array:
+    """Prompt embeddings [L, H]: text embeddings with the `<image>` slots filled in order."""
+    ids_np = np.asarray(ids, dtype=np.int32)
+    slots = np.flatnonzero(ids_np == model.tokenizer.image_id)
+    if len(slots) != image_embeds.shape[0]:
+        raise AssertionError(f"{len(slots)} image slots but {image_embeds.shape[0]} image embeddings")
+    text = model.language_model.embed(mx.array(ids_np)[None])[0]
+    if len(slots) == 0:
+        return text
+    text[mx.array(slots)] = image_embeds.astype(text.dtype)
+    return text
+
+
+def warm_up(model, tiles: int) -> dict:
+    """Encode a worst-case image (`tiles` tiles plus the global view) once; report time and peak memory."""
+    from .preprocess.modes import get_mode
+    from .preprocess.plan import plan as make_plan
+
+    mode = get_mode(model.version)
+    cols = tiles
+    p = make_plan((mode.tile_size * cols + 1, mode.tile_size), model.version, mode.name, tiles, tiles)
+    t = mode.tile_size
+    fake = PreparedImage(p, np.zeros((len(p.tiles), 3, t, t), np.float32),
+                         np.zeros((1, 3, p.global_size, p.global_size), np.float32), None)
+    mx.reset_peak_memory()
+    t0 = time.perf_counter()
+    encode(model, [fake])
+    return {"tiles": len(p.tiles), "seconds": time.perf_counter() - t0, "peak_memory_mb": mx.get_peak_memory() / 2**20}
+
+
+class _Job:
+    """Bookkeeping of one image's run: prompt, streaming decoder, counters, and the final Result."""
+
+    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float):
+        self.model, self.prep, self.prompt_text, self.t_start = model, prep, prompt_text, t_start
+        self.ids = prompt_ids(model.tokenizer, prompt_text, prep.plan.image_tokens)
+        self.decoder = model.tokenizer.stream(skip_special=False)
+        self.stats = GenerationStats()
+        self.stop = "cancelled"
+        self.encode_s = 0.0
+
+    def push(self, step) -> TextDelta | None:
+        if step.stop:
+            self.stop = step.stop
+        delta = self.decoder.push(step.token) if step.token != self.model.tokenizer.eos_id else ""
+        if step.stop:
+            delta += self.decoder.flush()
+        if not delta:
+            return None
+        return TextDelta(delta, self.stats.generated, time.perf_counter() - self.t_start,
+                         self.stats.decode_tokens_per_s)
+
+    def result(self) -> Result:
+        raw = self.decoder.text + self.decoder.flush()
+        text, figures = clean_markdown(raw)
+        s = self.stats
+        return Result(
+            text=text.strip(), raw_text=raw, plan=self.prep.plan, regions=parse_grounding(raw, self.prep.plan.image_size),
+            prompt=self.prompt_text, prompt_tokens=s.prompt_tokens or len(self.ids), generated_tokens=s.generated,
+            encode_s=self.encode_s, prefill_s=s.prefill_s, decode_tokens_per_s=s.decode_tokens_per_s,
+            elapsed_s=time.perf_counter() - self.t_start, peak_memory_mb=mx.get_peak_memory() / 2**20,
+            stop_reason=self.stop, model=self.model.name, figures=figures, image=self.prep.image,
+        )
+
+
+def _whitelist(tok) -> frozenset[int]:
+    return frozenset(i for i in (tok.special["td"], tok.special["td_end"]) if i is not None)
+
+
+def stream(model, image, task: str | None = "markdown", prompt: str | None = None, mode: str | None = None,
+           min_tiles: int | None = None, max_tiles: int | None = None, max_tokens: int = 8192,
+           cancel: threading.Event | None = None, temperature: float = 0.0, top_p: float = 1.0,
+           ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
+           max_batch_tiles: int | None = None):
+    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`."""
+    for _, event in stream_batch(model, [image], task, prompt, mode, min_tiles, max_tiles, max_tokens, cancel,
+                                 temperature, top_p, ngram_size, ngram_window, locate, max_batch_tiles):
+        yield event
+
+
+def stream_batch(model, images: list, task: str | None = "markdown", prompt: str | None = None,
+                 mode: str | None = None, min_tiles: int | None = None, max_tiles: int | None = None,
+                 max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
+                 top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
+                 max_batch_tiles: int | None = None):
+    """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
+
+    Yields (image index, TextDelta) while decoding and (image index, Result) once per image. Images must be
+    valid (prepare them first to report bad ones); a cancel ends every image with stop_reason "cancelled"."""
+    t_start = time.perf_counter()
+    mx.reset_peak_memory()
+    prompt_text = task_prompt(task, prompt, locate)
+    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles), prompt_text, t_start) for im in images]
+    config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                              ngram_size=ngram_size, ngram_window=ngram_window)
+    tok = model.tokenizer
+    done: set[int] = set()
+    try:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        t0 = time.perf_counter()
+        image_embeds = encode(model, [j.prep for j in jobs], max_batch_tiles)
+        for j in jobs:
+            j.encode_s = time.perf_counter() - t0
+        embeds = [splice(model, j.ids, e) for j, e in zip(jobs, image_embeds)]
+        if len(jobs) == 1:
+            steps = ((0, s) for s in generate_tokens(model.language_model, embeds[0], tok.eos_id, config, cancel,
+                                                     _whitelist(tok), jobs[0].stats))
+        else:
+            steps = generate_batch(model.language_model, embeds, tok.eos_id, config, cancel, _whitelist(tok),
+                                   [j.stats for j in jobs])
+        for i, step in steps:
+            delta = jobs[i].push(step)
+            if delta is not None:
+                yield i, delta
+            if step.stop:
+                done.add(i)
+                yield i, jobs[i].result()
+    except Cancelled:
+        pass
+    for i, j in enumerate(jobs):
+        if i not in done:
+            j.stop = "cancelled"
+            yield i, j.result()
+
+
+def ocr(model, image, **kwargs) -> Result:
+    """Blocking OCR of one image; same arguments as `stream`."""
+    result = None
+    for event in stream(model, image, **kwargs):
+        result = event
+    return result
