@@ -105,11 +105,11 @@ def _cast(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[str, mx.array]:
 def build(ck: Checkpoint, dtype: mx.Dtype) -> DeepseekOCR:
     """Build the modules for a verified checkpoint and load its weights strictly."""
     module = DeepseekOCR(ck.config)
+    weights = _cast(sanitize(ck.weights), dtype)
     if ck.config.quantization:
         from .weights.quantized_model import quantize_like
 
-        quantize_like(module, ck.config.quantization, ck.weights)
-    weights = _cast(sanitize(ck.weights), dtype)
+        quantize_like(module, ck.config.quantization, weights)
     try:
         module.load_weights(list(weights.items()), strict=True)
     except ValueError as e:

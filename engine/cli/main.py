@@ -8,13 +8,30 @@ import sys
 from ..runtime.blas import load_fast_blas
 
 
+def _version() -> str:
+    import platform
+
+    from .. import __version__
+
+    try:
+        from importlib.metadata import version
+
+        mlx = version("mlx")
+    except Exception:  # noqa: BLE001
+        mlx = "?"
+    from ..runtime.blas import blas_library
+
+    return f"dsocr {__version__} (mlx {mlx}, BLAS: {blas_library()}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import dump_cmd, plan_cmd
+    from . import convert_cmd, dump_cmd, ocr_cmd, plan_cmd
 
     parser = argparse.ArgumentParser(prog="dsocr", description="Local DeepSeek-OCR / DeepSeek-OCR-2 on MLX")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    for mod in (plan_cmd, dump_cmd):
+    for mod in (plan_cmd, ocr_cmd, dump_cmd, convert_cmd):
         mod.add_parser(sub)
     return parser
 
