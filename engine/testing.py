@@ -56,6 +56,27 @@ def tiny_config(version: str = "v1", vocab_size: int = 300) -> dict:
     }
 
 
+def real_config(version: str = "v1") -> dict:
+    """config.json of the real deepseek-ai checkpoints (spec section 5): for real-size tests and benchmarks."""
+    cfg = tiny_config(version, vocab_size=129280)
+    lm = {**cfg["language_config"], "hidden_size": 1280, "intermediate_size": 6848, "moe_intermediate_size": 896,
+          "n_routed_experts": 64, "num_experts_per_tok": 6, "n_shared_experts": 2, "num_attention_heads": 10,
+          "num_key_value_heads": 10, "num_hidden_layers": 12}
+    sam = {"downsample_channels": [512, 1024], "global_attn_indexes": [2, 5, 8, 11], "heads": 12, "layers": 12,
+           "width": 768}
+    if version == "v1":
+        width = {"clip-l-14-224": {"heads": 16, "image_size": 224, "layers": 24, "patch_size": 14, "width": 1024},
+                 "sam_vit_b": sam}
+        proj_in = 2048
+    else:
+        width = {"qwen2-0-5b": {"dim": 896}, "sam_vit_b": sam}  # the real file gives only dim
+        proj_in = 896
+    cfg.update(language_config=lm, **{k: v for k, v in lm.items() if k != "architectures"})
+    cfg["vision_config"]["width"] = width
+    cfg["projector_config"].update(input_dim=proj_in, n_embed=1280)
+    return cfg
+
+
 def write_tokenizer(folder: Path, vocab_size: int) -> int:
     """Train a byte-level BPE of exactly `vocab_size` ids with the DeepSeek special tokens; return the size."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
