@@ -1,0 +1,257 @@
+"""The results pane: live counters, the repetition flag, editable markdown, rendered markdown, raw output and
+the token table (per tile, global view, newlines, separator, totals, timings).
+
+Streamed text is buffered and flushed a few times a second, so a fast decoder never floods the GUI.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+
+from . import engine_bridge as eb
+from .qt_compat import emit
+
+STOP_NOTES = {
+    "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
+                   "The text before the loop is kept; try another mode or a region to read the rest."),
+    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Run \u2192 Max tokens).",
+    "cancelled": "Cancelled: the text so far is kept.",
+}
+
+
+def _fmt_int(n) -> str:
+    return f"{int(n):,}".replace(",", "\u202f")
+
+
+class ResultsPane(QWidget):
+    """Shows one target's text and numbers; emits `cursorRegion` when the caret enters a grounded region's text."""
+
+    textEdited = Signal(str)
+    cursorMoved = Signal(int)  # caret position in the markdown
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+        self.stats = QLabel("No run yet")
+        self.stats.setAccessibleName("Run statistics")
+        self.stats.setWordWrap(True)
+        layout.addWidget(self.stats)
+
+        self.banner = QWidget()
+        self.banner.setAccessibleName("Run stop notice")
+        bl = QHBoxLayout(self.banner)
+        bl.setContentsMargins(6, 4, 6, 4)
+        self.banner_icon = QLabel()
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        bl.addWidget(self.banner_icon)
+        bl.addWidget(self.banner_text, 1)
+        self.banner.setAutoFillBackground(True)
+        self.banner.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.banner.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        self.banner.hide()
+        layout.addWidget(self.banner)
+
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Results")
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+        self.editor = QPlainTextEdit()
+        self.editor.setAccessibleName("Markdown (editable)")
+        self.editor.setFont(mono)
+        self.editor.setPlaceholderText("The markdown appears here as the model writes it. You can edit it.")
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.editor.cursorPositionChanged.connect(lambda: emit(self.cursorMoved, self.editor.textCursor().position()))
+        self.tabs.addTab(self.editor, "Markdown")
+
+        self.rendered = QTextBrowser()
+        self.rendered.setAccessibleName("Rendered markdown")
+        self.rendered.setOpenExternalLinks(False)
+        self.tabs.addTab(self.rendered, "Rendered")
+
+        self.raw = QPlainTextEdit()
+        self.raw.setReadOnly(True)
+        self.raw.setFont(mono)
+        self.raw.setAccessibleName("Raw model output with grounding tags")
+        self.tabs.addTab(self.raw, "Raw output")
+
+        self.table = QTableWidget(0, 3)
+        self.table.setAccessibleName("Token counts per tile and timings")
+        self.table.setHorizontalHeaderLabels(["Part", "Where", "Tokens / value"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.tabs.addTab(self.table, "Tokens")
+        layout.addWidget(self.tabs, 1)
+
+        self._raw = ""
+        self._dirty = False
+        self._streaming = False
+        self._setting = False
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(120)
+        self._flush_timer.timeout.connect(self._flush)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(400)
+        self._render_timer.timeout.connect(self._render)
+
+    # text
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def set_text(self, text: str, raw: str = "") -> None:
+        self._setting = True
+        try:
+            self.editor.setPlainText(text)
+            self.raw.setPlainText(raw)
+        finally:
+            self._setting = False
+        self._render()
+
+    def _on_text_changed(self) -> None:
+        if not self._setting and not self._streaming:
+            emit(self.textEdited, self.editor.toPlainText())
+        if not self._render_timer.isActive():  # at most every 400 ms while text streams in
+            self._render_timer.start()
+
+    @Slot()
+    def _render(self) -> None:
+        self.rendered.setMarkdown(self.editor.toPlainText())
+
+    # streaming
+    def begin_stream(self, so_far: str = "") -> None:
+        """Clear the pane for a run; `so_far` is raw text already streamed (when coming back to a running job)."""
+        self._streaming = True
+        self._raw = so_far
+        self._dirty = bool(so_far)
+        self.set_text("")
+        self.editor.setReadOnly(True)
+        self.hide_banner()
+        self.tabs.setCurrentWidget(self.editor)
+        self.stats.setText("Reading the image\u2026")
+        self._flush_timer.start()
+        self._flush()
+
+    def append_delta(self, text: str, tokens: int, elapsed: float, tps: float) -> None:
+        self._raw += text
+        self._dirty = True
+        self.stats.setText(f"Running: {_fmt_int(tokens)} tokens \u00b7 {tps:.1f} tokens/s \u00b7 {elapsed:.1f} s")
+
+    @Slot()
+    def _flush(self) -> None:
+        """Show the text streamed so far: raw in its tab, clean (tags removed) in the markdown editor."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        raw = self._raw
+        cut = raw.rfind("<|")
+        if cut >= 0 and raw.find("|>", cut) < 0:  # a tag still arriving: hold it back
+            raw = raw[:cut]
+        cut = raw.rfind("<|ref|>")
+        if cut >= 0 and raw.find("<|/det|>", cut) < 0:
+            raw = raw[:cut]
+        self._setting = True
+        self.raw.setPlainText(self._raw)
+        self.editor.setPlainText(eb.clean_markdown(raw))
+        self._setting = False
+        for widget in (self.editor, self.raw):
+            widget.moveCursor(QTextCursor.MoveOperation.End)
+            widget.ensureCursorVisible()
+
+    def end_stream(self) -> None:
+        self._flush()
+        self._flush_timer.stop()
+        self._streaming = False
+        self.editor.setReadOnly(False)
+
+    # result
+    def show_result(self, result, text: str | None = None) -> None:
+        """Fill every tab from an engine Result; `text` is the (possibly edited) markdown to show."""
+        self.set_text(result.text if text is None else text, result.raw_text)
+        if self.tabs.currentWidget() is self.table:
+            self.tabs.setCurrentWidget(self.editor)
+        stop = getattr(result, "stop_reason", "eos")
+        self.stats.setText(
+            f"{_fmt_int(result.generated_tokens)} tokens in {result.elapsed_s:.1f} s \u00b7 "
+            f"{result.decode_tokens_per_s:.1f} tokens/s \u00b7 prefill {result.prefill_s:.2f} s \u00b7 "
+            f"stop: {stop}")
+        if stop in STOP_NOTES:
+            self.show_banner(STOP_NOTES[stop], warning=stop == "repetition")
+        else:
+            self.hide_banner()
+        self.set_table(result.plan, result)
+
+    def show_banner(self, text: str, warning: bool = True) -> None:
+        icon = QStyle.StandardPixmap.SP_MessageBoxWarning if warning else QStyle.StandardPixmap.SP_MessageBoxInformation
+        size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+        self.banner_icon.setPixmap(self.style().standardIcon(icon).pixmap(size, size))
+        self.banner_text.setText(text)
+        if warning:
+            f = QFont(self.banner_text.font())
+            f.setBold(True)
+            self.banner_text.setFont(f)
+        self.banner.show()
+
+    def hide_banner(self) -> None:
+        self.banner.hide()
+
+    def banner_message(self) -> str:
+        return self.banner_text.text() if self.banner.isVisibleTo(self) else ""
+
+    def clear(self, plan=None) -> None:
+        """No result yet: show what the run will cost (the token table)."""
+        self.set_text("")
+        self.hide_banner()
+        self.stats.setText("Not run yet: press Run (Ctrl+R). The tokens this image will cost:")
+        self.set_table(plan, None)
+        if plan is not None:
+            self.tabs.setCurrentWidget(self.table)
+
+    # table
+    def set_table(self, plan, result=None) -> None:
+        rows: list[tuple[str, str, str]] = []
+        if plan is not None:
+            for t in plan.tiles:
+                x0, y0, x1, y1 = t.box
+                rows.append((f"Tile {t.index + 1}", f"col {t.col + 1}, row {t.row + 1}: "
+                             f"{x0:.0f},{y0:.0f}\u2013{x1:.0f},{y1:.0f} px", _fmt_int(t.tokens)))
+            g = plan.global_view
+            rows.append(("Global view", f"{g.size} px, image {g.scaled[0]}\u00d7{g.scaled[1]}"
+                         + (" (stretched)" if g.stretched else ""), _fmt_int(plan.global_tokens)))
+            rows.append(("Newlines", "row ends", _fmt_int(plan.newline_tokens)))
+            rows.append(("Separator", "view separator", _fmt_int(plan.separator_tokens)))
+            rows.append(("Image total", f"{plan.version} {plan.mode}", _fmt_int(plan.image_tokens)))
+        if result is not None:
+            rows.append(("Prompt tokens", "image + text", _fmt_int(result.prompt_tokens)))
+            rows.append(("Generated tokens", result.stop_reason, _fmt_int(result.generated_tokens)))
+            for name, value in (("Encode + prefill", getattr(result, "encode_s", 0.0) + result.prefill_s),
+                                ("Elapsed", result.elapsed_s)):
+                rows.append((name, "seconds", f"{value:.2f}"))
+            rows.append(("Decode speed", "tokens/s", f"{result.decode_tokens_per_s:.1f}"))
+            rows.append(("Peak memory", "MB", f"{result.peak_memory_mb:.0f}"))
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+
+    def table_rows(self) -> list[list[str]]:
+        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]
+
+    def select_span(self, start: int, end: int) -> None:
+        cursor = self.editor.textCursor()
+        cursor.setPosition(max(0, start))
+        cursor.setPosition(min(end, len(self.editor.toPlainText())), QTextCursor.MoveMode.KeepAnchor)
+        self._setting = True
+        self.editor.setTextCursor(cursor)
+        self._setting = False
+        self.editor.ensureCursorVisible()
+        self.tabs.setCurrentWidget(self.editor)

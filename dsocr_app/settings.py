@@ -1,0 +1,125 @@
+"""Settings remembered across launches (QSettings): planning choices, model, window geometry, last folder.
+
+One typed property per setting, so the rest of the app never spells a key or converts a QVariant itself.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from . import engine_bridge as eb
+
+ORGANIZATION = "DSOCR"
+APPLICATION = "dsocr-app"
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class Settings:
+    """Typed access to the app's QSettings (INI format, user scope)."""
+
+    def __init__(self, qsettings: QSettings | None = None):
+        self.q = qsettings or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+    def _get(self, key: str, default=None):
+        return self.q.value(key, default)
+
+    def _set(self, key: str, value) -> None:
+        self.q.setValue(key, value)
+
+    # planning
+    @property
+    def version(self) -> str:
+        v = str(self._get("plan/version", "v2"))
+        return v if v in eb.VERSIONS else "v2"
+
+    @version.setter
+    def version(self, value: str) -> None:
+        self._set("plan/version", value)
+
+    @property
+    def mode(self) -> str:
+        return str(self._get("plan/mode", eb.DEFAULT_MODE))
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._set("plan/mode", value)
+
+    def tiles(self, version: str) -> tuple[int, int]:
+        lo_d, hi_d = eb.DEFAULT_TILES[version]
+        lo_r, hi_r = eb.TILE_RANGE[version]
+        lo = _int(self._get(f"plan/{version}/min_tiles", lo_d), lo_d)
+        hi = _int(self._get(f"plan/{version}/max_tiles", hi_d), hi_d)
+        if not (lo_r <= lo <= hi <= hi_r):
+            return lo_d, hi_d
+        return lo, hi
+
+    def set_tiles(self, version: str, lo: int, hi: int) -> None:
+        self._set(f"plan/{version}/min_tiles", int(lo))
+        self._set(f"plan/{version}/max_tiles", int(hi))
+
+    @property
+    def task(self) -> str:
+        t = str(self._get("run/task", "markdown"))
+        return t if t in eb.TASKS else "markdown"
+
+    @task.setter
+    def task(self, value: str) -> None:
+        self._set("run/task", value)
+
+    @property
+    def max_tokens(self) -> int:
+        return max(1, _int(self._get("run/max_tokens", 8192), 8192))
+
+    @max_tokens.setter
+    def max_tokens(self, value: int) -> None:
+        self._set("run/max_tokens", int(value))
+
+    # model
+    @property
+    def model(self) -> str:
+        return str(self._get("model/source", "") or "")
+
+    @model.setter
+    def model(self, value: str) -> None:
+        self._set("model/source", value)
+
+    @property
+    def recent_models(self) -> list[str]:
+        value = self._get("model/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def add_recent_model(self, source: str) -> None:
+        items = [source] + [m for m in self.recent_models if m != source]
+        self._set("model/recent", items[:8])
+
+    # files
+    @property
+    def last_folder(self) -> str:
+        return str(self._get("files/last_folder", "") or "")
+
+    @last_folder.setter
+    def last_folder(self, value: str) -> None:
+        self._set("files/last_folder", value)
+
+    @property
+    def pdf_dpi(self) -> int:
+        return min(600, max(72, _int(self._get("files/pdf_dpi", 144), 144)))
+
+    # window
+    def geometry(self, key: str) -> QByteArray | None:
+        value = self._get(f"window/{key}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_geometry(self, key: str, value: QByteArray) -> None:
+        self._set(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self.q.sync()
