@@ -8,7 +8,6 @@ live here too.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import engine
@@ -31,6 +30,7 @@ unique_path = engine.unique_path
 output_stem = engine.output_stem
 export_result = engine.export_result
 write_tiny_checkpoint = engine.write_tiny_checkpoint
+is_pdf = engine.is_pdf
 
 
 def engine_version() -> str:
@@ -71,9 +71,7 @@ def hub_download_size(repo_id: str) -> int | None:
         return None
 
 
-def is_repo_id(name: str) -> bool:
-    """'owner/name' that is not an existing path: a Hugging Face model id."""
-    return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", name)) and not Path(name).exists()
+is_repo_id = engine.is_repo_id
 
 
 # ---- outputs -----------------------------------------------------------------------------------------------

@@ -19,16 +19,6 @@ OPEN_FILTER = "Images and PDFs (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.g
 MAX_FOLDER_FILES = 5000
 
 
-def is_pdf(path: Path) -> bool:
-    if path.suffix.lower() in PDF_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(5) == b"%PDF-"
-    except OSError:
-        return False
-
-
 def expand_paths(paths) -> list[Path]:
     """Files as given, and the images and PDFs inside given folders (recursively, sorted)."""
     out: list[Path] = []

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from . import engine_bridge as eb
 from . import exporting
 from .about import show_about
-from .inputs import OPEN_FILTER, expand_paths, image_from_mime, is_pdf, paths_from_mime
+from .engine_bridge import is_pdf
+from .inputs import OPEN_FILTER, expand_paths, image_from_mime, paths_from_mime
 from .model_dialog import ModelDialog
 from .preview_view import PreviewView
 from .qt_compat import emit

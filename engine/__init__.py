@@ -32,18 +32,19 @@ from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
 from .outputs.markdown import clean_markdown, plain_text, single_line, tables_tsv  # noqa: E402
 from .pipeline import Result, TextDelta, ocr, stream, stream_batch  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
+from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
 from .preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE, get_mode  # noqa: E402
 from .preprocess.pdf import InputError, parse_page_ranges, pdf_page_count, render_pdf_pages  # noqa: E402
 from .preprocess.plan import TilePlan, plan  # noqa: E402
 from .runtime.blas import blas_library  # noqa: E402
 from .testing import write_tiny_checkpoint  # noqa: E402
-from .weights.checkpoint import DEFAULT_REPOS, hub_download_size  # noqa: E402
+from .weights.checkpoint import DEFAULT_REPOS, hub_download_size, is_repo_id  # noqa: E402
 from .weights.errors import CheckpointError  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Box", "CheckpointError", "DEFAULT_REPOS", "DEFAULT_TILES", "ExportError", "ImageError", "InputError", "MODES",
+    "Box", "CheckpointError", "IMAGE_SUFFIXES", "InputItem", "expand_inputs", "is_pdf", "is_repo_id", "DEFAULT_REPOS", "DEFAULT_TILES", "ExportError", "ImageError", "InputError", "MODES",
     "Model", "Region", "Result", "TASKS", "TILE_RANGE", "TextDelta", "TilePlan", "__version__", "atomic_write",
     "blas_library", "clean_markdown", "export_result", "get_mode", "hub_download_size", "image_size", "load", "ocr",
     "open_image", "output_stem", "parse_grounding", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",

@@ -138,7 +138,7 @@ class _Job:
 
     def result(self) -> Result:
         raw = self.decoder.text + self.decoder.flush()
-        text, figures = clean_markdown(raw)
+        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size)
         s = self.stats
         return Result(
             text=text.strip(), raw_text=raw, plan=self.prep.plan, regions=parse_grounding(raw, self.prep.plan.image_size),

@@ -27,3 +27,19 @@ def reference_cases(version=None):
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("DSOCR_REFERENCE") and not reference_cases():
         raise pytest.UsageError(f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']} holds no reference cases")
+
+
+def rel(a, ref):
+    """max |a - ref| / max |ref| over the whole array (the reference README's `rel`)."""
+    import numpy as np
+
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    return float(np.abs(a - ref).max() / max(np.abs(ref).max(), 1e-12))
+
+
+def relrms(a, ref):
+    """||a - ref|| / ||ref|| (the reference README's `relrms`)."""
+    import numpy as np
+
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    return float(np.linalg.norm(a - ref) / max(np.linalg.norm(ref), 1e-12))

@@ -6,7 +6,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 import pytest
-from conftest import reference_cases
+from conftest import reference_cases, rel
 
 from engine.language.deepseek_v2 import (DeepseekV2LM, LanguageConfig, SwitchGLU, SwitchLinear, sanitize,
                                          sanitize_transformers)
@@ -88,11 +88,6 @@ def batch_greedy(lm, prompts, steps, eos, drop_at=None):
             toks = [toks[r] for r in keep]
         logits = lm(lm.embed(mx.array(toks)[:, None]), cache=cache)[:, -1]
     return out
-
-
-def rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.abs(a - b).max() / np.abs(b).max()
 
 
 # ------------------------------------------------------------------------------------------------ reference

@@ -5,21 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from conftest import reference_cases
+from conftest import reference_cases, rel, relrms
 from engine.cli.dump_cmd import dump_arrays
 from engine.model import load
 
 FLOAT_KEYS = ("image_embeds", "logits", "sam_global", "encoder_global", "sam_tiles", "encoder_tiles")
 
 
-def rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)
-
-
-def relrms(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-12)
 
 
 def run_case(case, dtype):

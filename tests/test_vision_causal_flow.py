@@ -6,21 +6,13 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from conftest import reference_cases
+from conftest import reference_cases, rel, relrms
 from engine.vision.causal_flow import CausalFlowConfig, CausalFlowEncoder, flow_mask, sanitize
 
 CASES = reference_cases(2)
 PREFIX = "model.qwen2_model."
 
 
-def rel(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    return np.abs(a - ref).max() / np.abs(ref).max()
-
-
-def relrms(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    return np.linalg.norm(a - ref) / np.linalg.norm(ref)
 
 
 def build(case, dtype=mx.float32):

@@ -6,7 +6,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from conftest import reference_cases
+from conftest import reference_cases, rel, relrms
 from engine.vision import clip, sam
 from engine.vision.interpolate import bicubic_aa_matrix, linear_resize_matrix, resize_bicubic_aa, resize_rel_pos
 
@@ -15,14 +15,6 @@ V1_CASES = reference_cases(1)
 SAM_PREFIX, CLIP_PREFIX = "model.sam_model.", "model.vision_model."
 
 
-def rel(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    return np.abs(a - ref).max() / np.abs(ref).max()
-
-
-def relrms(a, ref):
-    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
-    return np.linalg.norm(a - ref) / np.linalg.norm(ref)
 
 
 def assert_bf16_close(out, ref):

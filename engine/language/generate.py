@@ -122,7 +122,7 @@ def _guards(config: GenerationConfig, whitelist: frozenset[int]):
     if config.loop_guard:
         from .loop_guard import LoopDetector
 
-        loops = LoopDetector()
+        loops = LoopDetector(relaxed_ids=whitelist)
     return ngram, loops
 
 
