@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen to FILE.png and exit")
     p.add_argument("--run", action="store_true", help="with --screenshot: run the OCR first")
     p.add_argument("--size", default="1440x900", help="with --screenshot: window size WxH (default 1440x900)")
+    p.add_argument("--self-test", action="store_true", help="check the install (engine, MLX, a tiny OCR run, "
+                   "the window offscreen), one line per check; exit 1 on any failure")
     return p
 
 
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.run and not args.screenshot:
         build_parser().error("--run goes with --screenshot")
+    if args.self_test:
+        from .self_test import run
+
+        return run()
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
