@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for mod in (plan_cmd, ocr_cmd, dump_cmd, convert_cmd):
         mod.add_parser(sub)
+    for p in sub.choices.values():  # `dsocr ocr ... --debug` works as well as `dsocr --debug ocr ...`
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
     return parser
 
 
@@ -48,8 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:  # ImageError, CheckpointError, InputError are ValueErrors
         if args.debug:
             raise
-        print(f"dsocr: error: {e}", file=sys.stderr)
+        print(f"dsocr: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print("dsocr: error: not enough memory; try fewer tiles (--max-tiles), a smaller --mode or --batch 1",
+              file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - an unexpected failure: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"dsocr: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug for the "
+              "traceback and report it)", file=sys.stderr)
+        return 3
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 1000 else text[:997] + "..."
 
 
 if __name__ == "__main__":

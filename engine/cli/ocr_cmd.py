@@ -60,16 +60,32 @@ def load_model(name: str, dtype):
 
     if is_repo_id(name):
         try:
-            from huggingface_hub import try_to_load_from_cache
+            from huggingface_hub import constants, try_to_load_from_cache
 
             cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+            offline = bool(constants.HF_HUB_OFFLINE)
         except Exception:  # noqa: BLE001
-            cached = False
-        if not cached:
-            size = hub_download_size(name)
-            what = f"{size / 1e9:.1f} GB" if size else "several GB"
-            _err(f"downloading {name} ({what}) into the Hugging Face cache; this happens once")
+            cached, offline = False, False
+        size = None if cached or offline else hub_download_size(name)
+        if size:  # announce only a download that can happen (an unreachable hub gets one error line)
+            _err(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
     return load(name, dtype=dtype)
+
+
+def check_output_folder(out: Path) -> None:
+    """Fail before any model work when results could not be written to `out` (raises ExportError)."""
+    import os
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".dsocr-probe-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except PermissionError:
+        raise ExportError(f"{out}: permission denied; choose an output folder you can write to") from None
+    except OSError as e:
+        raise ExportError(f"{out}: cannot write here ({e.strerror or e}); choose another output folder") from None
 
 
 def _gen_kwargs(args) -> dict:
@@ -88,14 +104,19 @@ def run(args) -> int:
     todo = [it for it in items if not it.error]
     if not todo:
         return 1
+    single = len(items) == 1 and args.out is None  # one page: stream to stdout
+    if single:
+        image = todo[0].load()  # decoded before the model loads: a broken file costs no model work
+    else:
+        check_output_folder(Path(args.out or "."))
     model = load_model(args.model, args.dtype)
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
 
-    if len(items) == 1 and args.out is None:  # one page: stream to stdout
+    if single:
         item = todo[0]
         result = None
-        for event in stream(model, item.load(), cancel=cancel, **kwargs):
+        for event in stream(model, image, cancel=cancel, **kwargs):
             if isinstance(event, TextDelta) and args.format != "json":
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
@@ -127,7 +148,7 @@ def run(args) -> int:
                 try:
                     paths = export_result(event, out, item.stem, args.format, args.overwrite)
                 except ExportError as e:
-                    _err(str(e))
+                    _err(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
                     failed.append(item)
                     continue
                 _report_stop(item, event)

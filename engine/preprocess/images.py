@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import struct
 import warnings
 from pathlib import Path
 
@@ -33,24 +35,51 @@ def _describe(source) -> str:
     return str(source)
 
 
+# Signatures of the formats Pillow reads here: a file that starts like one but still cannot be identified
+# has a damaged header (or declares an empty image, which Pillow refuses).
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)
+_SUPPORTED = "PNG, JPEG, WebP, TIFF, BMP, GIF"
+
+
 def _sniff(path: Path) -> str:
-    head = path.read_bytes()[:512] if path.stat().st_size else b""
+    """Why a file that Pillow does not identify is not an image, and what to do (one clause)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
     if not head:
-        return "the file is empty (0 bytes)"
+        return "the file is empty (0 bytes); re-export or re-download it"
     if head.startswith(b"%PDF"):
         return "it is a PDF: open it as a PDF (pages are rendered one by one)"
     if head.startswith(b"PK\x03\x04"):
-        return "it is a zip archive, not an image"
+        return "it is a zip archive, not an image; extract the images first"
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
-        return "it is an HTML/XML text file, not an image"
+        return "it is an HTML/XML text file, not an image; save the image itself"
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc", b"ftypavif"):
         return "it is a HEIC/AVIF image, which this build cannot decode: convert it to PNG or JPEG"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "it is a WebP file with a damaged header; re-export or re-download it"
+    for magic, fmt in _SIGNATURES:
+        if head.startswith(magic):
+            if fmt == "PNG" and head[12:16] == b"IHDR":
+                w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+                if w == 0 or h == 0:
+                    return f"the PNG declares an empty image ({w}x{h} pixels); re-export it"
+            return f"it starts like a {fmt} file but its header is damaged; re-export or re-download it"
     try:
         head.decode("utf-8")
-        return "it is a text file, not an image"
+        return "it is a text file, not an image; choose an image or PDF file"
     except UnicodeDecodeError:
-        return "its format is not recognised (supported: PNG, JPEG, WebP, TIFF, BMP, GIF)"
+        return f"its format is not recognised (supported: {_SUPPORTED}, PDF); convert it to PNG or JPEG"
+
+
+def _bomb_message(name: str, error: Exception, max_pixels: int) -> str:
+    m = re.search(r"\((\d+) pixels\)", str(error))
+    declared = f"declares {int(m.group(1)) / 1e6:,.0f} megapixels" if m else "is far too large"
+    return (f"{name}: the image {declared}, more than the {max_pixels // 1_000_000} megapixel limit "
+            "(a possible decompression bomb); scale it down first")
 
 
 def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -63,10 +92,14 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             fp = io.BytesIO(source)
         else:
             path = Path(source)
-            if not path.exists():
+            try:
+                exists, is_dir = path.exists(), path.is_dir()
+            except PermissionError:
+                raise ImageError(f"{name}: permission denied; check the permissions of its folder") from None
+            if not exists:
                 raise ImageError(f"{name}: no such file; check the path")
-            if path.is_dir():
-                raise ImageError(f"{name}: is a folder, not an image")
+            if is_dir:
+                raise ImageError(f"{name}: is a folder, not an image; choose an image file inside it")
             if not os.access(path, os.R_OK):
                 raise ImageError(f"{name}: permission denied; check the file's permissions")
             fp = path
@@ -74,18 +107,25 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
                 img = Image.open(fp)
-        except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-            if isinstance(e, UnidentifiedImageError) and isinstance(fp, Path):
-                raise ImageError(f"{name}: not an image: {_sniff(fp)}") from None
-            if isinstance(e, UnidentifiedImageError):
-                raise ImageError(f"{name}: not a recognised image format") from None
-            raise ImageError(f"{name}: the image is too large to open safely ({e}); "
-                             f"the limit is {max_pixels // 1_000_000} megapixels") from None
+        except Image.DecompressionBombError as e:
+            raise ImageError(_bomb_message(name, e, max_pixels)) from None
+        except UnidentifiedImageError:
+            if isinstance(fp, Path):
+                try:
+                    reason = _sniff(fp)
+                except OSError:
+                    reason = f"its format is not recognised (supported: {_SUPPORTED})"
+                raise ImageError(f"{name}: not an image: {reason}") from None
+            raise ImageError(f"{name}: not a recognised image format (supported: {_SUPPORTED})") from None
+        except PermissionError:
+            raise ImageError(f"{name}: permission denied; check the file's permissions") from None
         except OSError as e:
-            raise ImageError(f"{name}: cannot be read ({e})") from None
+            reason = e.strerror or str(e) or type(e).__name__
+            raise ImageError(f"{name}: the file is truncated or damaged ({reason}); re-export or re-download it") \
+                from None
     w, h = img.size
     if w <= 0 or h <= 0:
-        raise ImageError(f"{name}: the image is empty ({w}x{h} pixels)")
+        raise ImageError(f"{name}: the image is empty ({w}x{h} pixels); re-export it")
     if w * h > max_pixels:
         raise ImageError(f"{name}: the image is {w}x{h} pixels, more than the {max_pixels // 1_000_000} "
                          "megapixel limit; scale it down first")
@@ -96,11 +136,18 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
         except Exception:  # noqa: BLE001 - a damaged EXIF block must not reject a readable image
             visible = img
         return visible.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise ImageError(_bomb_message(name, e, max_pixels)) from None
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode this image; scale it down first") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         reason = str(e) or type(e).__name__
         if "truncated" in reason or "broken data stream" in reason or isinstance(e, SyntaxError):
             raise ImageError(f"{name}: the file is truncated or damaged ({reason}); re-export or re-download it") from None
-        raise ImageError(f"{name}: the image data is damaged ({reason})") from None
+        raise ImageError(f"{name}: the image data is damaged ({reason}); re-export or re-download it") from None
+    finally:
+        if img is not source:
+            img.close()  # the RGB copy returned holds its own pixels; release the file now
 
 
 def image_size(source: ImageSource) -> tuple[int, int]:

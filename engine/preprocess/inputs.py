@@ -66,10 +66,19 @@ def expand_inputs(paths, pages: str | None = None, dpi: int = DEFAULT_DPI) -> li
     items: list[InputItem] = []
     for raw in paths:
         path = Path(os.path.expanduser(str(raw)))
-        if path.is_dir():
-            files = _folder_files(path)
+        try:
+            is_dir = path.is_dir()
+            files = _folder_files(path) if is_dir else []
+        except PermissionError:
+            items.append(InputItem(path, error=f"{path}: permission denied; check the permissions of the folder"))
+            continue
+        except OSError as e:
+            items.append(InputItem(path, error=f"{path}: cannot be read ({e.strerror or e})"))
+            continue
+        if is_dir:
             if not files:
-                items.append(InputItem(path, error=f"{path}: the folder holds no images or PDFs"))
+                items.append(InputItem(path, error=f"{path}: the folder holds no images or PDFs (subfolders are not searched); "
+                                                    "check the path"))
             for f in files:
                 items += _expand_file(f, pages, dpi)
         else:
@@ -78,7 +87,11 @@ def expand_inputs(paths, pages: str | None = None, dpi: int = DEFAULT_DPI) -> li
 
 
 def _expand_file(path: Path, pages: str | None, dpi: int) -> list[InputItem]:
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except PermissionError:
+        return [InputItem(path, error=f"{path}: permission denied; check the permissions of its folder")]
+    if not exists:
         return [InputItem(path, error=f"{path}: no such file; check the path")]
     if not is_pdf(path):
         return [InputItem(path, dpi=dpi)]

@@ -18,7 +18,9 @@ import mlx.core as mx
 
 from .errors import CheckpointError
 
-ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer*", "*.txt"]
+# What a hub download fetches: weights as safetensors, JSON (config, index, tokenizer) and the tokenizer's
+# data files. Never pickles (*.bin, *.pt, *.pth, *.ckpt, *.pkl) and never code (*.py).
+ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer.model", "*.txt"]
 DEFAULT_REPOS = {"v1": "deepseek-ai/DeepSeek-OCR", "v2": "deepseek-ai/DeepSeek-OCR-2"}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -90,9 +92,10 @@ def safetensors_files(folder: Path) -> list[Path]:
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")) or any(folder.glob("*.pth")):
-            raise CheckpointError(f"{folder}: only pickle (.bin/.pt) weights found; DSOCR loads safetensors only")
+            raise CheckpointError(f"{folder}: only pickle (.bin/.pt) weights found; DSOCR loads safetensors only: "
+                                  "download the safetensors version of the model")
         raise CheckpointError(f"{folder}: no .safetensors weights found; the download is incomplete or this is "
-                              "not a model folder")
+                              "not a model folder: download the model again or give the right folder")
     return files
 
 
