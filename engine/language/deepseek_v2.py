@@ -19,6 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from ..runtime import cpu_kernels
 from .kv_cache import BatchKVCache, KVCache, make_batch_cache, make_cache
 
 
@@ -113,6 +114,10 @@ class SwitchLinear(nn.Module):
 
     def __call__(self, x: mx.array, indices: mx.array, sorted_indices: bool = False) -> mx.array:
         w = self["weight"]
+        if not sorted_indices:  # decode: few (token, expert) rows, numpy's gemv on a CPU
+            y = cpu_kernels.expert_linear(x, w, indices)
+            if y is not None:
+                return y
         if w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
             # MLX's CPU gather_mm is float32-only: gather the experts' weights and multiply with float32
             # accumulation (what the GPU kernel does for bf16/fp16), result in x's dtype
@@ -214,14 +219,23 @@ class SwitchGLU(nn.Module):
 # Layers
 # ---------------------------------------------------------------------------------------------------------
 
+class Linear(nn.Linear):
+    """`nn.Linear` whose few-row products (the decode step) run through numpy's gemv on a CPU
+    (`runtime.cpu_kernels.linear`); quantizes to `nn.QuantizedLinear` as usual."""
+
+    def __call__(self, x: mx.array) -> mx.array:
+        y = cpu_kernels.linear(x, self["weight"], self.get("bias"))
+        return super().__call__(x) if y is None else y
+
+
 class MLP(nn.Module):
     """SwiGLU MLP: down(silu(gate(x)) * up(x)), no biases."""
 
     def __init__(self, hidden_size: int, intermediate_size: int):
         super().__init__()
-        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
-        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
-        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+        self.gate_proj = Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = Linear(intermediate_size, hidden_size, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
         return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -277,10 +291,10 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = config.num_attention_heads, config.num_key_value_heads, hd
         self.scale = hd ** -0.5
         bias = config.attention_bias
-        self.q_proj = nn.Linear(h, self.n_heads * hd, bias=bias)
-        self.k_proj = nn.Linear(h, self.n_kv_heads * hd, bias=bias)
-        self.v_proj = nn.Linear(h, self.n_kv_heads * hd, bias=bias)
-        self.o_proj = nn.Linear(self.n_heads * hd, h, bias=bias)
+        self.q_proj = Linear(h, self.n_heads * hd, bias=bias)
+        self.k_proj = Linear(h, self.n_kv_heads * hd, bias=bias)
+        self.v_proj = Linear(h, self.n_kv_heads * hd, bias=bias)
+        self.o_proj = Linear(self.n_heads * hd, h, bias=bias)
         # base ** (2i / d) in float32, as the reference's inv_freq (the fast kernel's own frequencies differ by
         # ~2e-4 at position 1000)
         exponent = np.arange(0, hd, 2, dtype=np.float32) / np.float32(hd)
@@ -328,7 +342,7 @@ class DeepseekV2LM(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = [DecoderLayer(config, i) for i in range(config.num_hidden_layers)]
         self.norm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
 
     @property
     def dtype(self) -> mx.Dtype:

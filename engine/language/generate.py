@@ -2,7 +2,14 @@
 
 `generate_tokens` yields one `Step` per new token. Greedy by default; the vLLM-style no-repeat n-gram ban and
 the loop detector run on generated ids only; a `threading.Event` is checked between prefill chunks and
-before every decode step, so a cancel takes effect within one step.
+before every decode step, so a cancel takes effect within one step. Each step's forward pass is dispatched
+(`mx.async_eval`) before the previous token is handed to the caller, so that on a GPU detokenizing and
+painting overlap it (on a CPU the numpy kernels of `runtime.cpu_kernels` compute it on the spot).
+
+The decode step is not wrapped in `mx.compile`. Measured on the CPU (`bench/run.py`, key
+`decode_compiled_mlp_tok_s`): compiling the MLP / MoE blocks gains ~5% over MLX's own kernels, while the numpy
+matrix-vector path of `runtime.cpu_kernels` (which a compiled graph cannot contain) is ~1.9x faster; the
+step is bound by reading weights, which compilation does not change.
 """
 
 from __future__ import annotations
@@ -108,9 +115,10 @@ def generate_tokens(lm, embeds: mx.array, eos_id: int, config: GenerationConfig 
             stats.stop_reason = stop
             yield Step(token, len(generated) - 1, stop)
             return
-        yield Step(token, len(generated) - 1)
+        # dispatch the next step before handing this token out: the consumer's work overlaps the forward pass
         logits = lm(lm.embed(mx.array([[token]])), cache=cache, last_only=True).reshape(-1)
         mx.async_eval(logits)
+        yield Step(token, len(generated) - 1)
 
 
 def _guards(config: GenerationConfig, whitelist: frozenset[int]):
@@ -177,7 +185,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
         else:
             sub = None
         tokens = sample(mx.stack(rows), config.temperature, config.top_p, sub).tolist()
-        keep = []
+        keep, steps = [], []
         for r, (i, token) in enumerate(zip(active, tokens)):
             generated[i].append(token)
             stop = _stop_reason(token, len(generated[i]), eos_id, guards[i][1], config)
@@ -187,12 +195,13 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
                 stats[i].stop_reason = stop
             else:
                 keep.append(r)
-            yield i, Step(token, len(generated[i]) - 1, stop)
-        if len(keep) < len(active):
-            if not keep:
-                return
-            filter_cache(cache, keep)
+            steps.append((i, Step(token, len(generated[i]) - 1, stop)))
+        if keep:
+            # dispatch the next step before handing these tokens out (the consumer's work overlaps it)
+            if len(keep) < len(active):
+                filter_cache(cache, keep)
+            next_ids = mx.array([[tokens[r]] for r in keep])
+            logits = lm(lm.embed(next_ids), cache=cache, last_only=True)[:, -1]
+            mx.async_eval(logits)
+        yield from steps
         active = [active[r] for r in keep]
-        next_ids = mx.array([[tokens[r]] for r in keep])
-        logits = lm(lm.embed(next_ids), cache=cache, last_only=True)[:, -1]
-        mx.async_eval(logits)

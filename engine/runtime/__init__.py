@@ -1,1 +1,1 @@
-"""Runtime set-up: a fast BLAS for MLX on Linux, device-dependent defaults."""
+"""Runtime set-up: a fast BLAS for MLX on Linux, device-dependent defaults, numpy kernels for the CPU backend."""

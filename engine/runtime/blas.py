@@ -5,6 +5,15 @@ RTLD_GLOBAL before `mlx.core` is imported, MLX's `cblas_sgemm` calls resolve to 
 a library, loads it once, and remembers which one it used (`blas_library()`); when none is found it warns
 once with the install hint. On macOS (Accelerate/Metal) it does nothing.
 
+OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU do not know it:
+OpenBLAS 0.3.21 (Debian 12) takes a Xeon "Emerald Rapids" for a generic "Prescott" and runs SSE3 kernels at
+~15-25 GFLOP/s instead of ~130 with the AVX-512 ones (6x). Unless `OPENBLAS_CORETYPE` is set by the user,
+the core type is therefore chosen here from the CPU's flags (SkylakeX kernels when AVX-512 F/BW/DQ/VL are
+present, Haswell ones with AVX2 + FMA) for the load only; the environment is restored afterwards. Likewise
+`OPENBLAS_THREAD_TIMEOUT` (idle workers sleep after ~1000 cycles instead of spinning for ~0.1 s).
+`blas_library()` reports the core in use. The thread count is OpenBLAS's default (one per core), and
+`set_blas_threads(n)` changes it.
+
 Set `DSOCR_BLAS=/path/to/libopenblas.so` to choose a library, or `DSOCR_BLAS=none` to skip the search.
 """
 
@@ -33,7 +42,19 @@ INSTALL_HINT = (
 )
 
 _loaded: str | None = None
+_handle: ctypes.CDLL | None = None
 _tried = False
+
+# log2 of the cycles an idle OpenBLAS worker spins (calling sched_yield) before it sleeps; OpenBLAS's default
+# (28, ~0.1 s) keeps MLX's BLAS threads busy between matmuls, stealing the cores from the numpy kernels and
+# from MLX's own elementwise work (seconds of system time per page here)
+THREAD_TIMEOUT = "10"
+
+# OpenBLAS core types by required CPU flags, best first (fp32 GEMM: Cooperlake/SapphireRapids use these too)
+_CORE_TYPES = (
+    ("SkylakeX", ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd")),
+    ("Haswell", ("avx2", "fma")),
+)
 
 
 def _pip_mkl() -> list[str]:
@@ -43,11 +64,48 @@ def _pip_mkl() -> list[str]:
     return found
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def openblas_core_type(flags: set[str] | None = None) -> str | None:
+    """The OpenBLAS core type to force for this CPU (None: leave OpenBLAS's own detection)."""
+    flags = _cpu_flags() if flags is None else flags
+    for core, needed in _CORE_TYPES:
+        if all(f in flags for f in needed):
+            return core
+    return None
+
+
+def _dlopen(path: str) -> ctypes.CDLL:
+    """Load `path` globally; for OpenBLAS with the core type and thread timeout chosen here (unless set)."""
+    env = {}
+    if "openblas" in os.path.basename(path).lower():
+        if not os.environ.get("OPENBLAS_CORETYPE"):
+            env["OPENBLAS_CORETYPE"] = openblas_core_type()
+        if not os.environ.get("OPENBLAS_THREAD_TIMEOUT"):
+            env["OPENBLAS_THREAD_TIMEOUT"] = THREAD_TIMEOUT
+    env = {k: v for k, v in env.items() if v}
+    os.environ.update(env)  # read once, by OpenBLAS's load-time initialiser
+    try:
+        return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    finally:
+        for k in env:
+            os.environ.pop(k, None)
+
+
 def load_fast_blas() -> str | None:
     """Load an optimized CBLAS globally (Linux only); return its path, or None. Safe to call repeatedly.
 
     Must run before the first `import mlx.core` to have an effect; `engine` calls it on import."""
-    global _loaded, _tried
+    global _loaded, _tried, _handle
     if _tried or not sys.platform.startswith("linux"):
         return _loaded
     _tried = True
@@ -58,7 +116,7 @@ def load_fast_blas() -> str | None:
     for path in candidates:
         if path and os.path.exists(path):
             try:
-                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                _handle = _dlopen(path)
             except OSError:
                 continue
             _loaded = path
@@ -68,8 +126,36 @@ def load_fast_blas() -> str | None:
     return None
 
 
+def _openblas_call(name: str, restype=ctypes.c_int, *args):
+    fn = getattr(_handle, name, None) if _handle is not None else None
+    if fn is None:
+        return None
+    fn.restype = restype
+    return fn(*args)
+
+
+def blas_core() -> str | None:
+    """The kernel set OpenBLAS runs (e.g. 'SkylakeX'), or None for another library."""
+    name = _openblas_call("openblas_get_corename", ctypes.c_char_p)
+    return name.decode() if name else None
+
+
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count, or None for another library."""
+    return _openblas_call("openblas_get_num_threads")
+
+
+def set_blas_threads(n: int) -> None:
+    """Set OpenBLAS's thread count (no effect for another library)."""
+    _openblas_call("openblas_set_num_threads", None, ctypes.c_int(int(n)))
+
+
 def blas_library() -> str:
     """Which BLAS MLX uses on this machine, in words (for `dsocr --version`, the About box, benchmarks)."""
     if not sys.platform.startswith("linux"):
         return "Accelerate (macOS)" if sys.platform == "darwin" else "MLX default"
-    return _loaded or "reference BLAS (slow)"
+    if not _loaded:
+        return "reference BLAS (slow)"
+    core, threads = blas_core(), blas_threads()
+    extra = ", ".join(x for x in (f"core {core}" if core else "", f"{threads} threads" if threads else "") if x)
+    return f"{_loaded} ({extra})" if extra else _loaded

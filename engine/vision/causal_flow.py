@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..runtime import cpu_kernels
+from ..runtime.cpu_kernels import attention
+
 # SAM downsamples a view by 16 (patches) * 4 (neck + net_2/net_3 strides): an S-pixel view gives (S/64)^2 tokens
 _VIEW_TO_GRID = 64
 
@@ -67,7 +70,7 @@ class Attention(nn.Module):
         # positions 0..L-1, rotate_half (NeoX) over the whole head
         q = mx.fast.rope(q, self.head_dim, traditional=False, base=self.rope_theta, scale=1.0, offset=0)
         k = mx.fast.rope(k, self.head_dim, traditional=False, base=self.rope_theta, scale=1.0, offset=0)
-        o = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        o = attention(q, k, v, self.scale, mask)
         return self.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 
@@ -79,7 +82,9 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(hidden, dim, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
+        g, u = self.gate_proj(x), self.up_proj(x)
+        h = cpu_kernels.silu_mul(g, u)  # numpy on a CPU, where MLX's sigmoid is scalar
+        return self.down_proj(nn.silu(g) * u if h is None else h)
 
 
 class DecoderLayer(nn.Module):

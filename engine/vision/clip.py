@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
+from ..runtime import cpu_kernels
+from ..runtime.cpu_kernels import attention
 from .interpolate import resize_bicubic_aa
 
 
@@ -88,12 +90,14 @@ class Attention(nn.Module):
     def __call__(self, x: mx.array) -> mx.array:
         B, L, C = x.shape
         qkv = self.qkv_proj(x).reshape(B, L, 3, self.heads, -1).transpose(2, 0, 3, 1, 4)  # [q|k|v], head-major
-        o = mx.fast.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], scale=self.scale)
+        o = attention(qkv[0], qkv[1], qkv[2], self.scale)
         return self.out_proj(o.transpose(0, 2, 1, 3).reshape(B, L, C))
 
 
 def quick_gelu(x: mx.array) -> mx.array:
-    return x * mx.sigmoid(1.702 * x)
+    """x * sigmoid(1.702 x) (numpy on a CPU, where MLX's sigmoid is scalar)."""
+    y = cpu_kernels.quick_gelu(x)
+    return x * mx.sigmoid(1.702 * x) if y is None else y
 
 
 class FeedForward(nn.Module):

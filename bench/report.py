@@ -1,0 +1,142 @@
+"""Turn a `bench/run.py --out FILE.json` result into the markdown table of docs/benchmarks.md.
+
+    python bench/report.py FILE.json > table.md
+
+Every key `run.py` writes has its meaning here (`MEANINGS`, prefix patterns for the per-variant keys);
+a key without one is listed under "other" so that nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+MEANINGS = {
+    # machine
+    "date": "when the run started", "platform": "OS", "cpu": "CPU model", "cores": "logical CPUs",
+    "device": "MLX default device", "mlx": "MLX version", "numpy": "numpy version", "blas": "BLAS MLX uses",
+    "mlx_vlm": "mlx-vlm version (null: not installed, its figures are null)",
+    "cpu_kernels": "CPU kernel path of our encoder (numpy: `engine/runtime/cpu_kernels.py`; mlx: MLX's own)",
+    "quick": "--quick run (one run per figure, fewer LM layers)",
+    "bench_wall_s": "wall time of the whole benchmark run, s",
+    # limits
+    "matmul_gflops": "MLX fp32 matmul, 2048^3, GFLOP/s (the machine's limit for the encoder)",
+    "matmul_gflops_4096": "MLX fp32 matmul, 4096^3, GFLOP/s",
+    "matmul_bf16_gflops": "MLX bf16 matmul, 1024^3, GFLOP/s (no fast CPU path: why we compute in fp32 here)",
+    "matmul_reference_blas_gflops": "MLX fp32 matmul with its bundled reference BLAS (DSOCR_BLAS=none), GFLOP/s",
+    "memory_bandwidth_gbs": "weight-streaming bandwidth: fp32 gemv over 512 MB, all cores, GB/s",
+    "memory_copy_bandwidth_mlx_gbs": "an MLX elementwise op over 512 MB (read + write; MLX runs it on one core), GB/s",
+    # encode
+    "v1_view_gflop": "analytic GFLOP of one view through SAM + CLIP + projector, per view size (px)",
+    "v2_view_gflop": "analytic GFLOP of one view through SAM + Qwen2 encoder + projector, per view size (px)",
+    "v1_grid": "v1 page: tile grid (cols, rows)", "v1_image_tokens": "v1 page: image tokens",
+    "v1_page_tflop": "v1 page: analytic encoder TFLOP (6 tiles of 640 + global 1024; SAM + CLIP + projector)",
+    "v1_page_encode_s": "v1 page encode, ours, all tiles in one batch with the global view, s",
+    "v1_tiles_batched_s": "= v1_page_encode_s",
+    "v1_tiles_one_at_a_time_s": "v1 page encode, ours, `max_batch_tiles=1` (one graph evaluation per tile), s",
+    "v1_batched_over_one_at_a_time": "ratio (target <= 0.9)",
+    "v1_encoder_gflops": "v1 page: analytic FLOPs / ours batched time, GFLOP/s",
+    "v1_encoder_fraction_of_matmul": "v1_encoder_gflops / the best of matmul_gflops and matmul_gflops_4096 "
+                                     "(target >= 0.55)",
+    "v2_encoder_fraction_of_matmul": "the same for v2",
+    "v1_peak_memory_mb_6_tiles": "MLX peak memory of encoding the v1 page batched, above the weights, MB",
+    "v1_weights_mb": "v1 vision weights (float32), MB",
+    "v1_page_encode_mlxvlm_s": "v1 page encode, mlx-vlm 0.7.10 `get_input_embeddings`, same weights, s",
+    "v1_page_encode_mlxvlm_one_at_a_time_s": "v1 page, mlx-vlm's modules one view per evaluation, s",
+    "v1_ours_over_mlxvlm": "ours batched / mlx-vlm (target <= 0.35)",
+    "v1_mlxvlm_encoder_gflops": "v1 page: analytic FLOPs / mlx-vlm's time, GFLOP/s",
+    "v1_mlxvlm_same_output_rel": "max |ours - mlx-vlm| / max |ours| over the page's image embeddings",
+    "v1_one_at_a_time_same_output_rel": "max |batched - one at a time| / max |batched|",
+    "v1_page_encode_mlx_cpu_ops_s": "v1 page, ours batched with MLX's own CPU softmax/activations "
+                                    "(DSOCR_CPU_KERNELS=mlx), s",
+    "v1_stages": "v1 page, ours: seconds in SAM and CLIP for the tile batch and the global view",
+    "peak_memory_mb_2_tiles": "MLX peak memory above the weights, v1, 1x2 tiles + global, batched, MB",
+    "peak_memory_mb_6_tiles": "the same, 2x3 tiles + global, MB",
+    "peak_memory_mb_9_tiles": "the same, 3x3 tiles + global, MB",
+    "peak_memory_mb_9_tiles_max_batch_3": "the same with `max_batch_tiles=3`, MB",
+    "peak_memory_mb_9_tiles_max_batch_1": "the same with `max_batch_tiles=1`, MB",
+    "v1_tiles": "tile counts of the curve (plot)",
+    "v1_tiles_batched_curve_s": "ours batched, s, per tile count",
+    "v1_tiles_one_at_a_time_curve_s": "ours one tile at a time, s, per tile count",
+    "v1_tiles_mlxvlm_curve_s": "mlx-vlm, s, per tile count",
+    # decode
+    "decode_tokens": "tokens decoded per decode measurement", "decode_prompt_tokens": "prompt length before it",
+    "decode_tok_s": "decode tokens/s, ours, fp32, the real 12-layer LM (see decode_tok_s_basis)",
+    "decode_mlxvlm_tok_s": "the same for mlx-vlm's language model on the same weights",
+    "decode_tok_s_basis": "measured at 12 layers, or extrapolated from 2 and 4 layers (--quick)",
+    "decode_over_mlxvlm": "decode_tok_s / decode_mlxvlm_tok_s (target >= 1.3)",
+    "decode_over_mlxvlm_4_layers": "the same ratio measured at 4 layers",
+    "decode_mlx_kernels_tok_s": "ours at 4 layers with MLX's own CPU matmuls (DSOCR_CPU_KERNELS=mlx)",
+    "decode_compiled_mlp_tok_s": "the same with every MLP / MoE block behind mx.compile",
+    "decode_active_mb_per_token_fp32": "fp32 bytes of the parameters one token reads, 12 layers, MB",
+    "decode_bandwidth_bound_tok_s": "memory_bandwidth_gbs / active bytes per token (fp32, bf16, 4-bit)",
+    # pages
+    "pages_lm_layers": "LM layers in the pages run", "pages_tokens_per_page": "tokens generated per page",
+    "pages_prompt_tokens": "prompt tokens of a page (v1 2x3 page + text)", "pages_batch": "pages per batch",
+    "pages_one_at_a_time_s": "10 pages, one after another, LM only, s",
+    "pages_batched_s": "10 pages decoded as one batch, LM only, s",
+    "pages_one_at_a_time_prefill_s": "of which prefill, s", "pages_one_at_a_time_decode_s": "of which decode, s",
+    "pages_batched_prefill_s": "of which prefill, s", "pages_batched_decode_s": "of which decode, s",
+    "pages_decode_tok_s_one_at_a_time": "decode tokens/s summed over pages, one at a time",
+    "pages_decode_tok_s_batched": "decode tokens/s summed over pages, batched",
+    "pages_per_hour_one_at_a_time": "LM-only pages per hour, one at a time",
+    "pages_per_hour_batched": "LM-only pages per hour, batched",
+    "pages_batched_speedup": "one at a time / batched (whole LM time)",
+    "pages_batched_decode_speedup": "one at a time / batched (decode phase)",
+    "pages_per_hour_with_encode_batched": "pages per hour with each page's v1 encode time added, batched",
+    "pages_per_hour_with_encode_one_at_a_time": "the same, one at a time",
+    # plan
+    "plan_6000x4000_ms": "tiling plan of a 6000x4000 image (v2 gundam), ms",
+    "plan_6000x4000_v1_ms": "the same for v1, ms",
+}
+
+PATTERNS = (  # (prefix, suffix, meaning with {})
+    ("v2_", "", "as the v1 key, for v2 (6 tiles of 768 + global 1024; SAM + Qwen2 causal-flow encoder)"),
+    ("decode_fp32_tok_s_", "_layers", "ours, fp32, at {} layers, tokens/s"),
+    ("decode_fp32_mlxvlm_tok_s_", "_layers", "mlx-vlm, fp32, at {} layers, tokens/s"),
+    ("decode_bf16_tok_s_", "_layers", "ours, bf16, at {} layers, tokens/s"),
+    ("decode_bf16_mlxvlm_tok_s_", "_layers", "mlx-vlm, bf16, at {} layers, tokens/s"),
+    ("decode_q4_tok_s_", "_layers", "ours, 4-bit, at {} layers, tokens/s"),
+    ("decode_q4_mlxvlm_tok_s_", "_layers", "mlx-vlm, 4-bit, at {} layers, tokens/s"),
+    ("decode_", "_mlxvlm_error", "{}: why mlx-vlm could not decode in this precision here"),
+    ("decode_", "_ms_per_moe_layer", "{}: ms per MoE layer per token (slope between 2 and 4 layers)"),
+    ("decode_", "_full_model_tok_s_est", "{}: tokens/s extrapolated to the real 12 layers"),
+)
+
+
+def meaning(key: str) -> str | None:
+    if key in MEANINGS:
+        return MEANINGS[key]
+    for prefix, suffix, text in PATTERNS:
+        if key.startswith(prefix) and key.endswith(suffix):
+            mid = key[len(prefix):len(key) - len(suffix)] if suffix else key[len(prefix):]
+            if prefix == "v2_":
+                v1 = MEANINGS.get("v1_" + mid)
+                return f"{v1} (v2)" if v1 else text
+            return text.format(mid.replace("_", " "))
+    return None
+
+
+def fmt(v) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {fmt(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(fmt(x) for x in v)
+    return "n/a" if v is None else str(v)
+
+
+def table(res: dict) -> str:
+    rows = ["| key | value | meaning |", "|---|---|---|"]
+    other = []
+    for k, v in res.items():
+        m = meaning(k)
+        if m is None:
+            other.append(k)
+            m = "other"
+        rows.append(f"| `{k}` | {fmt(v)} | {m} |")
+    return "\n".join(rows) + ("\n\nKeys without a documented meaning: " + ", ".join(other) if other else "")
+
+
+if __name__ == "__main__":
+    print(table(json.loads(Path(sys.argv[1]).read_text())))

@@ -1,0 +1,431 @@
+"""numpy stand-ins for the MLX CPU kernels that are slow here: attention, activations, few-row matmuls.
+
+On a GPU (or with `DSOCR_CPU_KERNELS=mlx`) every function here takes MLX's own path (the fused
+`mx.fast.scaled_dot_product_attention`, MLX expressions, MLX matmuls), so the Metal path is untouched. On MLX's
+CPU backend three things are far slower than the hardware allows, and numpy (whose own OpenBLAS and vectorised
+`exp` are fast) does them instead, evaluating the MLX graph at the boundary and handing an MLX array back:
+
+1. **Attention** (`attention`): MLX's CPU `exp` / softmax run scalar and single-threaded (~35-75 M
+   elements/s), so the softmax over SAM's global-attention scores (12 x 4096 x 4096 per view) takes seconds;
+   numpy's `exp` does ~1-2 G elements/s. Scores, softmax and probs @ V run in float32 in chunks of ~4 MB of
+   scores spread over a thread pool (one thread per core, numpy's BLAS single-threaded inside it). It computes
+   what MLX's fallback computes (`q * scale`, `q @ k^T` (+ additive mask / bias, or -inf where a bool mask is
+   False), a max-subtracted float32 softmax, `@ v`); results agree to ~1e-6 relative. SAM's decomposed
+   relative-position bias is an argument of its own (`rel_pos`): numpy adds it to the scores chunk by chunk;
+   MLX folds it into the product (queries [q * scale | rel_h | rel_w], keys [k | onehot(ky) | onehot(kx)]), so
+   no [Lq, Lk] bias tensor is ever built on either path.
+2. **Activations** (`gelu_erf`, `quick_gelu`, `silu_mul`: exact-erf GELU, quick_gelu, SiLU-gated products, at
+   ~20-60 M elements/s in MLX on a CPU, 3-10x that in numpy on cache-sized chunks), same float32 formulas;
+   they return None off the numpy path so that the caller keeps its MLX expression.
+3. **Few-row matmuls** (`linear`, `expert_linear`: the decode step's products, one to a few rows against a
+   weight matrix): MLX sends them to `cblas_sgemm`, which in the system OpenBLAS runs at about half the memory
+   bandwidth that numpy's `gemv` reaches (the LM head: 55 ms vs 30 ms per token). Decode is bound by memory
+   bandwidth, so this is the decode speed. Routed experts are grouped by expert, so each expert's weights are
+   read once per step for the whole batch.
+
+All of it is inference-only: it evaluates the graph, so it cannot be differentiated or traced by `mx.compile`.
+
+On import, MLX's buffer cache is raised on a CPU (`ensure_buffer_cache`): its Linux default of 32 MB returns
+every large intermediate to the OS, and faulting it in again costs ~0.4 M page faults and seconds of system
+time per page.
+
+`DSOCR_CPU_KERNELS=mlx|numpy` (default numpy) picks the CPU path of all of these; `set_mode()` changes it at
+run time (benchmarks compare both in one process); `DSOCR_CPU_KERNELS_THREADS` sets the pool size (default:
+one thread per core).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+import mlx.core as mx
+import numpy as np
+
+MODES = ("numpy", "mlx")
+_mode = os.environ.get("DSOCR_CPU_KERNELS", "numpy").strip().lower() or "numpy"
+if _mode not in MODES:
+    raise ValueError(f"DSOCR_CPU_KERNELS={_mode!r}: use one of {', '.join(MODES)}")
+
+CHUNK_ELEMENTS = 1 << 20  # scores per chunk (float32: 4 MB, cache-sized)
+MAP_CHUNK = 1 << 16  # elements per chunk of an elementwise kernel (float32: 256 KB per temporary, L2-sized)
+_THREADS = int(os.environ.get("DSOCR_CPU_KERNELS_THREADS", "0") or 0) or (os.cpu_count() or 1)
+_ALIGN = 64  # MLX path: the augmented q/k width is padded to a multiple of this (odd widths run ~2x slower)
+_pool_obj = None
+
+
+def ensure_buffer_cache(limit_bytes: int | None = None) -> int:
+    """On a CPU, raise MLX's buffer-cache limit to `limit_bytes` (default: `DSOCR_MLX_CACHE_MB`, else a quarter
+    of the RAM, at most 4 GiB) if it is lower; return the limit in force. Nothing changes on a GPU."""
+    if mx.default_device().type != mx.DeviceType.cpu:
+        return -1
+    if limit_bytes is None:
+        env = os.environ.get("DSOCR_MLX_CACHE_MB", "").strip()
+        if env:
+            limit_bytes = int(float(env) * 2**20)
+        else:
+            try:
+                ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            except (ValueError, OSError, AttributeError):
+                ram = 8 << 30
+            limit_bytes = min(4 << 30, ram // 4)
+    prev = mx.set_cache_limit(int(limit_bytes))
+    if prev > limit_bytes:
+        mx.set_cache_limit(prev)
+        return prev
+    return int(limit_bytes)
+
+
+def set_mode(mode: str) -> str:
+    """Choose the CPU path ('numpy' or 'mlx'); return the previous one."""
+    global _mode
+    if mode not in MODES:
+        raise ValueError(f"unknown CPU kernel mode {mode!r}: use one of {', '.join(MODES)}")
+    prev, _mode = _mode, mode
+    return prev
+
+
+def get_mode() -> str:
+    return _mode
+
+
+def uses_numpy() -> bool:
+    """True when the functions here take the numpy path (CPU default device and mode 'numpy')."""
+    return _mode == "numpy" and mx.default_device().type == mx.DeviceType.cpu
+
+
+def attention(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: mx.array | str | None = None,
+              rel_pos: tuple[mx.array, mx.array] | None = None) -> mx.array:
+    """softmax(q k^T * scale + mask + bias) v; q [B, H, Lq, D], k [B, Hk, Lk, D], v [B, Hk, Lk, Dv], H % Hk == 0.
+
+    `mask`: None, "causal" (bottom-right aligned, as MLX), an additive float array or a bool array (True =
+    attend), broadcastable to [B, H, Lq, Lk]: the contract of `mx.fast.scaled_dot_product_attention`.
+    `rel_pos`: (rel_h [B, H, Lq, kh], rel_w [B, H, Lq, kw]) for keys on a kh x kw grid (Lk = kh * kw, row-major):
+    bias[..., i, ky * kw + kx] = rel_h[..., i, ky] + rel_w[..., i, kx] (not scaled). Not combined with `mask`."""
+    if rel_pos is not None and mask is not None:
+        raise ValueError("attention: give a mask or a relative-position bias, not both")
+    if uses_numpy():
+        return _numpy_attention(q, k, v, scale, mask, rel_pos)
+    if rel_pos is not None:
+        q, k = _fold_rel_pos(q, k, scale, *rel_pos)
+        scale = 1.0
+    return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
+
+
+@lru_cache(maxsize=None)
+def _key_onehots(kh: int, kw: int, pad: int) -> np.ndarray:
+    """[kh*kw, kh+kw+pad]: key (ky, kx) -> onehot(ky) | onehot(kx) | zeros."""
+    e = np.zeros((kh * kw, kh + kw + pad), np.float32)
+    j = np.arange(kh * kw)
+    e[j, j // kw] = 1
+    e[j, kh + j % kw] = 1
+    e.setflags(write=False)
+    return e
+
+
+def _fold_rel_pos(q, k, scale, rel_h, rel_w):
+    """Queries [q * scale | rel_h | rel_w | 0] and keys [k | onehot(ky) | onehot(kx) | 0]: one product gives the
+    scaled scores plus the bias. Both are zero-padded to a multiple of 64 columns."""
+    B, H, L, hd = q.shape
+    kh, kw = rel_h.shape[-1], rel_w.shape[-1]
+    pad = -(hd + kh + kw) % _ALIGN
+    parts = [q * scale, rel_h, rel_w]
+    if pad:
+        parts.append(mx.zeros((B, H, L, pad), q.dtype))
+    qa = mx.concatenate(parts, axis=-1)
+    onehots = mx.array(_key_onehots(kh, kw, pad)).astype(k.dtype)
+    ka = mx.concatenate([k, mx.broadcast_to(onehots, (*k.shape[:2], k.shape[2], kh + kw + pad))], axis=-1)
+    return qa, ka
+
+
+# (get, set) thread-count functions of numpy's own OpenBLAS: names with and without numpy's symbol prefix
+_THREAD_FUNCS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                 ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+                 ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                 ("openblas_get_num_threads", "openblas_set_num_threads"))
+
+
+@lru_cache(maxsize=1)
+def _numpy_blas_threads():
+    """(get, set) for the thread count of the OpenBLAS bundled with numpy, or None (another BLAS)."""
+    import ctypes
+    import glob
+
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "lib*openblas*.so*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get_name, set_name in _THREAD_FUNCS:
+            get, put = getattr(lib, get_name, None), getattr(lib, set_name, None)
+            if get is not None and put is not None:
+                put.argtypes = [ctypes.c_int]
+                return get, put
+    return None
+
+
+def _pool():
+    global _pool_obj
+    if _THREADS <= 1:
+        return None
+    if _pool_obj is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool_obj = ThreadPoolExecutor(_THREADS, thread_name_prefix="dsocr-cpu")
+    return _pool_obj
+
+
+def _on_pool(pool, run, jobs) -> None:
+    """Run `run(job)` for every job on the pool, numpy's BLAS single-threaded meanwhile: the pool is the
+    parallelism, and BLAS threads on top of it slow each other down several-fold. The thread count is global
+    to numpy's OpenBLAS (a per-thread setting leaks into the calling thread in the builds numpy ships), so it
+    is set around the pooled work and restored afterwards for the main thread's few-row matmuls."""
+    funcs = _numpy_blas_threads()
+    prev = funcs[0]() if funcs else 1
+    if prev > 1:
+        funcs[1](1)
+    try:
+        list(pool.map(run, jobs))
+    finally:
+        if prev > 1:
+            funcs[1](prev)
+
+
+def _as_numpy(x: mx.array) -> np.ndarray:
+    """float32 numpy view of an evaluated MLX array (zero-copy when float32 and row-contiguous)."""
+    return np.asarray(x if x.dtype == mx.float32 else x.astype(mx.float32))
+
+
+def _output(shape) -> tuple[mx.array | None, np.ndarray]:
+    """A new float32 MLX array and a writable numpy view of its memory, so that results are written straight
+    into MLX's buffer (no copy back); (None, a numpy buffer) if MLX does not expose a writable one."""
+    res = mx.zeros(shape, mx.float32)
+    mx.eval(res)
+    view = np.asarray(res)
+    if view.flags.writeable and view.flags.c_contiguous and view.shape == tuple(shape):
+        return res, view
+    return None, np.empty(shape, np.float32)
+
+
+def _run_jobs(run, jobs, res: mx.array | None, buf: np.ndarray, dtype: mx.Dtype) -> mx.array:
+    """Run `run(job)` for every job (on the pool when there are several), then return the MLX array the jobs
+    wrote into (`res`, or a copy of `buf` when MLX gave no writable view) in `dtype`."""
+    pool = _pool()
+    if pool is None or len(jobs) == 1:
+        for job in jobs:
+            run(job)
+    else:
+        _on_pool(pool, run, jobs)
+    res = mx.array(buf) if res is None else res
+    return res if dtype == mx.float32 else res.astype(dtype)
+
+
+def _numpy_attention(q, k, v, scale, mask, rel_pos) -> mx.array:
+    B, H, Lq, _ = q.shape
+    Hk, Lk, Dv = k.shape[1], k.shape[2], v.shape[3]
+    if H % Hk:
+        raise ValueError(f"attention: {H} query heads are not a multiple of {Hk} key/value heads")
+    rep = H // Hk
+    out_dtype = q.dtype
+    if scale != 1.0:
+        q = q * mx.array(scale, q.dtype)  # as MLX's fallback: the query is scaled before the product
+    extra = [mask] if isinstance(mask, mx.array) else list(rel_pos or ())
+    mx.eval(q, k, v, *extra)
+    qn, kn, vn = _as_numpy(q), _as_numpy(k), _as_numpy(v)
+    maskn = rel_h = rel_w = None
+    if isinstance(mask, mx.array):
+        maskn = np.asarray(mask) if mask.dtype == mx.bool_ else _as_numpy(mask)
+        maskn = maskn.reshape((1,) * (4 - maskn.ndim) + maskn.shape)
+    elif isinstance(mask, str) and mask == "causal":
+        maskn = (np.arange(Lk)[None, :] <= np.arange(Lq)[:, None] + (Lk - Lq))[None, None]
+    elif mask is not None:
+        raise ValueError(f"attention: unsupported mask {mask!r}")
+    if rel_pos is not None:
+        rel_h, rel_w = (_as_numpy(r) for r in rel_pos)
+        kh, kw = rel_h.shape[-1], rel_w.shape[-1]
+        if kh * kw != Lk:
+            raise ValueError(f"attention: a {kh} x {kw} relative-position grid does not fit {Lk} keys")
+
+    res, buf = _output((B, Lq, H, Dv))  # written in [B, Lq, H, Dv]: the caller's transpose back is free
+    out = buf.transpose(0, 2, 1, 3)
+    # query rows per chunk, and (when a whole head fits) heads per chunk, so that a chunk holds ~CHUNK_ELEMENTS
+    rows = max(1, min(Lq, CHUNK_ELEMENTS // max(Lk, 1)))
+    heads = max(1, min(H, CHUNK_ELEMENTS // max(rows * Lk, 1))) if rows == Lq else 1
+    jobs = [(b, h0, min(H, h0 + heads), r0, min(Lq, r0 + rows))
+            for b in range(B) for h0 in range(0, H, heads) for r0 in range(0, Lq, rows)]
+
+    def run(job):
+        b, h0, h1, r0, r1 = job
+        if rep == 1:
+            kk, vv = kn[b, h0:h1], vn[b, h0:h1]
+        else:  # grouped-query attention: the key/value head of each query head
+            hk = np.arange(h0, h1) // rep
+            kk, vv = kn[b, hk], vn[b, hk]
+        s = np.matmul(qn[b, h0:h1, r0:r1], kk.swapaxes(-1, -2))  # [h, r, Lk]
+        if maskn is not None:
+            mb = maskn[min(b, maskn.shape[0] - 1)]
+            mh = mb if mb.shape[0] == 1 else mb[h0:h1]
+            m = mh if mh.shape[1] == 1 else mh[:, r0:r1]
+            if m.dtype == np.bool_:
+                s = np.where(m, s, np.float32(-np.inf))
+            else:
+                s += m
+        if rel_h is not None:
+            grid = s.reshape(h1 - h0, r1 - r0, kh, kw)
+            grid += rel_h[b, h0:h1, r0:r1, :, None]
+            grid += rel_w[b, h0:h1, r0:r1, None, :]
+        np.subtract(s, s.max(axis=-1, keepdims=True), out=s)
+        np.exp(s, out=s)
+        denom = s.sum(axis=-1, keepdims=True)
+        o = out[b, h0:h1, r0:r1]
+        np.matmul(s, vv, out=o)
+        o /= denom
+
+    return _run_jobs(run, jobs, res, buf, out_dtype).transpose(0, 2, 1, 3)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Elementwise activations (CPU numpy path; None elsewhere)
+# ---------------------------------------------------------------------------------------------------------
+
+# erf(z) = z * P(z^2) / Q(z^2) on [-4, 4] (+-1 beyond, in float32); coefficients from Eigen's float erf
+ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+         -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
+ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+         -1.42647390514189e-02)
+_P32 = tuple(np.float32(c) for c in ERF_P)
+_Q32 = tuple(np.float32(c) for c in ERF_Q)
+
+
+def _map(kernel, *xs: mx.array) -> mx.array:
+    """Run `kernel(*row_chunks, out=...)` over float32 views of same-shape arrays, in row chunks on the pool."""
+    shape, dtype = xs[0].shape, xs[0].dtype
+    mx.eval(*xs)
+    arrs = [_as_numpy(x).reshape(-1, shape[-1]) for x in xs]
+    res, out = _output(arrs[0].shape)
+    rows = max(1, MAP_CHUNK // max(shape[-1], 1))
+    starts = range(0, out.shape[0], rows)
+
+    def run(r0):
+        kernel(*(a[r0:r0 + rows] for a in arrs), out=out[r0:r0 + rows])
+
+    return _run_jobs(run, starts, res, out, dtype).reshape(shape)
+
+
+_local = threading.local()
+
+
+def _scratch(k: int, shape) -> list[np.ndarray]:
+    """k float32 temporaries of `shape`, reused per thread (no allocation or page faults per chunk)."""
+    n = int(np.prod(shape))
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or len(bufs) < k or bufs[0].size < n:
+        bufs = _local.bufs = [np.empty(max(n, MAP_CHUNK), np.float32) for _ in range(max(k, 4))]
+    return [b[:n].reshape(shape) for b in bufs[:k]]
+
+
+def _gelu_erf_np(x, out):
+    z, z2, p, d = _scratch(4, x.shape)
+    np.multiply(x, np.float32(0.7071067811865476), out=z)
+    np.clip(z, np.float32(-4.0), np.float32(4.0), out=z)
+    np.multiply(z, z, out=z2)
+    np.multiply(z2, _P32[0], out=p)
+    p += _P32[1]
+    for c in _P32[2:]:
+        p *= z2
+        p += c
+    np.multiply(z2, _Q32[0], out=d)
+    d += _Q32[1]
+    for c in _Q32[2:]:
+        d *= z2
+        d += c
+    p *= z
+    p /= d
+    p += np.float32(1.0)
+    p *= x
+    np.multiply(p, np.float32(0.5), out=out)
+
+
+def _quick_gelu_np(x, out):
+    (e,) = _scratch(1, x.shape)
+    np.multiply(x, np.float32(-1.702), out=e)
+    np.exp(e, out=e)
+    e += np.float32(1.0)
+    np.divide(x, e, out=out)
+
+
+def _silu_mul_np(g, u, out):
+    (e,) = _scratch(1, g.shape)
+    np.negative(g, out=e)
+    np.exp(e, out=e)
+    e += np.float32(1.0)
+    np.divide(g, e, out=out)
+    out *= u
+
+
+def gelu_erf(x: mx.array) -> mx.array | None:
+    """x * (1 + erf(x / sqrt 2)) / 2 with erf = z P(z^2) / Q(z^2) (`ERF_P`, `ERF_Q`) in float32; None off the
+    numpy path."""
+    return _map(_gelu_erf_np, x) if uses_numpy() else None
+
+
+def quick_gelu(x: mx.array) -> mx.array | None:
+    """x * sigmoid(1.702 x) in float32; None off the numpy path."""
+    return _map(_quick_gelu_np, x) if uses_numpy() else None
+
+
+def silu_mul(gate: mx.array, up: mx.array) -> mx.array | None:
+    """silu(gate) * up = gate * sigmoid(gate) * up in float32; None off the numpy path."""
+    return _map(_silu_mul_np, gate, up) if uses_numpy() else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Few-row matmuls (the decode step)
+# ---------------------------------------------------------------------------------------------------------
+
+MAX_ROWS = 32  # products with at most this many rows take the numpy path (decode: one row per sequence)
+
+
+def _few_rows(x: mx.array, w: mx.array) -> bool:
+    return uses_numpy() and w.dtype == mx.float32 and x.size <= MAX_ROWS * x.shape[-1]
+
+
+def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
+    """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows and a float32 weight [out, D], in numpy
+    (the weight is read in place, not copied); None off the numpy path or for more rows."""
+    if not _few_rows(x, weight):
+        return None
+    mx.eval(x)
+    xn = _as_numpy(x).reshape(-1, x.shape[-1])
+    y = xn @ np.asarray(weight).T
+    if bias is not None:
+        y += _as_numpy(bias)
+    out = mx.array(y).reshape(*x.shape[:-1], weight.shape[0])
+    return out if x.dtype == mx.float32 else out.astype(x.dtype)
+
+
+def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
+    """The routed experts' product for few rows: out[..., j, :, :] = x[..., j, :, :] @ weight[indices[..., j]].T.
+
+    x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 weights [E, out, D]; the rows
+    are grouped by expert, so each chosen expert's matrix is read once. None off the numpy path or when more
+    than `MAX_ROWS` (row, expert) pairs are asked for."""
+    if not (uses_numpy() and weight.dtype == mx.float32 and indices.size * x.shape[-2] <= MAX_ROWS * 8):
+        return None
+    mx.eval(x, indices)
+    idx = np.asarray(indices)
+    xs = _as_numpy(x)
+    m, dims = xs.shape[-2:]
+    rows = np.broadcast_to(xs, idx.shape + (m, dims)).reshape(-1, m, dims)
+    flat = idx.reshape(-1)
+    w = np.asarray(weight)
+    out = np.empty((flat.size, m, w.shape[1]), np.float32)
+    for e in np.unique(flat):
+        sel = np.flatnonzero(flat == e)
+        out[sel] = (rows[sel].reshape(-1, dims) @ w[e].T).reshape(sel.size, m, -1)  # one product per expert
+    res = mx.array(out.reshape(idx.shape + (m, w.shape[1])))
+    return res if x.dtype == mx.float32 else res.astype(x.dtype)
+
+
+ensure_buffer_cache()

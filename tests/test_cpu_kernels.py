@@ -1,0 +1,251 @@
+"""The CPU numpy path of the encoders' attention and activations equals MLX's path (and a float64 reference)."""
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten, tree_unflatten
+
+from engine.runtime import blas, cpu_kernels as ca
+from engine.vision import sam
+
+
+@pytest.fixture
+def mode():
+    """Switch the CPU path inside a test; restore it afterwards."""
+    prev = ca.get_mode()
+    yield ca.set_mode
+    ca.set_mode(prev)
+
+
+def _rel(a, ref):
+    a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
+    return float(np.abs(a - ref).max() / np.abs(ref).max())
+
+
+def _reference(q, k, v, scale, bias=None):
+    """float64 softmax(q k^T * scale + bias) v, GQA by repeating key/value heads."""
+    q, k, v = (np.asarray(x.astype(mx.float32), np.float64) for x in (q, k, v))
+    rep = q.shape[1] // k.shape[1]
+    k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+    s = q @ k.swapaxes(-1, -2) * scale
+    if bias is not None:
+        s = s + bias
+    s = np.exp(s - s.max(-1, keepdims=True))
+    return (s / s.sum(-1, keepdims=True)) @ v
+
+
+def _both(mode, *args, **kw):
+    mode("numpy")
+    a = ca.attention(*args, **kw)
+    mode("mlx")
+    b = ca.attention(*args, **kw)
+    return np.asarray(a.astype(mx.float32)), np.asarray(b.astype(mx.float32))
+
+
+def _qkv(B=2, H=4, Hk=4, Lq=37, Lk=37, D=16, Dv=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return (mx.array(rng.standard_normal((B, H, Lq, D), dtype=np.float32)),
+            mx.array(rng.standard_normal((B, Hk, Lk, D), dtype=np.float32)),
+            mx.array(rng.standard_normal((B, Hk, Lk, Dv), dtype=np.float32)))
+
+
+def test_plain_and_gqa(mode):
+    for hk in (4, 2, 1):
+        q, k, v = _qkv(Hk=hk, Lk=53, Dv=24)
+        ours, theirs = _both(mode, q, k, v, 0.25)
+        ref = _reference(q, k, v, 0.25)
+        assert ours.shape == (2, 4, 37, 24)
+        assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+
+
+def test_masks(mode):
+    rng = np.random.default_rng(1)
+    q, k, v = _qkv(Lq=11, Lk=29)
+    additive = mx.array(rng.standard_normal((11, 29), dtype=np.float32) * 3)  # broadcast over batch and heads
+    ours, theirs = _both(mode, q, k, v, 0.5, mask=additive)
+    ref = _reference(q, k, v, 0.5, np.asarray(additive))
+    assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+
+    keep = rng.random((2, 1, 11, 29)) > 0.3
+    keep[..., 0] = True  # no empty row
+    ours, theirs = _both(mode, q, k, v, 0.5, mask=mx.array(keep))
+    ref = _reference(q, k, v, 0.5, np.where(keep, 0.0, -np.inf))
+    assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+
+    ours, theirs = _both(mode, q, k, v, 0.5, mask="causal")  # bottom-right aligned
+    causal = np.arange(29)[None, :] <= np.arange(11)[:, None] + 18
+    ref = _reference(q, k, v, 0.5, np.where(causal, 0.0, -np.inf))
+    assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+
+    finfo_min = mx.where(mx.array(causal), 0.0, mx.finfo(mx.float32).min)  # the causal-flow encoder's fill
+    ours, theirs = _both(mode, q, k, v, 0.5, mask=finfo_min)
+    assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+
+
+def test_relative_position_bias(mode):
+    kh, kw = 5, 7
+    q, k, v = _qkv(Lq=kh * kw, Lk=kh * kw)
+    rng = np.random.default_rng(2)
+    rel_h = mx.array(rng.standard_normal((2, 4, kh * kw, kh), dtype=np.float32))
+    rel_w = mx.array(rng.standard_normal((2, 4, kh * kw, kw), dtype=np.float32))
+    ours, theirs = _both(mode, q, k, v, 0.25, rel_pos=(rel_h, rel_w))
+    bias = (np.asarray(rel_h)[..., :, None] + np.asarray(rel_w)[..., None, :]).reshape(2, 4, kh * kw, kh * kw)
+    ref = _reference(q, k, v, 0.25, bias)
+    assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
+    with pytest.raises(ValueError):
+        ca.attention(q, k, v, 0.25, mask="causal", rel_pos=(rel_h, rel_w))
+
+
+def test_chunking_and_threads_do_not_change_results(mode, monkeypatch):
+    q, k, v = _qkv(B=3, H=6, Hk=3, Lq=33, Lk=40)
+    mode("numpy")
+    whole = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    monkeypatch.setattr(ca, "CHUNK_ELEMENTS", 7 * 40)  # 7 query rows per chunk, one head
+    chunked = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    monkeypatch.setattr(ca, "_THREADS", 1)
+    serial = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    np.testing.assert_array_equal(whole, chunked)
+    np.testing.assert_array_equal(whole, serial)
+
+
+def test_bfloat16_inputs(mode):
+    q, k, v = (x.astype(mx.bfloat16) for x in _qkv())
+    mode("numpy")
+    out = ca.attention(q, k, v, 0.25)
+    assert out.dtype == mx.bfloat16
+    assert _rel(out.astype(mx.float32), _reference(q, k, v, 0.25)) < 1e-2
+
+
+def test_activations_match_mlx(mode, monkeypatch):
+    rng = np.random.default_rng(3)
+    x = mx.array(rng.standard_normal((50, 77), dtype=np.float32) * 3)
+    u = mx.array(rng.standard_normal((50, 77), dtype=np.float32))
+    monkeypatch.setattr(ca, "MAP_CHUNK", 300)  # several row chunks
+    mode("numpy")
+    np.testing.assert_array_equal(np.asarray(sam.gelu_erf(x)), np.asarray(sam._gelu_erf_mlx(x)))
+    assert _rel(ca.quick_gelu(x), x * mx.sigmoid(1.702 * x)) < 1e-6
+    assert _rel(ca.silu_mul(x, u), nn.silu(x) * u) < 1e-6
+    xb = x.astype(mx.bfloat16)
+    assert sam.gelu_erf(xb).dtype == mx.bfloat16
+    mode("mlx")
+    assert ca.gelu_erf(x) is None and ca.quick_gelu(x) is None and ca.silu_mul(x, u) is None
+
+
+@pytest.mark.parametrize("window", [0, 4])
+def test_sam_attention_block_same_in_both_modes(mode, window):
+    cfg = sam.SAMConfig(width=32, layers=1, heads=2, global_attn_indexes=(), downsample_channels=(8, 8),
+                        window_size=window or 14, pos_grid=6)
+    block = sam.Block(cfg, window)
+    rng = np.random.default_rng(4)
+    block.update(tree_unflatten([(k, mx.array(rng.standard_normal(v.shape, dtype=np.float32) * 0.3))
+                                 for k, v in tree_flatten(block.parameters())]))
+    x = mx.array(rng.standard_normal((2, 6, 6, 32), dtype=np.float32))
+    mode("numpy")
+    a = np.asarray(block(x))
+    mode("mlx")
+    b = np.asarray(block(x))
+    assert _rel(a, b) < 1e-5
+
+
+def test_env_switch_and_buffer_cache():
+    assert ca.get_mode() in ca.MODES
+    with pytest.raises(ValueError):
+        ca.set_mode("torch")
+    limit = ca.ensure_buffer_cache()
+    assert limit == -1 or limit >= 32 << 20
+
+
+def test_openblas_core_type_from_cpu_flags():
+    avx512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma"}
+    assert blas.openblas_core_type(avx512) == "SkylakeX"
+    assert blas.openblas_core_type({"avx2", "fma", "sse4_2"}) == "Haswell"
+    assert blas.openblas_core_type({"sse4_2"}) is None
+
+
+def test_few_row_linear_matches_mlx(mode):
+    rng = np.random.default_rng(5)
+    w = mx.array(rng.standard_normal((37, 24), dtype=np.float32))
+    b = mx.array(rng.standard_normal((37,), dtype=np.float32))
+    for shape in [(1, 1, 24), (3, 1, 24), (ca.MAX_ROWS, 24)]:
+        x = mx.array(rng.standard_normal(shape, dtype=np.float32))
+        mode("numpy")
+        y = ca.linear(x, w, b)
+        assert y is not None and y.shape == (*shape[:-1], 37)
+        assert _rel(y, x @ w.T + b) < 1e-6
+    many = mx.zeros((ca.MAX_ROWS + 1, 24))
+    assert ca.linear(many, w) is None  # prefill-sized products stay in MLX
+    assert ca.linear(x, w.astype(mx.bfloat16)) is None
+    mode("mlx")
+    assert ca.linear(x, w) is None
+
+
+def test_expert_linear_matches_gather_mm(mode):
+    rng = np.random.default_rng(6)
+    w = mx.array(rng.standard_normal((8, 20, 16), dtype=np.float32))  # [E, out, in]
+    x = mx.array(rng.standard_normal((3, 1, 1, 1, 16), dtype=np.float32))  # 3 tokens, broadcast over k
+    idx = mx.array([[1, 5, 1], [7, 5, 0], [1, 1, 2]], dtype=mx.uint32)  # repeats: grouped by expert
+    ref = mx.gather_mm(x, w.swapaxes(-1, -2), rhs_indices=idx.reshape(3, 1, 3))
+    mode("numpy")
+    y = ca.expert_linear(x, w, idx.reshape(3, 1, 3))
+    assert y.shape == ref.shape == (3, 1, 3, 1, 20)
+    assert _rel(y, ref) < 1e-6
+    xk = mx.array(rng.standard_normal((3, 1, 3, 1, 16), dtype=np.float32))  # one row per (token, expert)
+    ref = mx.gather_mm(xk, w.swapaxes(-1, -2), rhs_indices=idx.reshape(3, 1, 3))
+    assert _rel(ca.expert_linear(xk, w, idx.reshape(3, 1, 3)), ref) < 1e-6
+    mode("mlx")
+    assert ca.expert_linear(x, w, idx) is None
+
+
+def test_decode_logits_same_in_both_modes(mode):
+    """A tiny MoE language model decodes the same greedy tokens, with the same logits, on both CPU paths."""
+    from engine.language.deepseek_v2 import DeepseekV2LM, LanguageConfig
+    from engine.language.generate import GenerationConfig, GenerationStats, generate_tokens
+
+    cfg = LanguageConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, vocab_size=97,
+                         intermediate_size=96, moe_intermediate_size=32, n_routed_experts=8,
+                         num_experts_per_tok=3, n_shared_experts=1, first_k_dense_replace=1)
+    mx.random.seed(7)
+    lm = DeepseekV2LM(cfg)
+    lm.update(tree_unflatten([(k, mx.random.normal(v.shape) * 0.2) for k, v in tree_flatten(lm.parameters())]))
+    prompt = mx.random.normal((9, 64))
+    runs = {}
+    for m in ("numpy", "mlx"):
+        mode(m)
+        stats = GenerationStats()
+        steps = list(generate_tokens(lm, prompt, eos_id=-1, config=GenerationConfig(max_tokens=12, ngram_size=0,
+                                                                                    loop_guard=False),
+                                     stats=stats))
+        runs[m] = [s.token for s in steps]
+        step_logits = lm(lm.embed(mx.array([runs[m][:4]])))  # 4 rows: the few-row path in numpy mode
+        runs[m + "_logits"] = np.asarray(step_logits)
+    assert runs["numpy"] == runs["mlx"]
+    assert _rel(runs["numpy_logits"], runs["mlx_logits"]) < 1e-5
+
+
+def test_pooled_work_leaves_numpy_blas_threads_alone(mode, monkeypatch):
+    """numpy's BLAS runs single-threaded inside the pool, and gets its thread count back afterwards (the
+    decode step's matrix-vector products run on all cores)."""
+    funcs = ca._numpy_blas_threads()
+    if funcs is None:
+        pytest.skip("numpy is not linked against its bundled OpenBLAS")
+    get, put = funcs
+    prev = get()
+    put(2)
+    try:
+        seen = []
+        monkeypatch.setattr(ca, "CHUNK_ELEMENTS", 37 * 37)  # several jobs -> the pool
+        q, k, v = _qkv(B=2, H=4, Lq=37, Lk=37)
+        mode("numpy")
+        original_matmul = np.matmul
+
+        def counting_matmul(*a, **kw):
+            seen.append(get())
+            return original_matmul(*a, **kw)
+
+        monkeypatch.setattr(ca.np, "matmul", counting_matmul)
+        ca.attention(q, k, v, 0.5)
+        assert seen and set(seen) == {1}  # single-threaded BLAS while the pool runs
+        assert get() == 2  # restored
+    finally:
+        put(prev)
