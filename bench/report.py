@@ -9,6 +9,7 @@ a key without one is listed under "other" so that nothing is silently dropped.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -46,11 +47,13 @@ MEANINGS = {
     "v1_page_encode_mlxvlm_one_at_a_time_s": "v1 page, mlx-vlm's modules one view per evaluation, s",
     "v1_ours_over_mlxvlm": "ours batched / mlx-vlm (target <= 0.35)",
     "v1_mlxvlm_encoder_gflops": "v1 page: analytic FLOPs / mlx-vlm's time, GFLOP/s",
-    "v1_mlxvlm_same_output_rel": "max |ours - mlx-vlm| / max |ours| over the page's image embeddings",
-    "v1_one_at_a_time_same_output_rel": "max |batched - one at a time| / max |batched|",
+    "v1_mlxvlm_same_output_rel": "max abs(ours - mlx-vlm) / max abs(ours) over the page's image embeddings",
+    "v1_one_at_a_time_same_output_rel": "max abs(batched - one at a time) / max abs(batched)",
     "v1_page_encode_mlx_cpu_ops_s": "v1 page, ours batched with MLX's own CPU softmax/activations "
                                     "(DSOCR_CPU_KERNELS=mlx), s",
     "v1_stages": "v1 page, ours: seconds in SAM and CLIP for the tile batch and the global view",
+    "v2_stages": "v2 page, ours: seconds in SAM and the Qwen2 encoder for the tile batch and the global view",
+    "v2_page_tflop": "v2 page: analytic encoder TFLOP (6 tiles of 768 + global 1024; SAM + Qwen2 + projector)",
     "peak_memory_mb_2_tiles": "MLX peak memory above the weights, v1, 1x2 tiles + global, batched, MB",
     "peak_memory_mb_6_tiles": "the same, 2x3 tiles + global, MB",
     "peak_memory_mb_9_tiles": "the same, 3x3 tiles + global, MB",
@@ -113,7 +116,7 @@ def meaning(key: str) -> str | None:
             mid = key[len(prefix):len(key) - len(suffix)] if suffix else key[len(prefix):]
             if prefix == "v2_":
                 v1 = MEANINGS.get("v1_" + mid)
-                return f"{v1} (v2)" if v1 else text
+                return re.sub(r" \(target [^)]*\)", "", v1.replace("v1", "v2")) if v1 else text
             return text.format(mid.replace("_", " "))
     return None
 
@@ -134,7 +137,8 @@ def table(res: dict) -> str:
         if m is None:
             other.append(k)
             m = "other"
-        rows.append(f"| `{k}` | {fmt(v)} | {m} |")
+        value, m = (x.replace("|", "\\|") for x in (fmt(v), m))  # a cell must not end the row
+        rows.append(f"| `{k}` | {value} | {m} |")
     return "\n".join(rows) + ("\n\nKeys without a documented meaning: " + ", ".join(other) if other else "")
 
 

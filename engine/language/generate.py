@@ -7,7 +7,7 @@ before every decode step, so a cancel takes effect within one step. Each step's 
 painting overlap it (on a CPU the numpy kernels of `runtime.cpu_kernels` compute it on the spot).
 
 The decode step is not wrapped in `mx.compile`. Measured on the CPU (`bench/run.py`, key
-`decode_compiled_mlp_tok_s`): compiling the MLP / MoE blocks gains ~5% over MLX's own kernels, while the numpy
+`decode_compiled_mlp_tok_s`): compiling the MLP / MoE blocks gains ~10% over MLX's own kernels, while the numpy
 matrix-vector path of `runtime.cpu_kernels` (which a compiled graph cannot contain) is ~1.9x faster; the
 step is bound by reading weights, which compilation does not change.
 """
