@@ -11,8 +11,7 @@ OpenBLAS 0.3.21 (Debian 12) takes a Xeon "Emerald Rapids" for a generic "Prescot
 the core type is therefore chosen here from the CPU's flags (SkylakeX kernels when AVX-512 F/BW/DQ/VL are
 present, Haswell ones with AVX2 + FMA) for the load only; the environment is restored afterwards. Likewise
 `OPENBLAS_THREAD_TIMEOUT` (idle workers sleep after ~1000 cycles instead of spinning for ~0.1 s).
-`blas_library()` reports the core in use. The thread count is OpenBLAS's default (one per core), and
-`set_blas_threads(n)` changes it.
+`blas_library()` reports the core in use and the thread count (OpenBLAS's default: one per core).
 
 Set `DSOCR_BLAS=/path/to/libopenblas.so` to choose a library, or `DSOCR_BLAS=none` to skip the search.
 """
@@ -126,12 +125,13 @@ def load_fast_blas() -> str | None:
     return None
 
 
-def _openblas_call(name: str, restype=ctypes.c_int, *args):
+def _openblas_call(name: str, restype=ctypes.c_int):
+    """Call the loaded OpenBLAS's getter `name` (no arguments); None for another library."""
     fn = getattr(_handle, name, None) if _handle is not None else None
     if fn is None:
         return None
     fn.restype = restype
-    return fn(*args)
+    return fn()
 
 
 def blas_core() -> str | None:
@@ -143,11 +143,6 @@ def blas_core() -> str | None:
 def blas_threads() -> int | None:
     """OpenBLAS's thread count, or None for another library."""
     return _openblas_call("openblas_get_num_threads")
-
-
-def set_blas_threads(n: int) -> None:
-    """Set OpenBLAS's thread count (no effect for another library)."""
-    _openblas_call("openblas_set_num_threads", None, ctypes.c_int(int(n)))
 
 
 def blas_library() -> str:

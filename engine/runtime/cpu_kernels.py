@@ -208,6 +208,11 @@ def _output(shape) -> tuple[mx.array | None, np.ndarray]:
     return None, np.empty(shape, np.float32)
 
 
+def _in_dtype(a: mx.array, dtype: mx.Dtype) -> mx.array:
+    """A float32 result `a` in the caller's dtype."""
+    return a if dtype == mx.float32 else a.astype(dtype)
+
+
 def _run_jobs(run, jobs, res: mx.array | None, buf: np.ndarray, dtype: mx.Dtype) -> mx.array:
     """Run `run(job)` for every job (on the pool when there are several), then return the MLX array the jobs
     wrote into (`res`, or a copy of `buf` when MLX gave no writable view) in `dtype`."""
@@ -217,8 +222,7 @@ def _run_jobs(run, jobs, res: mx.array | None, buf: np.ndarray, dtype: mx.Dtype)
             run(job)
     else:
         _on_pool(pool, run, jobs)
-    res = mx.array(buf) if res is None else res
-    return res if dtype == mx.float32 else res.astype(dtype)
+    return _in_dtype(mx.array(buf) if res is None else res, dtype)
 
 
 def _numpy_attention(q, k, v, scale, mask, rel_pos) -> mx.array:
@@ -385,24 +389,25 @@ def silu_mul(gate: mx.array, up: mx.array) -> mx.array | None:
 # ---------------------------------------------------------------------------------------------------------
 
 MAX_ROWS = 32  # products with at most this many rows take the numpy path (decode: one row per sequence)
+MAX_EXPERT_ROWS = 8 * MAX_ROWS  # (row, expert) pairs of a routed-expert product (decode: rows x top-k)
 
 
-def _few_rows(x: mx.array, w: mx.array) -> bool:
-    return uses_numpy() and w.dtype == mx.float32 and x.size <= MAX_ROWS * x.shape[-1]
+def _few_rows(rows: int, limit: int, w: mx.array) -> bool:
+    """True when a product of `rows` rows with float32 weight `w` takes the numpy path."""
+    return uses_numpy() and w.dtype == mx.float32 and rows <= limit
 
 
 def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
     """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows and a float32 weight [out, D], in numpy
     (the weight is read in place, not copied); None off the numpy path or for more rows."""
-    if not _few_rows(x, weight):
+    if not _few_rows(x.size // x.shape[-1], MAX_ROWS, weight):
         return None
     mx.eval(x)
     xn = _as_numpy(x).reshape(-1, x.shape[-1])
     y = xn @ np.asarray(weight).T
     if bias is not None:
         y += _as_numpy(bias)
-    out = mx.array(y).reshape(*x.shape[:-1], weight.shape[0])
-    return out if x.dtype == mx.float32 else out.astype(x.dtype)
+    return _in_dtype(mx.array(y).reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
 
 
 def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
@@ -410,8 +415,8 @@ def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array 
 
     x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 weights [E, out, D]; the rows
     are grouped by expert, so each chosen expert's matrix is read once. None off the numpy path or when more
-    than `MAX_ROWS` (row, expert) pairs are asked for."""
-    if not (uses_numpy() and weight.dtype == mx.float32 and indices.size * x.shape[-2] <= MAX_ROWS * 8):
+    than `MAX_EXPERT_ROWS` (row, expert) pairs are asked for."""
+    if not _few_rows(indices.size * x.shape[-2], MAX_EXPERT_ROWS, weight):
         return None
     mx.eval(x, indices)
     idx = np.asarray(indices)
@@ -424,8 +429,7 @@ def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array 
     for e in np.unique(flat):
         sel = np.flatnonzero(flat == e)
         out[sel] = (rows[sel].reshape(-1, dims) @ w[e].T).reshape(sel.size, m, -1)  # one product per expert
-    res = mx.array(out.reshape(idx.shape + (m, w.shape[1])))
-    return res if x.dtype == mx.float32 else res.astype(x.dtype)
+    return _in_dtype(mx.array(out.reshape(idx.shape + (m, w.shape[1]))), x.dtype)
 
 
 ensure_buffer_cache()
