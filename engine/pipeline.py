@@ -19,6 +19,7 @@ from .outputs.markdown import clean_markdown
 from .preprocess.images import ImageSource
 from .preprocess.pixels import PreparedImage, prepare
 from .preprocess.plan import TilePlan
+from .preprocess.source import PageSource, page_source
 from .vision.encoder import encode_images
 
 
@@ -52,6 +53,11 @@ class Result:
     model: str
     figures: list = field(default_factory=list)
     image: object = field(default=None, repr=False)  # the RGB image the run saw (for crops and overlays)
+
+    @property
+    def source(self) -> PageSource:
+        """Where the page came from (file, PDF page and its size in points, DPI), as its loader recorded."""
+        return page_source(self.image)
 
     @property
     def tile_tokens(self) -> list[int]:

@@ -2,7 +2,9 @@
 
 A single input with no `--out` streams its text to stdout. Otherwise every page is written to the output
 folder, named after its input (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`), with a
-progress line on stderr. A bad input gets one line on stderr and the others still run; the exit code is 1
+progress line on stderr; `--format md,pdf` writes several formats in one run. `pdf` makes one searchable PDF
+per input (`report.pdf` -> `report.pdf` in the output folder, every OCR'd page in order), written when the
+input's last page is done. A bad input gets one line on stderr and the others still run; the exit code is 1
 if any input failed.
 """
 
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
-from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.export import FORMATS, ExportError, _inside, export_result, output_stem, render
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
 from ..preprocess.pdf import DEFAULT_DPI
@@ -36,7 +38,8 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
     p.add_argument("--max-tokens", type=int, default=8192)
     p.add_argument("--out", default=None, help="output folder (default: stream a single input to stdout)")
-    p.add_argument("--format", default="md", choices=FORMATS)
+    p.add_argument("--format", default="md", type=parse_formats,
+                   help=f"one or more of {', '.join(FORMATS)}, comma-separated (default md; pdf: searchable PDF)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--pages", default=None, help="PDF pages, e.g. 1-3,5 (default all)")
     p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PDF render resolution (default {DEFAULT_DPI})")
@@ -47,6 +50,74 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.set_defaults(func=run)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'md,pdf' -> ('md', 'pdf'): known formats, each once, in the order given."""
+    import argparse
+
+    out: list[str] = []
+    for part in str(text).replace(" ", "").lower().split(","):
+        if part not in FORMATS:
+            raise argparse.ArgumentTypeError(f"unknown format {part!r}: use {', '.join(FORMATS)} "
+                                             "(several comma-separated, e.g. md,pdf)")
+        if part not in out:
+            out.append(part)
+    return tuple(out)
+
+
+class PdfCollector:
+    """Searchable PDFs of whole inputs: pages arrive by their index in the run (any order within a batch),
+    go into their input's PDF in input order, and each PDF is written once its input's last page is in."""
+
+    def __init__(self, items: list[InputItem], out: Path, overwrite: bool):
+        self.items, self.out, self.overwrite = items, out, overwrite
+        self.pending: dict[int, object] = {}  # index -> Result, or None for a page that failed
+        self.next = 0
+        self.doc = None
+        self.missing: list[int] = []
+
+    def target(self, item: InputItem) -> Path:
+        return _inside(self.out, f"{output_stem(item.path)}.pdf")
+
+    def check(self) -> None:
+        """Before any model work: refuse targets that exist (without --overwrite) or are an input file."""
+        inputs = {it.path.resolve() for it in self.items}
+        for path in dict.fromkeys(self.target(it) for it in self.items):
+            if path.resolve() in inputs:
+                raise ExportError(f"{path}: is one of the inputs; the searchable PDF would replace it: "
+                                  "choose another output folder (--out)")
+            if not self.overwrite and path.exists():
+                raise ExportError(f"{path}: already exists; choose another output folder (--overwrite replaces it)")
+
+    def done(self, index: int, result) -> list[Path]:
+        """Page `index` finished (`result` None: it failed); returns the PDFs completed by it."""
+        self.pending[index] = result
+        written = []
+        while self.next in self.pending:
+            k, result = self.next, self.pending.pop(self.next)
+            if result is not None:
+                from ..outputs.searchable_pdf import SearchablePdf
+
+                self.doc = self.doc or SearchablePdf()
+                self.doc.add(result)
+            else:
+                self.missing.append(k)
+            self.next += 1
+            last = self.next == len(self.items) or self.items[self.next].path != self.items[k].path
+            if last:
+                written += self._write(self.items[k])
+        return written
+
+    def _write(self, item: InputItem) -> list[Path]:
+        doc, missing, self.doc, self.missing = self.doc, self.missing, None, []
+        if doc is None:
+            return []
+        path = doc.save(self.target(item), self.overwrite)
+        if missing:
+            pages = ", ".join(str(self.items[k].page + 1) for k in missing if self.items[k].page is not None)
+            _err(f"{path}: written without page(s) {pages}, which failed")
+        return [path]
 
 
 def _err(msg: str) -> None:
@@ -104,11 +175,17 @@ def run(args) -> int:
     todo = [it for it in items if not it.error]
     if not todo:
         return 1
-    single = len(items) == 1 and args.out is None  # one page: stream to stdout
+    formats = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
+    text_formats = [f for f in formats if f != "pdf"]
+    # one page streams to stdout, unless a PDF or several files are asked for
+    single = len(items) == 1 and args.out is None and len(text_formats) == len(formats) == 1
+    pdfs = PdfCollector(todo, Path(args.out or "."), args.overwrite) if "pdf" in formats else None
     if single:
         image = todo[0].load()  # decoded before the model loads: a broken file costs no model work
     else:
         check_output_folder(Path(args.out or "."))
+        if pdfs is not None:
+            pdfs.check()
     model = load_model(args.model, args.dtype)
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
@@ -117,12 +194,12 @@ def run(args) -> int:
         item = todo[0]
         result = None
         for event in stream(model, image, cancel=cancel, **kwargs):
-            if isinstance(event, TextDelta) and args.format != "json":
+            if isinstance(event, TextDelta) and formats[0] != "json":
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
             elif isinstance(event, Result):
                 result = event
-        if args.format == "json":
+        if formats[0] == "json":
             sys.stdout.write(render(result, "json"))
         else:
             sys.stdout.write("\n")
@@ -132,34 +209,56 @@ def run(args) -> int:
     out = Path(args.out or ".")
     total, finished, done_tokens, t0 = len(todo), 0, 0, time.perf_counter()
     for start in range(0, total, max(1, args.batch)):
-        group: list[tuple[InputItem, object]] = []
-        for item in todo[start:start + max(1, args.batch)]:
+        group: list[tuple[int, InputItem, object]] = []
+        for k in range(start, min(start + max(1, args.batch), total)):
+            item = todo[k]
             try:
-                group.append((item, prepare_for(model, item.load(), args.mode, args.min_tiles, args.max_tiles)))
+                group.append((k, item, prepare_for(model, item.load(), args.mode, args.min_tiles, args.max_tiles)))
             except ImageError as e:
                 _err(str(e))
                 failed.append(item)
+                _pdf_done(pdfs, k, None, failed)
         if not group:
             continue
-        for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
+        for i, event in stream_batch(model, [p for _, _, p in group], cancel=cancel, **kwargs):
             if isinstance(event, Result):
-                item = group[i][0]
+                k, item, _ = group[i]
                 done_tokens += event.generated_tokens
+                paths, ok = [], True
                 try:
-                    paths = export_result(event, out, item.stem, args.format, args.overwrite)
+                    paths = [p for f in text_formats for p in export_result(event, out, item.stem, f, args.overwrite)]
                 except ExportError as e:
                     _err(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
                     failed.append(item)
+                    ok = False
+                paths += _pdf_done(pdfs, k, event, failed)  # the page still goes into its PDF
+                if not ok:
                     continue
                 _report_stop(item, event)
                 finished += 1
                 rate = done_tokens / max(time.perf_counter() - t0, 1e-9)
-                print(f"[{finished}/{total}] {item.label} -> {paths[0]} "
+                dest = paths[0] if paths else f"{pdfs.target(item)} (when its last page is done)"
+                print(f"[{finished}/{total}] {item.label} -> {dest} "
                       f"({event.generated_tokens} tokens, {rate:.1f} tok/s overall)", file=sys.stderr, flush=True)
     if failed:
         _err(f"{len(failed)} of {len(items)} inputs failed; the others were written to {out}")
         return 1
     return 0
+
+
+def _pdf_done(pdfs: PdfCollector | None, k: int, result, failed: list) -> list[Path]:
+    """Hand page k's result (None: it failed) to the PDF collector; report a PDF that cannot be written."""
+    if pdfs is None:
+        return []
+    try:
+        written = pdfs.done(k, result)
+    except ExportError as e:
+        _err(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+        failed.append(pdfs.items[k])
+        return []
+    for path in written:
+        print(f"searchable PDF -> {path}", file=sys.stderr, flush=True)
+    return written
 
 
 def _report_stop(item: InputItem, result) -> None:
