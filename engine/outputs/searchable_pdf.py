@@ -398,7 +398,7 @@ class SearchablePdf:
         pim = page_image(result, source)
         xobject = pikepdf.Stream(self._pdf, b"")
         xobject.write(pim.data, filter=pikepdf.Name(pim.filter),
-                      decode_parms=pikepdf.Dictionary(pim.decode_parms) if pim.decode_parms else None,
+                      decode_parms=pikepdf.Dictionary(**pim.decode_parms) if pim.decode_parms else None,
                       type_check=False)
         xobject.Type, xobject.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
         xobject.Width, xobject.Height, xobject.BitsPerComponent = pim.width, pim.height, 8

@@ -40,7 +40,10 @@ def _dpi(info: dict) -> tuple[float, float] | None:
     except (TypeError, ValueError, IndexError):
         return None
     lo, hi = DPI_RANGE
-    return (x, y) if lo <= x <= hi and lo <= y <= hi else None
+    if not (lo <= x <= hi and lo <= y <= hi):
+        return None
+    # PNG stores pixels per metre: 150 dpi reads back as 149.9876; take the whole number it stands for
+    return tuple(float(round(v)) if abs(v - round(v)) < 0.05 else v for v in (x, y))
 
 
 def page_source(img) -> PageSource:
