@@ -29,6 +29,7 @@ atomic_write = engine.atomic_write
 unique_path = engine.unique_path
 output_stem = engine.output_stem
 export_result = engine.export_result
+SearchablePdf = engine.SearchablePdf
 write_tiny_checkpoint = engine.write_tiny_checkpoint
 is_pdf = engine.is_pdf
 

@@ -1,5 +1,6 @@
 """Exports: clipboard forms (markdown, plain text, single line, tables as TSV) and files (.md with cropped
-figures, .txt, .json), one target or the whole queue.
+figures, .txt, .json, a searchable .pdf), one target or the whole queue (searchable PDFs of the whole queue:
+`pdf_export.py`).
 
 Files go through the engine's exporter (atomic writes; figures cropped to `images/<stem>-k.jpg` beside the
 markdown), with the user's edited text. An existing file is replaced only when the user confirmed it; batch
@@ -23,7 +24,8 @@ CLIPBOARD_FORMS = {
     "tsv": "Tables as TSV",
 }
 FILE_FORMATS = {"md": "Markdown (*.md)", "txt": "Plain text (*.txt)",
-                "json": "JSON with boxes, tiles and timings (*.json)"}
+                "json": "JSON with boxes, tiles and timings (*.json)",
+                "pdf": "Searchable PDF: the image with its text (*.pdf)"}
 
 
 def copy_text(kind: str, markdown: str) -> str:
@@ -54,24 +56,36 @@ def _json_value(obj):
     return str(obj)
 
 
-def write_target(path: str | Path, fmt: str, item, target, overwrite: bool = False, image=None) -> list[Path]:
-    """Write one target as `path` in format 'md', 'txt' or 'json'; returns every file written.
+def edited_result(target, image=None):
+    """The target's engine result with the user's edited text (and `image`, the image the run saw, when the
+    result no longer holds it); None without a result."""
+    result = target.result
+    if result is None or not dataclasses.is_dataclass(result):
+        return None
+    edited = dataclasses.replace(result, text=target.text)
+    if getattr(edited, "image", None) is None and image is not None:
+        edited = dataclasses.replace(edited, image=image)
+    return edited
 
-    `image`: the image the run saw, for figure crops, when the result no longer holds it."""
+
+def write_target(path: str | Path, fmt: str, item, target, overwrite: bool = False, image=None) -> list[Path]:
+    """Write one target as `path` in format 'md', 'txt', 'json' or 'pdf' (searchable, one page); returns
+    every file written.
+
+    `image`: the image the run saw, for figure crops and the PDF page, when the result no longer holds it."""
     path = Path(path)
     if fmt not in FILE_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: use md, txt or json")
+        raise ValueError(f"unknown export format {fmt!r}: use md, txt, json or pdf")
     if path.suffix.lstrip(".").lower() != fmt:
         path = path.with_name(f"{path.name}.{fmt}")
     if fmt == "json":
         text = json.dumps(result_json(item, target), indent=1, ensure_ascii=False, default=_json_value) + "\n"
         return [eb.atomic_write(path, text, overwrite=overwrite)]
-    result = target.result
-    if result is not None and dataclasses.is_dataclass(result):
-        edited = dataclasses.replace(result, text=target.text)
-        if getattr(edited, "image", None) is None and image is not None:
-            edited = dataclasses.replace(edited, image=image)
+    edited = edited_result(target, image)
+    if edited is not None:
         return list(eb.export_result(edited, path.parent, path.stem, fmt, overwrite=overwrite))
+    if fmt == "pdf":
+        raise ValueError("a searchable PDF needs an OCR result with its image: run the OCR first")
     text = target.text if fmt == "md" else eb.text_form("plain", target.text)
     return [eb.atomic_write(path, text + "\n", overwrite=overwrite)]
 
@@ -98,7 +112,7 @@ def export_queue(folder: str | Path, items, formats: tuple[str, ...] = ("md",), 
                 continue
             stem = item.stem if target.rect is None else f"{item.stem}-region{k}"
             stem = free_stem(folder, stem, formats)
-            image = image_for(item, target) if image_for is not None and "md" in formats else None
+            image = image_for(item, target) if image_for is not None and {"md", "pdf"} & set(formats) else None
             for fmt in formats:
                 written.extend(write_target(folder / f"{stem}.{fmt}", fmt, item, target, image=image))
     return written
