@@ -72,4 +72,34 @@ def test_one_item_saves_as_a_one_page_pdf(tmp_path):
     assert [p.name for p in written] == ["one.pdf"]
     (page,) = pypdf.PdfReader(io.BytesIO(written[0].read_bytes())).pages
     assert squash(page.extract_text()) == squash(engine.plain_text(target.text))
-    assert "Searchable PDF" in exporting.FILE_FORMATS["pdf"]
+    assert "Searchable PDF" in exporting.EXPORT_CHOICES and exporting.EXPORT_CHOICES["Every format"][-1] == "pdf"
+
+
+def test_window_saves_and_exports_searchable_pdfs(window, page, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMenu
+
+    from .conftest import make_result
+    from .helpers import plan_of
+
+    window.set_plan_options(version="v1", mode="gundam")
+    window.add_paths([page])
+    window.apply_result(0, 0, make_result(window.queue.image(0), plan_of(window), MATH))
+    assert window.acts["save_pdf"].isEnabled() and window.acts["export_pdf"].isEnabled()
+    file_menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&File")
+    assert {"Save as searchable &PDF\u2026", "Export all as searchable P&DF\u2026"} <= {a.text() for a in file_menu.actions()}
+    # Save as searchable PDF: the dialog starts on a .pdf name with the PDF filter chosen
+    asked = {}
+
+    def fake_save(parent, caption, start, filters, selected):
+        asked.update(start=start, selected=selected)
+        return str(tmp_path / "saved.pdf"), selected
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_save))
+    window.acts["save_pdf"].trigger()
+    assert asked["start"].endswith("page.pdf") and asked["selected"] == exporting.FILE_FORMATS["pdf"].filter
+    saved = pypdf.PdfReader(tmp_path / "saved.pdf")
+    assert "Übungsblatt" in saved.pages[0].extract_text()
+    # Export all as searchable PDF: no format question, one PDF per file
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: str(tmp_path / "all")))
+    window.acts["export_pdf"].trigger()
+    assert [p.name for p in (tmp_path / "all").iterdir()] == ["page.pdf"]
