@@ -174,10 +174,13 @@ def test_free_ocr_text_covers_the_whole_page(tmp_path):
     assert (float(page.mediabox.width), float(page.mediabox.height)) == (1000, 1400)
     assert squash(pypdf_text(pdf)[0]) == squash(plain_text(result.text))
     (found,) = chars(pdf)
-    lines = plain_text(result.text).split("\n")
-    assert min(c.x0 for c in found) == pytest.approx(50, abs=1) and max(c.x1 for c in found) == pytest.approx(950, abs=1)
+    assert text_of(found) == squash(plain_text(result.text))  # top to bottom is reading order
+    # lines of 28 pt (1/50 of the page) from the top margin, none wider than the page inside its margins
+    assert min(c.x0 for c in found) == pytest.approx(50, abs=1) and max(c.x1 for c in found) <= 950 + 1
     tops = sorted({round(c.y1, 1) for c in found}, reverse=True)
-    assert len(tops) == len([s for s in lines if s.strip()]) and tops[0] == pytest.approx(1400 - 70, abs=1)
+    assert tops[0] == pytest.approx(1400 - 70, abs=1) and tops[0] - tops[1] == pytest.approx(28, abs=0.1)
+    longest = max(len(s) for s in plain_text(result.text).split("\n"))
+    assert longest * 28 > 900 and len(tops) > len([s for s in plain_text(result.text).split("\n") if s.strip()])
 
 
 def test_edited_text_goes_over_the_whole_page(tmp_path):
@@ -331,3 +334,29 @@ def test_cli_rejects_an_unknown_format(capsys):
     with pytest.raises(SystemExit) as e:
         main(["ocr", "x.png", "--format", "md,docx"])
     assert e.value.code == 2 and "unknown format 'docx'" in capsys.readouterr().err
+
+
+def test_a_crop_keeps_its_physical_size_not_the_page(tmp_path):
+    Image.new("RGB", (600, 800), "white").save(tmp_path / "one.pdf", resolution=100)  # 432 x 576 pt
+    ((_, img),) = list(engine.render_pdf_pages(tmp_path / "one.pdf", dpi=144))
+    assert img.size == (864, 1152) and img.info["dpi"] == pytest.approx((144, 144))
+    full = result_from_raw("x", img).source
+    assert full.page == 0 and full.page_size == pytest.approx((432, 576))
+    crop = img.crop((0, 0, 288, 144))  # Pillow copies `info`: the page tag must not apply to the crop
+    result = result_from_raw("<|ref|>text<|/ref|><|det|>[[0, 0, 999, 999]]<|/det|>\nregion\n", crop)
+    assert result.source.page is None and result.source.page_size is None
+    assert sp.page_size(result, result.source) == pytest.approx((144, 72))  # 288 x 144 px at 144 dpi
+
+
+def test_a_rotated_pdf_page_keeps_its_shown_orientation(tmp_path):
+    Image.new("RGB", (600, 300), "white").save(tmp_path / "rot.pdf", resolution=72)
+    with pikepdf.open(tmp_path / "rot.pdf", allow_overwriting_input=True) as doc:
+        doc.pages[0].Rotate = 90
+        doc.save(tmp_path / "rot.pdf")
+    ((_, img),) = list(engine.render_pdf_pages(tmp_path / "rot.pdf", dpi=72))
+    assert img.size == (300, 600)
+    pdf = engine.export_result(result_from_raw("Rotated page", img), tmp_path, "out", "pdf")[0]
+    with pikepdf.open(pdf) as doc:
+        assert [float(v) for v in doc.pages[0].mediabox] == [0, 0, 300, 600] and "/Rotate" not in doc.pages[0]
+        (xobj,) = doc.pages[0].Resources.XObject.values()
+        assert xobj.Filter == "/FlateDecode"  # the scan's JPEG is stored sideways: the rendered page is used

@@ -15,7 +15,7 @@ model wrote as one line is wrapped into as many lines as its box probably holds 
 shape and the amount of text), so selection follows the printed lines. Tables (one line per row, cells
 separated by spaces) and equations (their LaTeX source) stay plain text in reading order; image regions get
 no text. Results without grounding, and results whose text was edited after the run (the boxes then no
-longer match it), put their text over the whole page in reading order.
+longer match it), put their text over the whole page in reading order, long lines wrapped to the page.
 
 Images are embedded without re-encoding where the input allows: a JPEG file's own bytes (DCTDecode, placed
 through its EXIF orientation), a scanned PDF page's own JPEG; anything else losslessly (Flate with PNG
@@ -145,11 +145,13 @@ def layout(blocks: list[Block], image_size: tuple[int, int], page_size: tuple[fl
     sx, sy = page_w / max(img_w, 1), page_h / max(img_h, 1)
     out: list[TextLine] = []
     for block in blocks:
-        if block.box is None:
+        if block.box is None:  # lines of at most the page width at the tallest line height, top down
             mx, my = page_w * WHOLE_PAGE_MARGIN, page_h * WHOLE_PAGE_MARGIN
             left, top, width = mx, page_h - my, page_w - 2 * mx
-            lines = list(block.lines)
-            line_h = min((page_h - 2 * my) / max(len(lines), 1), page_h / WHOLE_PAGE_MAX_LINES)
+            line_h = page_h / WHOLE_PAGE_MAX_LINES
+            per_line = max(1, int(width / (HALF_EM / 1000 * line_h)))
+            lines = [w for s in block.lines for w in _wrap(s, math.ceil(_units(s) / per_line))]
+            line_h = min((page_h - 2 * my) / len(lines), line_h)
         else:
             x0, y0, x1, y1 = block.box
             left, top, width = x0 * sx, page_h - y0 * sy, max((x1 - x0) * sx, 1e-3)

@@ -17,8 +17,8 @@ DPI_RANGE = (10.0, 10000.0)  # a resolution outside this range is treated as unk
 @dataclass(frozen=True)
 class PageSource:
     """`path`: the input file (None for pasted images); `page`: 0-based PDF page index (None for an image
-    file); `page_size`: the PDF page's visible size in points (None for an image file); `dpi`: the image
-    file's resolution (x, y) when it records a plausible one, else None."""
+    file); `page_size`: the PDF page's visible size in points (None for an image file); `dpi`: the image's
+    resolution (x, y) when it records a plausible one (a PDF page: its render resolution), else None."""
 
     path: str | None = None
     page: int | None = None
@@ -28,9 +28,12 @@ class PageSource:
 
 def tag_image(img, path: str | os.PathLike | None, page: int | None = None,
               page_size: tuple[float, float] | None = None) -> None:
-    """Record on `img` (in place) that it is `path` (page `page`, `page_size` points) ."""
+    """Record on `img` (in place) that it is `path` (page `page`, `page_size` points). A PDF page also gets
+    its render resolution as its DPI, so a crop of it keeps its physical size."""
     img.info[_KEY] = (None if path is None else os.fspath(path), page,
-                      None if page_size is None else (float(page_size[0]), float(page_size[1])))
+                      None if page_size is None else (float(page_size[0]), float(page_size[1])), img.size)
+    if page_size is not None:
+        img.info["dpi"] = (img.width * 72.0 / page_size[0], img.height * 72.0 / page_size[1])
 
 
 def _dpi(info: dict) -> tuple[float, float] | None:
@@ -47,9 +50,12 @@ def _dpi(info: dict) -> tuple[float, float] | None:
 
 
 def page_source(img) -> PageSource:
-    """The origin recorded on `img` (an empty PageSource for an untagged image or None)."""
+    """The origin recorded on `img` (an empty PageSource for an untagged image or None). A crop or other
+    copy of another size (Pillow copies `info` along) keeps only its DPI."""
     if img is None:
         return PageSource()
     info = getattr(img, "info", None) or {}
-    path, page, size = info.get(_KEY) or (None, None, None)
-    return PageSource(path, page, size, _dpi(info) if page is None else None)
+    path, page, page_size, size = info.get(_KEY) or (None, None, None, None)
+    if size != img.size:
+        path, page, page_size = None, None, None
+    return PageSource(path, page, page_size, _dpi(info))
