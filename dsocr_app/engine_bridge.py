@@ -24,6 +24,10 @@ HUB_MODELS: dict[str, str] = dict(engine.DEFAULT_REPOS)
 TASKS = tuple(engine.TASKS)
 
 plan = engine.plan
+grid_reason = engine.grid_reason  # the tiling inspector's notes on a plan
+scale_note = engine.scale_note
+small_text_warning = engine.small_text_warning
+small_text_rule = engine.small_text_rule
 open_image = engine.open_image
 atomic_write = engine.atomic_write
 unique_path = engine.unique_path

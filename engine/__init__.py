@@ -32,7 +32,7 @@ from .outputs.export import ExportError, atomic_write, export_result, output_ste
 from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
 from .outputs.markdown import clean_markdown, plain_text, single_line, tables_tsv  # noqa: E402
 from .pipeline import Result, TextDelta, ocr, stream, stream_batch  # noqa: E402
-from .preprocess.explain import grid_reason, scale_note, small_text_warning  # noqa: E402
+from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
 from .preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE, get_mode  # noqa: E402
@@ -52,5 +52,5 @@ __all__ = [
     "open_image", "output_stem", "parse_grounding", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",
     "write_tiny_checkpoint",
-    "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_warning",  # the tiling inspector
+    "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
 ]

@@ -9,7 +9,7 @@ from PIL import Image
 
 import engine
 from engine.cli.main import main
-from engine.preprocess.explain import (grid_reason, page_scale, scale_note, small_text_scale,
+from engine.preprocess.explain import (grid_reason, page_scale, scale_note, small_text_rule, small_text_scale,
                                        small_text_warning)
 from engine.preprocess.modes import MODES, TILE_RANGE, TILING_THRESHOLD
 from engine.preprocess.plan import AREA_TIE_BREAK, CLOSEST_RATIO, parse_grid
@@ -176,7 +176,7 @@ def test_scale_note_and_small_text_warning():
     assert "global-view pixels" in scale_note(engine.plan((2480, 3508), "v1", "base"))
     # v2 has no mode with more pixels per tile: only a region helps
     v2 = small_text_warning(engine.plan((6000, 8000), "v2"))
-    assert "region" in v2 and "mode" not in v2
+    assert v2.endswith("; try OCR a region")
     # a forced grid that squeezes the page: the automatic grid is the better suggestion
     assert "automatic grid" in small_text_warning(engine.plan((2480, 3508), "v2", grid=(3, 1)))
 
@@ -185,6 +185,7 @@ def test_small_text_threshold_is_derived_from_letter_heights():
     # 10 pt body text at 300 dpi: x-height 0.5 * 10/72 * 300 = 20.8 px; the floor is 8 px -> 2.6x
     assert 1 / small_text_scale(300) == pytest.approx(20.83 / 8, abs=0.01)
     assert small_text_scale(150) == pytest.approx(2 * small_text_scale(300))
+    assert "about 21 px high" in small_text_rule(300) and "more than 2.6x" in small_text_rule(300)
     p = engine.plan((2480, 3508), "v1")  # fine at 300 dpi; a 600 dpi scan of the same page size would not be
     assert small_text_warning(p, dpi=300) is None and small_text_warning(p, dpi=150) is not None
     # the warning uses the worse axis, the note the geometric mean

@@ -70,9 +70,17 @@ def small_text_warning(p: TilePlan, dpi: float | None = None) -> str | None:
     if worst >= limit:
         return None
     better = _more_pixels(p, worst)
-    return (f"small text at risk: letters shrink {1 / worst:.1f}x, and beyond {1 / limit:.1f}x {BODY_TEXT_PT:g} pt "
-            f"text at {dpi:g} dpi falls under {MIN_X_HEIGHT_PX:g} px; try {better + ' or ' if better else ''}"
-            "OCR a region")
+    return (f"small text at risk: letters shrink {1 / worst:.1f}x (more than {1 / limit:.1f}x at {dpi:g} dpi); "
+            f"try {better + ' or ' if better else ''}OCR a region")
+
+
+def small_text_rule(dpi: float | None = None) -> str:
+    """The warning's threshold in words (for tooltips and help)."""
+    dpi = dpi or DEFAULT_DPI
+    x_height = BODY_TEXT_PT / 72 * dpi * X_HEIGHT_EM
+    return (f"{BODY_TEXT_PT:g} pt body text at {dpi:g} dpi has lowercase letters about {x_height:.0f} px high; shrunk more "
+            f"than {1 / small_text_scale(dpi):.1f}x they fall under {MIN_X_HEIGHT_PX:g} px, half an encoder patch, "
+            "below the smallest print the official tiling normally gives the model")
 
 
 def _more_pixels(p: TilePlan, worst: float) -> str | None:
@@ -84,7 +92,7 @@ def _more_pixels(p: TilePlan, worst: float) -> str | None:
         q = make_plan(p.image_size, p.version, name, p.min_tiles, p.max_tiles)
         sx, sy, _, _ = axis_scales(q)
         if min(sx, sy) > best_scale:
-            best = "the automatic grid" if name == p.mode else f"mode {name.title()} (more pixels per tile)"
+            best = "the automatic grid" if name == p.mode else f"{name.title()} (more pixels per tile)"
             best_scale = min(sx, sy)
     return best
 
