@@ -51,10 +51,11 @@ def candidates_table(pl) -> str:
     """The grids the official rule weighed, in its order, with their figures and the winner marked."""
     if not pl.candidates:
         return f"no candidates: mode {pl.mode} does not tile"
-    lines = ["candidates in the official order (smallest aspect error wins; on a tie the later, larger grid wins",
-             "if the image has more than half its pixels); stretch: change of the page's aspect ratio;",
-             "scale: tile pixels per image pixel (< 1 shrunk)",
-             "  grid   aspect  error    stretch  scale  tokens"]
+    w, h = pl.image_size
+    lines = [f"candidates in the official order (image ratio {w / h:.3f}): the smallest ratio error wins; on a tie",
+             "the later, larger grid wins if the image has more than half its pixels. stretch: change of the",
+             "page's aspect ratio; scale: tile pixels per image pixel (< 1: shrunk)",
+             f"  {'grid':<5} {'ratio':>6}  {'error':>5}  {'stretch':>9}  {'scale':>5}  {'tokens':>6}"]
     for c in pl.candidates:
         cols, rows = c.grid
         mark = f"  <- official choice ({c.won_by})" if c.chosen else ""
