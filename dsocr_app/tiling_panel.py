@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
-from .qt_compat import emit
 
 COLUMNS = ("Grid", "Aspect error", "Stretch", "Scale", "Tokens", "")
 GRID_ROLE = Qt.ItemDataRole.UserRole
@@ -63,7 +62,7 @@ class TilingPanel(QWidget):
         bar.addWidget(self.hint, 1)
         self.automatic_button = QPushButton("Automatic grid")
         self.automatic_button.setToolTip("Back to the official grid choice")
-        self.automatic_button.clicked.connect(lambda: emit(self.gridChosen, None))
+        self.automatic_button.clicked.connect(lambda: self.gridChosen.emit(None))
         bar.addWidget(self.automatic_button)
         layout.addLayout(bar)
         self.set_plan(None)
@@ -116,14 +115,14 @@ class TilingPanel(QWidget):
     def _hover(self, grid) -> None:
         if grid != self._hovered:
             self._hovered = grid
-            emit(self.gridHovered, grid)
+            self.gridHovered.emit(grid)
 
     def _choose(self, row: int) -> None:
         grid = self.grid_at(row)
         if grid is None or self.plan is None:
             return
         official = next((c.grid for c in self.plan.candidates if c.chosen), None)
-        emit(self.gridChosen, None if grid == official else grid)
+        self.gridChosen.emit(None if grid == official else grid)
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.table.viewport() and event.type() == QEvent.Type.Leave:
