@@ -1,6 +1,7 @@
 """The Tiling panel and the scale status label, as widgets on their own (pytest-qt)."""
 
 import engine
+from PIL import Image
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -104,3 +105,75 @@ def test_scale_status_says_the_scale_and_warns(qtbot):
     assert label.warning is not None
     label.set_plan(None)
     assert label.text() == "" and label.warning is None
+
+
+# ---- in the window: beside the token table, hover previews on the page, click re-plans, the status line ----------
+
+def test_window_tiling_tab_hover_click_and_undo(window, page, qtbot):
+    from .helpers import plan_of, tile_rows
+
+    window.set_plan_options(version="v1", mode="gundam")
+    window.add_paths([page])
+    tabs = window.results.tabs
+    panel = window.results.tiling
+    assert tabs.tabText(tabs.indexOf(panel)) == "Tiling"
+    assert tabs.indexOf(panel) == tabs.indexOf(window.results.table) + 1  # beside the token table
+    official = engine.plan((1240, 1754), "v1")
+    assert [panel.grid_at(r) for r in range(panel.table.rowCount())] == [c.grid for c in official.candidates]
+    assert window.scale_status.text() == engine.scale_note(official) == "page enlarged 1.1x to 1280x1920 tile pixels, 6% narrower"
+
+    tabs.setCurrentWidget(panel)
+    _hover(qtbot, panel, _row_of(panel, (3, 1)))  # hover: the page shows that grid, nothing is chosen
+    qtbot.waitUntil(lambda: plan_of(window).grid == (3, 1), timeout=1000)
+    assert window.current_plan.grid == (2, 3) and window.current()[1].grid is None
+    QApplication.sendEvent(panel.table.viewport(), QEvent(QEvent.Type.Leave))
+    assert plan_of(window).grid == (2, 3)
+
+    rect = panel.table.visualItemRect(panel.table.item(_row_of(panel, (3, 1)), 0))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # click: re-plan
+    forced = engine.plan((1240, 1754), "v1", grid=(3, 1))
+    assert window.current()[1].grid == (3, 1)
+    assert window.current_plan.to_dict() == plan_of(window).to_dict() == forced.to_dict()
+    assert len(tile_rows(window)) == 3 and "not the official tiling" in window.plan_label.text()
+    assert panel.rows()[_row_of(panel, (3, 1))][5] == "forced" and panel.automatic_button.isEnabled()
+    assert window.scale_status.text().startswith(engine.scale_note(forced))
+
+    qtbot.mouseClick(panel.automatic_button, Qt.MouseButton.LeftButton)  # undo: back to automatic
+    assert window.current()[1].grid is None and window.current_plan.to_dict() == official.to_dict()
+    assert "not the official" not in window.plan_label.text()
+
+
+def test_window_drops_a_forced_grid_the_new_options_cannot_take(window, page):
+    window.set_plan_options(version="v1", mode="gundam")
+    window.add_paths([page])
+    window.set_grid((4, 2))  # 8 tiles: fine for v1, too many for v2
+    assert window.current_plan.grid == (4, 2)
+    window.set_plan_options(version="v2")
+    assert window.current()[1].grid is None and window.current_plan.grid == (2, 3) and window.current_plan.official
+    assert "automatic grid" in window.statusBar().currentMessage()
+
+
+def test_window_status_warns_when_small_text_is_at_risk(window, tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3456, 5184), "white").save(big)
+    window.set_plan_options(version="v1", mode="gundam")
+    window.add_paths([big])
+    assert "page shrunk 2.7x to 1280x1920 tile pixels" in window.scale_status.text()
+    assert "small text at risk" in window.scale_status.text() and "Gundam-M" in window.scale_status.warning
+    window.set_plan_options(mode="gundam-m")  # the suggestion helps: 3x3 of 1024 px
+    assert window.scale_status.warning is None
+
+
+def test_run_with_a_forced_grid(window, tiny_v1, page, qtbot):
+    with qtbot.waitSignal(window.modelReady, timeout=120_000):
+        window.load_model(str(tiny_v1))
+    window.set_plan_options(mode="gundam")
+    window.add_paths([page])
+    window.max_tokens = 3
+    window.set_grid((1, 2))
+    with qtbot.waitSignal(window.runFinished, timeout=300_000):
+        window.run_current()
+    result = window.current()[1].result
+    assert result is not None, window.current()[1].error
+    assert result.plan.grid == (1, 2) and not result.plan.official and len(result.plan.tiles) == 2
+    assert result.plan.to_dict() == engine.plan((1240, 1754), "v1", grid=(1, 2)).to_dict()
