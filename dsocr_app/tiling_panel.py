@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -86,7 +86,7 @@ class TilingPanel(QWidget):
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setData(GRID_ROLE, c.grid)
-                if col:
+                if 0 < col < len(COLUMNS) - 1:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if in_use:
                     font = QFont(item.font())
@@ -114,8 +114,19 @@ class TilingPanel(QWidget):
     # ---- hover and click ----------------------------------------------------------------------------------
     def _hover(self, grid) -> None:
         if grid != self._hovered:
+            self._mark_row(self._hovered, False)
             self._hovered = grid
+            self._mark_row(grid, True)
             self.gridHovered.emit(grid)
+
+    def _mark_row(self, grid, on: bool) -> None:
+        """Tint the row of `grid` while its grid is previewed on the page."""
+        rows = [r for r in range(self.table.rowCount()) if self.grid_at(r) == grid] if grid is not None else []
+        tint = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        tint.setAlpha(60)
+        for r in rows:
+            for c in range(self.table.columnCount()):
+                self.table.item(r, c).setBackground(QBrush(tint) if on else QBrush())
 
     def _choose(self, row: int) -> None:
         grid = self.grid_at(row)

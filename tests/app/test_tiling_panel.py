@@ -47,10 +47,13 @@ def test_hover_previews_and_leaving_ends_the_preview(qtbot):
     panel.gridHovered.connect(seen.append)
     _hover(qtbot, panel, _row_of(panel, (3, 1)))
     qtbot.waitUntil(lambda: seen[-1:] == [(3, 1)], timeout=1000)
+    tinted = [r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).background().style() != Qt.NoBrush]
+    assert tinted == [_row_of(panel, (3, 1))]  # the previewed row is marked
     _hover(qtbot, panel, _row_of(panel, (1, 2)))
     qtbot.waitUntil(lambda: seen[-1:] == [(1, 2)], timeout=1000)
     QApplication.sendEvent(panel.table.viewport(), QEvent(QEvent.Type.Leave))
     assert seen[-1] is None
+    assert all(panel.table.item(r, 0).background().style() == Qt.NoBrush for r in range(panel.table.rowCount()))
 
 
 def test_click_forces_a_grid_and_the_official_row_or_automatic_undoes(qtbot):
