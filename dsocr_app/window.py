@@ -266,7 +266,8 @@ class MainWindow(QMainWindow):
             else:  # options changed under a forced grid that no longer fits them: back to the official grid
                 self.statusBar().showMessage(f"Back to the automatic grid: {e}", 6000)
                 target.grid = None
-                return self.replan()
+                self.replan()
+                return
         self.current_plan = plan
         self.view.set_plan(plan, self._origin(target))
         self.results.tiling.set_plan(plan)
@@ -292,7 +293,7 @@ class MainWindow(QMainWindow):
             plan = self._target_plan(item, target, grid)
             self.statusBar().showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
                                          f"\u2014 click to use it", 4000)
-        elif grid is None:
+        elif grid is None and self.statusBar().currentMessage().startswith("Preview:"):
             self.statusBar().clearMessage()
         self.view.set_plan(plan, self._origin(target))
 
