@@ -9,7 +9,7 @@ from PIL import Image
 
 import engine
 from engine.cli.main import main
-from engine.preprocess.explain import (grid_reason, page_scale, scale_note, small_text_rule, small_text_scale,
+from engine.preprocess.explain import (axis_scales, grid_reason, scale_note, small_text_rule, small_text_scale,
                                        small_text_warning)
 from engine.preprocess.modes import MODES, TILE_RANGE, TILING_THRESHOLD
 from engine.preprocess.plan import AREA_TIE_BREAK, CLOSEST_RATIO, parse_grid
@@ -189,7 +189,9 @@ def test_small_text_threshold_is_derived_from_letter_heights():
     p = engine.plan((2480, 3508), "v1")  # fine at 300 dpi; a 600 dpi scan of the same page size would not be
     assert small_text_warning(p, dpi=300) is None and small_text_warning(p, dpi=150) is not None
     # the warning uses the worse axis, the note the geometric mean
-    assert page_scale(p) == pytest.approx(next(c for c in p.candidates if c.chosen).scale)
+    sx, sy, canvas, what = axis_scales(p)
+    assert (sx * sy) ** 0.5 == pytest.approx(next(c for c in p.candidates if c.chosen).scale)
+    assert (canvas, what, sy < sx) == ((1280, 1920), "tile", True)
 
 
 # ---- the command line --------------------------------------------------------------------------------------------

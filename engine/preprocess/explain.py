@@ -39,12 +39,6 @@ def axis_scales(p: TilePlan) -> tuple[float, float, tuple[int, int], str]:
     return canvas[0] / w, canvas[1] / h, canvas, what
 
 
-def page_scale(p: TilePlan) -> float:
-    """Canvas pixels per image pixel (geometric mean of both axes): < 1 means the page is shrunk."""
-    sx, sy, _, _ = axis_scales(p)
-    return (sx * sy) ** 0.5
-
-
 def scale_note(p: TilePlan) -> str:
     """'page shrunk 2.7x to 1280x1920 tile pixels' (and how much the aspect ratio changes, when it does)."""
     sx, sy, (cw, ch), what = axis_scales(p)
