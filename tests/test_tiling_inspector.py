@@ -277,3 +277,14 @@ def test_cli_ocr_grid(tiny, scan, capsys, tmp_path):
     assert main(["ocr", str(scan), "--model", str(folder), "--grid", "9x9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "grid 9x9" in err[0]
+
+
+def test_readme_candidates_table_is_real_output(tmp_path, capsys):
+    """The README pastes `dsocr plan scan.png --candidates` for a 300 dpi A4 scan: it must stay what the CLI prints."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("$ dsocr plan scan.png --candidates\n", 1)[1].split("```", 1)[0]
+    Image.new("RGB", (2480, 3508), "white").save(tmp_path / "scan.png")
+    assert main(["plan", str(tmp_path / "scan.png"), "--candidates"]) == 0
+    assert capsys.readouterr().out == block
