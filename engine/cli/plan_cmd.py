@@ -16,10 +16,10 @@ def add_parser(sub) -> None:
     p.add_argument("--mode", default=None, help="resolution mode (default gundam)")
     p.add_argument("--min-tiles", type=int, default=None)
     p.add_argument("--max-tiles", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--grid", default=None, metavar="CxR",
                    help="force a grid of C columns and R rows, e.g. 3x2 (not the official tiling)")
     p.add_argument("--candidates", action="store_true", help="also list every grid the official rule weighed")
-    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=run)
 
 
