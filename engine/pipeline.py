@@ -66,7 +66,7 @@ class Result:
     def to_dict(self) -> dict:
         return {
             "model": self.model, "text": self.text, "raw_text": self.raw_text, "prompt": self.prompt,
-            "stop_reason": self.stop_reason, "plan": self.plan.to_dict(),
+            "stop_reason": self.stop_reason, "official_tiling": self.plan.official, "plan": self.plan.to_dict(),
             "tokens": {"prompt": self.prompt_tokens, "image": self.plan.image_tokens, "per_tile": self.tile_tokens,
                        "global": self.plan.global_tokens, "newlines": self.plan.newline_tokens,
                        "separator": self.plan.separator_tokens, "generated": self.generated_tokens},
@@ -78,10 +78,11 @@ class Result:
         }
 
 
-def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None) -> PreparedImage:
+def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None,
+                grid=None) -> PreparedImage:
     if isinstance(image, PreparedImage):
         return image
-    return prepare(image, model.version, mode, min_tiles, max_tiles)
+    return prepare(image, model.version, mode, min_tiles, max_tiles, grid)
 
 
 def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None) -> list[mx.array]:
@@ -163,10 +164,12 @@ def stream(model, image, task: str | None = "markdown", prompt: str | None = Non
            min_tiles: int | None = None, max_tiles: int | None = None, max_tokens: int = 8192,
            cancel: threading.Event | None = None, temperature: float = 0.0, top_p: float = 1.0,
            ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-           max_batch_tiles: int | None = None):
-    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`."""
+           max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None):
+    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`.
+
+    `grid` = (cols, rows) forces the tile grid (a non-official tiling, marked in `Result.plan`)."""
     for _, event in stream_batch(model, [image], task, prompt, mode, min_tiles, max_tiles, max_tokens, cancel,
-                                 temperature, top_p, ngram_size, ngram_window, locate, max_batch_tiles):
+                                 temperature, top_p, ngram_size, ngram_window, locate, max_batch_tiles, grid):
         yield event
 
 
@@ -174,15 +177,16 @@ def stream_batch(model, images: list, task: str | None = "markdown", prompt: str
                  mode: str | None = None, min_tiles: int | None = None, max_tiles: int | None = None,
                  max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
                  top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-                 max_batch_tiles: int | None = None):
+                 max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None):
     """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
 
     Yields (image index, TextDelta) while decoding and (image index, Result) once per image. Images must be
-    valid (prepare them first to report bad ones); a cancel ends every image with stop_reason "cancelled"."""
+    valid (prepare them first to report bad ones); a cancel ends every image with stop_reason "cancelled".
+    `grid` forces one (cols, rows) grid on every image not already prepared."""
     t_start = time.perf_counter()
     mx.reset_peak_memory()
     prompt_text = task_prompt(task, prompt, locate)
-    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles), prompt_text, t_start) for im in images]
+    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles, grid), prompt_text, t_start) for im in images]
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                               ngram_size=ngram_size, ngram_window=ngram_window)
     tok = model.tokenizer

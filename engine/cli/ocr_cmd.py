@@ -17,9 +17,11 @@ from pathlib import Path
 
 from ..language.prompt import TASKS
 from ..outputs.export import FORMATS, ExportError, _inside, export_result, output_stem, render
+from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
 from ..preprocess.pdf import DEFAULT_DPI
+from ..preprocess.plan import parse_grid
 from ..weights.checkpoint import DEFAULT_REPOS
 
 DEFAULT_MODEL = DEFAULT_REPOS["v2"]
@@ -33,6 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--mode", default=None, help="resolution mode (default gundam)")
     p.add_argument("--min-tiles", type=int, default=None)
     p.add_argument("--max-tiles", type=int, default=None)
+    p.add_argument("--grid", default=None, metavar="CxR",
+                   help="force a grid of C columns and R rows, e.g. 3x2 (not the official tiling)")
     p.add_argument("--task", default="markdown", choices=[*TASKS, "locate"], help="what to ask (default markdown)")
     p.add_argument("--locate", default=None, help="text to find, for --task locate")
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
@@ -153,13 +157,15 @@ def check_output_folder(out: Path) -> None:
 
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
-                max_tiles=args.max_tiles, max_tokens=args.max_tokens, temperature=args.temperature,
+                max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
                 top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
 
 
 def run(args) -> int:
     from ..pipeline import Result, TextDelta, prepare_for, stream, stream_batch
 
+    if args.grid is not None:
+        args.grid = parse_grid(args.grid)  # a typo fails before any model work
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     failed = [it for it in items if it.error]
     for it in failed:
@@ -205,7 +211,8 @@ def run(args) -> int:
         for k in range(start, min(start + max(1, args.batch), total)):
             item = todo[k]
             try:
-                group.append((k, item, prepare_for(model, item.load(), args.mode, args.min_tiles, args.max_tiles)))
+                prep = prepare_for(model, item.load(), args.mode, args.min_tiles, args.max_tiles, args.grid)
+                group.append((k, item, prep))
             except ImageError as e:
                 _err(str(e))
                 failed.append(item)
@@ -256,6 +263,8 @@ def _pdf_done(pdfs: PdfCollector | None, k: int, result, failed: list) -> list[P
 def _report_stop(item: InputItem, result) -> None:
     if result is None:
         return
+    if not result.plan.official:
+        _err(f"{item.label}: {grid_reason(result.plan)}")
     if result.stop_reason == "repetition":
         _err(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
     elif result.stop_reason == "max_tokens":
