@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 from ..preprocess.images import open_image
+from ..preprocess.modes import VERSIONS
 from ..preprocess.plan import plan
+from .options import add_tile_options
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="show the tile grid and token counts of an image (no model needed)")
     p.add_argument("image", help="image file")
-    p.add_argument("--version", default="v2", help="v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2); default v2")
-    p.add_argument("--mode", default=None, help="resolution mode (default gundam)")
-    p.add_argument("--min-tiles", type=int, default=None)
-    p.add_argument("--max-tiles", type=int, default=None)
+    p.add_argument("--version", default="v2", choices=VERSIONS, help="v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2); default v2")
+    add_tile_options(p)
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.set_defaults(func=run)
 

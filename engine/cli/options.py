@@ -1,0 +1,44 @@
+"""Argument types and options shared by the subcommands: every number is range-checked by the parser."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..preprocess.modes import DEFAULT_TILES, TILE_RANGE
+
+MAX_TILES = max(hi for _, hi in TILE_RANGE.values())
+
+
+def number(kind: type = int, minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None):
+    """An argparse `type` that reads a `kind` (int or float) and checks minimum <= x <= maximum (x > above)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") \
+                from None
+        if value != value or (minimum is not None and value < minimum) or (above is not None and value <= above) \
+                or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {describe()}")
+        return value
+
+    def describe() -> str:
+        lo = f"at least {minimum}" if minimum is not None else f"above {above}" if above is not None else ""
+        hi = f"at most {maximum}" if maximum is not None else ""
+        return "use a value " + " and ".join(x for x in (lo, hi) if x)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def add_tile_options(p: argparse.ArgumentParser) -> None:
+    """--mode, --min-tiles, --max-tiles (plan, ocr, dump)."""
+    (v1_lo, v1_hi), (v2_lo, v2_hi) = DEFAULT_TILES["v1"], DEFAULT_TILES["v2"]
+    p.add_argument("--mode", default=None, help="resolution mode (default gundam; see the README for the others)")
+    p.add_argument("--min-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
+                   help=f"fewest tiles of a tiled image (default {v1_lo} for v1, {v2_lo} for v2; lowered to "
+                        "--max-tiles when only that is given and it is smaller)")
+    p.add_argument("--max-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
+                   help=f"most tiles (default and limit: {v1_hi} for v1, {v2_hi} for v2)")
