@@ -141,8 +141,11 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
     from ..preprocess.plan import check_tile_limits
 
     model = load_model(args.model, args.dtype)
-    get_mode(model.version, args.mode)  # the model's version decides these: checked before any encode
-    check_tile_limits(model.version, args.min_tiles, args.max_tiles)
+    try:  # the model's version decides these: checked before any image is encoded
+        get_mode(model.version, args.mode)
+        check_tile_limits(model.version, args.min_tiles, args.max_tiles)
+    except ValueError as e:
+        raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
     sink = _Folder(out, args.format, args.overwrite, len(todo)) if out else _Stdout(args.format, headers)
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()

@@ -21,13 +21,13 @@ def number(kind: type = int, minimum: float | None = None, maximum: float | None
                 from None
         if value != value or (minimum is not None and value < minimum) or (above is not None and value <= above) \
                 or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"{text} is out of range: {describe()}")
+            raise argparse.ArgumentTypeError(f"must be {describe()} (got {text})")
         return value
 
     def describe() -> str:
-        lo = f"at least {minimum}" if minimum is not None else f"above {above}" if above is not None else ""
-        hi = f"at most {maximum}" if maximum is not None else ""
-        return "use a value " + " and ".join(x for x in (lo, hi) if x)
+        lo = f"at least {minimum:g}" if minimum is not None else f"above {above:g}" if above is not None else ""
+        hi = f"at most {maximum:g}" if maximum is not None else ""
+        return " and ".join(x for x in (lo, hi) if x)
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
