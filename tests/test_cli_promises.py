@@ -89,7 +89,7 @@ def test_two_inputs_with_one_output_name_fail_before_the_model(files, model_dir,
     lines = err_lines(capsys)
     assert rc == 1
     assert lines[0].startswith(f"dsocr: error: {files / 'b' / 'scan.png'}: ") and "scan.md" in lines[0]
-    assert lines[1].startswith("[1/1] ")  # reported before the model ran
+    assert lines[1].startswith("dsocr: [1/1] ")  # reported before the model ran
     assert sorted(os.listdir(out)) == ["scan.md"]
     assert lines[-1] == f"dsocr: 1 of 2 inputs failed; 1 written to {out}"
 

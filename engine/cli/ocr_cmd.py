@@ -196,8 +196,8 @@ class _Folder:
         self.finished += 1
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
-        print(f"[{self.finished}/{self.total}] {item.label} -> {paths[0]} "
-              f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)", file=sys.stderr, flush=True)
+        report.note(f"[{self.finished}/{self.total}] {item.label} -> {paths[0]} "
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
         return True
 
 
