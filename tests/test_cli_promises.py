@@ -264,6 +264,21 @@ def test_a_missing_blas_library_is_one_line_and_the_version_is_one_line():
     assert version.startswith("dsocr ") and "BLAS: " in version
 
 
+def test_env_numbers_and_choices_fall_back_with_one_line(monkeypatch, capsys):
+    from engine.runtime import settings
+
+    monkeypatch.setattr(settings, "_said", set())
+    monkeypatch.setenv("DSOCR_MLX_CACHE_MB", "lots")
+    monkeypatch.setenv("DSOCR_CPU_KERNELS_THREADS", "-2")
+    monkeypatch.setenv("DSOCR_CPU_KERNELS", " MLX ")
+    assert settings.env_number("DSOCR_MLX_CACHE_MB", None, kind=float) is None
+    assert settings.env_number("DSOCR_CPU_KERNELS_THREADS", 0) == 0
+    assert settings.env_choice("DSOCR_CPU_KERNELS", ("numpy", "mlx"), "numpy") == "mlx"
+    assert err_lines(capsys) == ["dsocr: warning: DSOCR_MLX_CACHE_MB=lots: not a number >= 0; using the default",
+                                 "dsocr: warning: DSOCR_CPU_KERNELS_THREADS=-2: not a whole number >= 0; using the "
+                                 "default"]
+
+
 # ---- the Python API -----------------------------------------------------------------------------------------
 
 def test_result_timings_match_to_dict(model_dir):
