@@ -21,6 +21,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(report.USAGE, f"dsocr: error: {message} (see '{self.prog} --help')\n")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help as written: the epilog's table kept, option help wrapped at spaces only (never inside a hub id)."""
+
+    def _split_lines(self, text, width):
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
 class _Version(argparse.Action):
     """`--version`: printed as is (argparse would wrap a long BLAS path mid-word)."""
 
@@ -52,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import convert_cmd, dump_cmd, ocr_cmd, plan_cmd, tiny_cmd
 
     parser = Parser(prog="dsocr", description="Local DeepSeek-OCR / DeepSeek-OCR-2 on MLX",
-                    epilog=report.EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                    epilog=report.EXIT_CODES, formatter_class=_Formatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors (same exit codes)")
     parser.add_argument("--version", action=_Version, help="show the version, MLX and the BLAS in use")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     for p in sub.choices.values():  # `dsocr ocr ... --debug` works as well as `dsocr --debug ocr ...`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
         p.epilog = p.epilog or report.EXIT_CODES
-        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        p.formatter_class = _Formatter
     return parser
 
 

@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
     p.add_argument("--max-tokens", type=number(int, 1), default=8192, metavar="N",
                    help="most tokens generated per page (default 8192)")
-    p.add_argument("--out", default=None, help="output folder; without it nothing is written: the text goes to "
+    p.add_argument("--out", default=None, metavar="FOLDER", help="output folder; without it nothing is written: the text goes to "
                                                "stdout (several pages each under a '==> name <==' header)")
     p.add_argument("--format", default="md", choices=FORMATS, help="output format (default md)")
     p.add_argument("--overwrite", action="store_true",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..preprocess.modes import DEFAULT_TILES, TILE_RANGE
+from ..preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE
 
 MAX_TILES = max(hi for _, hi in TILE_RANGE.values())
 
@@ -36,9 +36,11 @@ def number(kind: type = int, minimum: float | None = None, maximum: float | None
 def add_tile_options(p: argparse.ArgumentParser) -> None:
     """--mode, --min-tiles, --max-tiles (plan, ocr, dump)."""
     (v1_lo, v1_hi), (v2_lo, v2_hi) = DEFAULT_TILES["v1"], DEFAULT_TILES["v2"]
-    p.add_argument("--mode", default=None, help="resolution mode (default gundam; see the README for the others)")
+    lo = f"{v1_lo}" if v1_lo == v2_lo else f"{v1_lo} for v1, {v2_lo} for v2"
+    modes = "; ".join(f"{v}: {', '.join(MODES[v])}" for v in MODES)
+    p.add_argument("--mode", default=None, help=f"resolution mode (default gundam; {modes})")
     p.add_argument("--min-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
-                   help=f"fewest tiles of a tiled image (default {v1_lo} for v1, {v2_lo} for v2; lowered to "
+                   help=f"fewest tiles of a tiled image (default {lo}; lowered to "
                         "--max-tiles when only that is given and it is smaller)")
     p.add_argument("--max-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
                    help=f"most tiles (default and limit: {v1_hi} for v1, {v2_hi} for v2)")
