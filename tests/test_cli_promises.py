@@ -70,6 +70,9 @@ def test_batch_skips_done_inputs_and_runs_the_rest(files, model_dir, capsys):
     assert json.loads((out / "other.json").read_text())["tokens"]["generated"] <= 2
     assert any(line.startswith("dsocr: skipped ") and "scan.png" in line for line in lines)
     assert lines[-1] == f"dsocr: 1 written to {out}, 1 skipped (its output exists; --overwrite redoes it)"
+    assert main(["ocr", str(files / "scan.png"), "--out", str(out), "--format", "json", "--model", str(model_dir),
+                 "--max-tokens", "1", "--overwrite"]) == 0
+    assert json.loads((out / "scan.json").read_text())["tokens"]["generated"] == 1
 
 
 def test_existing_figure_files_count_as_existing_outputs(files, no_model, capsys):
