@@ -212,14 +212,9 @@ def test_bad_inputs_exit_1_with_the_same_message_shape(files, no_model, capsys):
             lines = [line for line in err_lines(capsys) if line.startswith("dsocr: ")]
             assert lines[0].startswith(f"dsocr: error: {files / name}: ")
     assert main(["plan", str(files / "notes.png")]) == 1
-    assert err_lines(capsys) == [f"dsocr: error: {files / 'notes.png'}: " + str(_image_error(files / "notes.png"))
-                                 .split(": ", 1)[1]]
-
-
-def _image_error(path):
     with pytest.raises(engine.ImageError) as e:
-        engine.open_image(path)
-    return e.value
+        engine.open_image(files / "notes.png")
+    assert err_lines(capsys) == [f"dsocr: error: {e.value}"] and str(e.value).startswith(f"{files / 'notes.png'}: ")
 
 
 def test_debug_keeps_the_exit_codes_and_adds_the_traceback(files, monkeypatch, capsys):
