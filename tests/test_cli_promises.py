@@ -138,9 +138,15 @@ def test_convert_refuses_an_existing_folder_and_reports_the_written_bits(model_d
     (line,) = err_lines(capsys)
     assert line.startswith(f"dsocr: error: {q}: ") and "--overwrite" in line
     assert json.loads((q / "config.json").read_text())["quantization"]["bits"] == 4
+    (q / "model-00002-of-00002.safetensors").write_bytes(b"stale shard")  # would be loaded with the new weights
     assert main(["convert", "--model", str(model_dir), "--out", str(q), "--q-bits", "8", "--overwrite"]) == 0
     assert "wrote an 8-bit model" in capsys.readouterr().out
     assert json.loads((q / "config.json").read_text())["quantization"]["bits"] == 8
+    assert sorted(p.name for p in q.glob("*.safetensors")) == ["model.safetensors"]
+    assert engine.load(q).name
+    # never over its own source
+    assert main(["convert", "--model", str(q), "--out", str(q), "--overwrite"]) == 2
+    assert "source model" in capsys.readouterr().err and engine.load(q).name
 
 
 def test_dump_refuses_an_existing_file_before_loading_and_takes_max_tokens(model_dir, files, tmp_path, capsys,
@@ -297,5 +303,6 @@ def test_tiny_checkpoint_from_the_command_line(tmp_path, files, capsys):
     assert main(["tiny-checkpoint", str(folder), "--version", "v2"]) == 0
     assert engine.load(folder).version == "v2"
     assert main(["tiny-checkpoint", str(folder)]) == 2  # not over an existing checkpoint
-    assert "--overwrite" in capsys.readouterr().err
+    (line,) = err_lines(capsys)
+    assert line.startswith(f"dsocr: error: {folder}: ") and "--overwrite" in line
     assert main(["ocr", str(files / "scan.png"), "--model", str(folder), "--max-tokens", "2"]) == 0

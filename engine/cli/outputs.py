@@ -3,7 +3,7 @@
 `plan_outputs` names every file each input will write (one per format, plus the cropped figures of
 markdown) and finds the inputs whose outputs already exist (skipped unless --overwrite) and the inputs
 that would write the same file as an earlier one (failed). `refuse_existing` guards the single output of
-`convert`, `dump` and `tiny-checkpoint`.
+`dump`, `replace_checkpoint` the folders of `convert` and `tiny-checkpoint`.
 """
 
 from __future__ import annotations
@@ -73,9 +73,18 @@ def refuse_existing(path: Path, overwrite: bool) -> None:
         try:
             empty = not any(path.iterdir())
         except OSError as e:
-            raise ExportError(f"{path}: cannot be read ({e.strerror or e}); choose another --out") from None
+            raise ExportError(f"{path}: cannot be read ({e.strerror or e}); choose another folder") from None
         if empty:
             return
-        raise ExportExistsError(f"{path}: the folder exists and is not empty; choose another --out or add "
+        raise ExportExistsError(f"{path}: the folder exists and is not empty; choose another folder or add "
                                 "--overwrite to replace its files")
-    raise ExportExistsError(f"{path}: already exists; choose another --out or add --overwrite to replace it")
+    raise ExportExistsError(f"{path}: already exists; choose another name or add --overwrite to replace it")
+
+
+def replace_checkpoint(folder: Path, overwrite: bool) -> None:
+    """Before a checkpoint is written into `folder`: refuse an existing one unless `overwrite`, and then drop
+    its weight files (a stale shard left beside the new weights would be loaded with them)."""
+    refuse_existing(folder, overwrite)
+    if folder.is_dir():
+        for f in [*folder.glob("*.safetensors"), *folder.glob("*.safetensors.index.json")]:
+            f.unlink()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..preprocess.modes import VERSIONS
 from .options import number
-from .outputs import refuse_existing
+from .outputs import replace_checkpoint
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("folder", help="folder to create")
     p.add_argument("--version", default="v2", choices=VERSIONS, help="v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2)")
     p.add_argument("--seed", type=number(int, 0), default=0, help="random seed of the weights (default 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace the files of an existing checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the checkpoint in an existing folder")
     p.set_defaults(func=run)
 
 
@@ -25,7 +25,7 @@ def run(args) -> int:
     from ..testing import write_tiny_checkpoint
 
     folder = Path(args.folder)
-    refuse_existing(folder, args.overwrite)
+    replace_checkpoint(folder, args.overwrite)
     write_tiny_checkpoint(folder, args.version, seed=args.seed)
     print(f"wrote a tiny random {args.version} checkpoint to {folder} (try: dsocr ocr page.png --model {folder})")
     return 0
