@@ -312,7 +312,7 @@ def test_cli_format_md_pdf_writes_one_pdf_per_input(tmp_path, model_dir, capsys)
     err = capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["report-p001.md", "report-p002.md", "report-p003.md",
                                                       "report.pdf", "scan.md", "scan.pdf"]
-    assert f"searchable PDF -> {out / 'report.pdf'}" in err
+    assert f"searchable PDF -> {out / 'report.pdf'}" in err and "Traceback" not in err
     report = pypdf.PdfReader(out / "report.pdf")
     assert len(report.pages) == 3
     assert [float(p.mediabox.width) for p in report.pages] == [576, 576, 576]  # 400 px at 50 dpi
@@ -321,19 +321,32 @@ def test_cli_format_md_pdf_writes_one_pdf_per_input(tmp_path, model_dir, capsys)
         assert squash(page.extract_text()) == squash(plain_text(md))
     scan = pypdf.PdfReader(out / "scan.pdf").pages[0]
     assert (float(scan.mediabox.width), float(scan.mediabox.height)) == (216, 144)  # 300 x 200 px at 100 dpi
-    # a second run refuses before any model work; the input itself is never a target
-    assert main(args[:-4] + ["--format", "pdf"]) == 2
-    assert "report.pdf: already exists" in capsys.readouterr().err
+    # a second run skips the inputs whose PDF exists, all their pages, before any model work
+    before = (out / "report.pdf").read_bytes()
+    assert main(args[:-4] + ["--format", "pdf"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 5 and f"{out / 'report.pdf'} exists" in err
+    assert (out / "report.pdf").read_bytes() == before
+    # a page's markdown there: the whole input is skipped (its PDF needs every page)
+    for name in ("report.pdf", "report-p001.md", "report-p002.md"):
+        (out / name).unlink()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert not (out / "report.pdf").exists() and not (out / "report-p001.md").exists()
+    assert f"report.pdf page 1: {out / 'report-p003.md'} exists" in err
+    # the input itself is never a target, even with --overwrite; a PDF needs --out
     assert main(["ocr", str(tmp_path / "report.pdf"), "--model", str(model_dir), "--format", "pdf", "--out",
-                 str(tmp_path), "--overwrite"]) == 2
-    assert "is one of the inputs" in capsys.readouterr().err
+                 str(tmp_path), "--overwrite"]) == 1
+    assert "would replace an input file" in capsys.readouterr().err
     assert len(pypdf.PdfReader(tmp_path / "report.pdf").pages) == 3
+    assert main(["ocr", str(tmp_path / "scan.png"), "--model", str(model_dir), "--format", "md,pdf"]) == 2
+    assert "add --out FOLDER" in capsys.readouterr().err
 
 
 def test_cli_rejects_an_unknown_format(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["ocr", "x.png", "--format", "md,docx"])
-    assert e.value.code == 2 and "unknown format 'docx'" in capsys.readouterr().err
+    assert main(["ocr", "x.png", "--format", "md,docx"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown format 'docx'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_crop_keeps_its_physical_size_not_the_page(tmp_path):

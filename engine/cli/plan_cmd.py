@@ -6,19 +6,18 @@ import json
 
 from ..preprocess.explain import grid_reason, scale_note, small_text_warning
 from ..preprocess.images import open_image
-from ..preprocess.plan import parse_grid, plan
+from ..preprocess.modes import VERSIONS
+from ..preprocess.plan import plan
+from .options import add_grid_option, add_tile_options
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("plan", help="show the tile grid and token counts of an image (no model needed)")
     p.add_argument("image", help="image file")
-    p.add_argument("--version", default="v2", help="v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2); default v2")
-    p.add_argument("--mode", default=None, help="resolution mode (default gundam)")
-    p.add_argument("--min-tiles", type=int, default=None)
-    p.add_argument("--max-tiles", type=int, default=None)
+    p.add_argument("--version", default="v2", choices=VERSIONS, help="v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2); default v2")
+    add_tile_options(p)
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
-    p.add_argument("--grid", default=None, metavar="CxR",
-                   help="force a grid of C columns and R rows, e.g. 3x2 (not the official tiling)")
+    add_grid_option(p)
     p.add_argument("--candidates", action="store_true", help="also list every grid the official rule weighed")
     p.set_defaults(func=run)
 
@@ -67,9 +66,8 @@ def candidates_table(pl) -> str:
 
 
 def run(args) -> int:
-    grid = parse_grid(args.grid) if args.grid is not None else None
     img = open_image(args.image)
-    pl = plan(img.size, args.version, args.mode, args.min_tiles, args.max_tiles, grid)
+    pl = plan(img.size, args.version, args.mode, args.min_tiles, args.max_tiles, args.grid)
     if args.json:
         print(json.dumps(pl.to_dict()))
     else:

@@ -164,8 +164,12 @@ class TilePlan:
 
 
 def check_tile_limits(version: str, min_tiles: int | None, max_tiles: int | None) -> tuple[int, int]:
-    """Defaults and validation of the tile limits (v1: 1..9, v2: 1..6; default 2..9 / 2..6)."""
+    """Defaults and validation of the tile limits (v1: 1..9, v2: 1..6; default 2..9 / 2..6).
+
+    A `max_tiles` below the default minimum with no `min_tiles` given lowers the minimum to it."""
     lo_default, hi_default = DEFAULT_TILES[version]
+    if min_tiles is None and max_tiles is not None:
+        lo_default = min(lo_default, int(max_tiles))
     min_tiles = lo_default if min_tiles is None else int(min_tiles)
     max_tiles = hi_default if max_tiles is None else int(max_tiles)
     lo, hi = TILE_RANGE[version]
