@@ -373,3 +373,17 @@ def test_a_rotated_pdf_page_keeps_its_shown_orientation(tmp_path):
         assert [float(v) for v in doc.pages[0].mediabox] == [0, 0, 300, 600] and "/Rotate" not in doc.pages[0]
         (xobj,) = doc.pages[0].Resources.XObject.values()
         assert xobj.Filter == "/FlateDecode"  # the scan's JPEG is stored sideways: the rendered page is used
+
+
+def test_cli_a_pdf_that_cannot_be_written_fails_the_run(tmp_path, model_dir, capsys, monkeypatch):
+    Image.new("RGB", (300, 200), "white").save(tmp_path / "scan.png")
+
+    def full_disk(self, path, overwrite=False):
+        raise engine.ExportError(f"{path}: write failed (No space left on device); check the disk and try again")
+
+    monkeypatch.setattr(sp.SearchablePdf, "save", full_disk)
+    rc = main(["ocr", str(tmp_path / "scan.png"), "--model", str(model_dir), "--max-tokens", "3", "--mode", "tiny",
+               "--out", str(tmp_path / "d"), "--format", "md,pdf"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "scan.pdf: write failed (No space left on device)" in err and "Traceback" not in err
+    assert (tmp_path / "d" / "scan.md").exists()  # the other format is kept

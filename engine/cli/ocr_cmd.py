@@ -221,9 +221,10 @@ class _Folder:
         except ExportError as e:
             report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
             paths, ok = [], False
-        paths += self._pdf(target, result)  # the page goes into its PDF even when a text format failed
-        if not ok:
+        pdfs = self._pdf(target, result)  # the page goes into its PDF even when a text format failed
+        if not ok or pdfs is None:
             return False
+        paths += pdfs
         self.finished += 1
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
@@ -232,14 +233,15 @@ class _Folder:
                     f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
         return True
 
-    def _pdf(self, target, result) -> list[Path]:
+    def _pdf(self, target, result) -> list[Path] | None:
+        """Hand the page to its PDF; the PDFs this completed, None when one could not be written."""
         if self.pdfs is None:
             return []
         try:
             written = self.pdfs.done(target, result)
         except ExportError as e:
             report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
-            return []
+            return None
         for path in written:
             report.note(f"searchable PDF -> {path}")
         return written
