@@ -8,12 +8,14 @@ if any input failed.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
+from ..language.recovery import DEFAULT_PENALTY
 from ..outputs.export import FORMATS, ExportError, export_result, render
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
@@ -46,6 +48,10 @@ def add_parser(sub) -> None:
     p.add_argument("--ngram-window", type=int, default=90)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
+                   help="roll a repetition loop back and retry it with a stronger guard (default on)")
+    p.add_argument("--repetition-penalty", type=float, default=DEFAULT_PENALTY,
+                   help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
     p.set_defaults(func=run)
 
 
@@ -91,12 +97,16 @@ def check_output_folder(out: Path) -> None:
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
                 max_tiles=args.max_tiles, max_tokens=args.max_tokens, temperature=args.temperature,
-                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
+                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
+                repetition_penalty=args.repetition_penalty)
 
 
 def run(args) -> int:
-    from ..pipeline import Result, TextDelta, prepare_for, stream, stream_batch
+    from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream, stream_batch
 
+    from ..language.recovery import ladder
+
+    ladder(args.repetition_penalty)  # a bad --repetition-penalty is one line before any work
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     failed = [it for it in items if it.error]
     for it in failed:
@@ -116,16 +126,23 @@ def run(args) -> int:
     if single:
         item = todo[0]
         result = None
+        # a terminal sees the text as it decodes; a file or pipe gets it once, so a rolled-back loop never
+        # reaches it (a terminal gets a note on stderr and the text after the rollback point)
+        live = args.format != "json" and sys.stdout.isatty()
         for event in stream(model, image, cancel=cancel, **kwargs):
-            if isinstance(event, TextDelta) and args.format != "json":
+            if isinstance(event, TextDelta) and live:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
+            elif isinstance(event, Rollback) and live:
+                _err(f"\n[loop at token {event.loop_start}: rolled back, continuing with {event.strategy}]")
             elif isinstance(event, Result):
                 result = event
         if args.format == "json":
             sys.stdout.write(render(result, "json"))
-        else:
+        elif live:
             sys.stdout.write("\n")
+        else:
+            sys.stdout.write(result.raw_text + "\n")
         _report_stop(item, result)
         return 0
 
@@ -154,8 +171,10 @@ def run(args) -> int:
                 _report_stop(item, event)
                 finished += 1
                 rate = done_tokens / max(time.perf_counter() - t0, 1e-9)
+                note = f", {event.recovery_note()}" if event.recoveries else ""
                 print(f"[{finished}/{total}] {item.label} -> {paths[0]} "
-                      f"({event.generated_tokens} tokens, {rate:.1f} tok/s overall)", file=sys.stderr, flush=True)
+                      f"({event.generated_tokens} tokens, {rate:.1f} tok/s overall{note})", file=sys.stderr,
+                      flush=True)
     if failed:
         _err(f"{len(failed)} of {len(items)} inputs failed; the others were written to {out}")
         return 1
@@ -166,6 +185,9 @@ def _report_stop(item: InputItem, result) -> None:
     if result is None:
         return
     if result.stop_reason == "repetition":
-        _err(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
-    elif result.stop_reason == "max_tokens":
+        _err(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point; "
+             f"{result.recovery_note()})")
+    elif result.recoveries:
+        _err(f"{item.label}: {result.recovery_note()}")
+    if result.stop_reason == "max_tokens":
         _err(f"{item.label}: reached --max-tokens; the text may be cut off")
