@@ -19,7 +19,7 @@ from .language.generate import (Cancelled, GenerationConfig, GenerationStats, Re
 from .language.recovery import DEFAULT_PENALTY, Attempt, ladder
 from .language.prompt import prompt_ids, task_prompt
 from .outputs.grounding import parse_grounding
-from .outputs.markdown import clean_markdown
+from .outputs.markdown import check_styles, clean_markdown
 from .preprocess.images import ImageSource
 from .preprocess.pixels import PreparedImage, prepare
 from .preprocess.plan import TilePlan
@@ -149,8 +149,9 @@ def warm_up(model, tiles: int) -> dict:
 class _Job:
     """Bookkeeping of one image's run: prompt, streaming decoder, counters, and the final Result."""
 
-    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float):
+    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float, styles: dict):
         self.model, self.prep, self.prompt_text, self.t_start = model, prep, prompt_text, t_start
+        self.styles = styles  # clean_markdown's math= and tables=
         self.ids = prompt_ids(model.tokenizer, prompt_text, prep.plan.image_tokens)
         self.decoder = model.tokenizer.stream(skip_special=False)
         self.stats = GenerationStats()
@@ -181,7 +182,7 @@ class _Job:
 
     def result(self) -> Result:
         raw = self.decoder.text + self.decoder.flush()
-        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size)
+        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size, **self.styles)
         s = self.stats
         if s.attempts and not s.attempts[-1].stop:  # cancelled: the attempt under way says so too
             s.attempts[-1].stop = self.stop
@@ -204,12 +205,13 @@ def stream(model, image, task: str | None = "markdown", prompt: str | None = Non
            cancel: threading.Event | None = None, temperature: float = 0.0, top_p: float = 1.0,
            ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
            max_batch_tiles: int | None = None, *, recover: bool = True,
-           repetition_penalty: float = DEFAULT_PENALTY):
+           repetition_penalty: float = DEFAULT_PENALTY, math: str = "brackets", tables: str = "html"):
     """OCR one image, yielding `TextDelta`s as text decodes (a `Rollback` when a loop is rolled back) and
     finally a `Result`."""
     for _, event in stream_batch(model, [image], task, prompt, mode, min_tiles, max_tiles, max_tokens, cancel,
                                  temperature, top_p, ngram_size, ngram_window, locate, max_batch_tiles,
-                                 recover=recover, repetition_penalty=repetition_penalty):
+                                 recover=recover, repetition_penalty=repetition_penalty, math=math,
+                                 tables=tables):
         yield event
 
 
@@ -218,18 +220,22 @@ def stream_batch(model, images: list, task: str | None = "markdown", prompt: str
                  max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
                  top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
                  max_batch_tiles: int | None = None, *, recover: bool = True,
-                 repetition_penalty: float = DEFAULT_PENALTY):
+                 repetition_penalty: float = DEFAULT_PENALTY, math: str = "brackets", tables: str = "html"):
     """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
 
     Yields (image index, TextDelta or Rollback) while decoding and (image index, Result) once per image.
     Images must be valid (prepare them first to report bad ones); a cancel ends every image with stop_reason
     "cancelled". `recover` rolls a repetition loop back and retries it with a stronger guard (see
-    `engine/language/recovery.py`); `repetition_penalty` (>= 1.0) is the penalty of its first retry."""
-    ladder(repetition_penalty)  # a bad penalty fails before any model work
+    `engine/language/recovery.py`); `repetition_penalty` (>= 1.0) is the penalty of its first retry.
+    `math` ("brackets" or "dollars") and `tables` ("html" or "pipe") shape `Result.text` (`clean_markdown`)."""
+    ladder(repetition_penalty)  # bad settings fail before any model work
+    check_styles(math, tables)
     t_start = time.perf_counter()
     mx.reset_peak_memory()
     prompt_text = task_prompt(task, prompt, locate)
-    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles), prompt_text, t_start) for im in images]
+    styles = {"math": math, "tables": tables}
+    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles), prompt_text, t_start, styles)
+            for im in images]
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                               ngram_size=ngram_size, ngram_window=ngram_window, recover=recover,
                               repetition_penalty=repetition_penalty)

@@ -1,6 +1,7 @@
 """`dsocr ocr INPUT...`: OCR images, folders and PDF pages; stream one, batch many, write outputs.
 
-A single input with no `--out` streams its text to stdout. Otherwise every page is written to the output
+A single input with no `--out` goes to stdout: streamed raw as it decodes on a terminal, the finished result
+in `--format` into a file or pipe (so a rolled-back repetition loop never reaches it). Otherwise every page is written to the output
 folder, named after its input (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`), with a
 progress line on stderr. A bad input gets one line on stderr and the others still run; the exit code is 1
 if any input failed.
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..language.prompt import TASKS
 from ..language.recovery import DEFAULT_PENALTY
 from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
 from ..preprocess.pdf import DEFAULT_DPI
@@ -48,6 +50,12 @@ def add_parser(sub) -> None:
     p.add_argument("--ngram-window", type=int, default=90)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--math", default="brackets", choices=MATH_STYLES,
+                   help="equations as the model writes them, \\( \\) and \\[ \\] (brackets, default), or as $ and $$ "
+                        "(dollars), which most markdown viewers render")
+    p.add_argument("--tables", default="html", choices=TABLE_STYLES,
+                   help="tables as the model writes them, HTML (default), or as markdown pipe tables where they "
+                        "have no merged cells (pipe)")
     p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
                    help="roll a repetition loop back and retry it with a stronger guard (default on)")
     p.add_argument("--repetition-penalty", type=float, default=DEFAULT_PENALTY,
@@ -98,7 +106,7 @@ def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
                 max_tiles=args.max_tiles, max_tokens=args.max_tokens, temperature=args.temperature,
                 top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
-                repetition_penalty=args.repetition_penalty)
+                repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
 
 
 def run(args) -> int:
@@ -126,8 +134,8 @@ def run(args) -> int:
     if single:
         item = todo[0]
         result = None
-        # a terminal sees the text as it decodes; a file or pipe gets it once, so a rolled-back loop never
-        # reaches it (a terminal gets a note on stderr and the text after the rollback point)
+        # a terminal sees the raw text as it decodes (a rolled-back loop: a note on stderr, then the text after
+        # the rollback point); a file or pipe gets the finished result once, in --format, like an output file
         live = args.format != "json" and sys.stdout.isatty()
         for event in stream(model, image, cancel=cancel, **kwargs):
             if isinstance(event, TextDelta) and live:
@@ -137,12 +145,7 @@ def run(args) -> int:
                 _err(f"\n[loop at token {event.loop_start}: rolled back, continuing with {event.strategy}]")
             elif isinstance(event, Result):
                 result = event
-        if args.format == "json":
-            sys.stdout.write(render(result, "json"))
-        elif live:
-            sys.stdout.write("\n")
-        else:
-            sys.stdout.write(result.raw_text + "\n")
+        sys.stdout.write("\n" if live else render(result, args.format))
         _report_stop(item, result)
         return 0
 
