@@ -26,7 +26,7 @@ GRID = 999  # coordinates run 0..999 over the original image
 # `<|ref|>` label `<|/ref|>` optional whitespace `<|det|>`; the label may not contain another tag. Without
 # its `<|ref|>`, the label is the rest of the line before `<|/ref|>` (at the start of a line or after a tag)
 _HEAD_RE = re.compile(r"<\|ref\|>((?:(?!<\|).)*?)<\|/ref\|>\s*<\|det\|>"
-                      r"|(?:^|(?<=\n)|(?<=\|>))([^\n<]{0,100}?)<\|/ref\|>\s*<\|det\|>", re.S)
+                      r"|(?:^|(?<=\n)|(?<=\|>)|(?<=｜>))([^\n<]{0,100}?)<\|/ref\|>\s*<\|det\|>", re.S)
 _BOX_RE = re.compile(r"\[([^\[\]]*)\]")  # one innermost [...] group
 _NUM_RE = re.compile(r"[+-]?\d+(?:\.\d*)?")
 
