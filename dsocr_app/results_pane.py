@@ -131,7 +131,7 @@ class ResultsPane(QWidget):
 
     @Slot()
     def _render(self) -> None:
-        self.rendered.setMarkdown(self.editor.toPlainText())
+        self.rendered.setMarkdown(eb.renderable_markdown(self.editor.toPlainText()))
 
     # streaming
     def begin_stream(self, so_far: str = "") -> None:
@@ -152,6 +152,13 @@ class ResultsPane(QWidget):
         self._dirty = True
         self.stats.setText(f"Running: {_fmt_int(tokens)} tokens \u00b7 decode {tps:.1f} tokens/s \u00b7 "
                            f"{elapsed:.1f} s so far")
+
+    def rewind_stream(self, keep: int, loop_start: int, strategy: str) -> None:
+        """A repetition loop was rolled back: the streamed text is cut to its first `keep` characters."""
+        self._raw = self._raw[:keep]
+        self._dirty = True
+        self.show_banner(f"The model began repeating itself at token {loop_start}: going back to there and "
+                         f"continuing with {strategy}\u2026", warning=False)
 
     @Slot()
     def _flush(self) -> None:
@@ -188,8 +195,11 @@ class ResultsPane(QWidget):
             self.tabs.setCurrentWidget(self.editor)
         stop = result.stop_reason
         self.stats.setText(run_summary(result))
+        note = result.recovery_note()
         if stop in STOP_NOTES:
-            self.show_banner(STOP_NOTES[stop], warning=stop == "repetition")
+            self.show_banner(STOP_NOTES[stop] + (f" ({note})" if note else ""), warning=stop == "repetition")
+        elif note:
+            self.show_banner(note[:1].upper() + note[1:] + ".", warning=False)
         else:
             self.hide_banner()
         self.set_table(result.plan, result)
@@ -249,6 +259,11 @@ class ResultsPane(QWidget):
         if result is not None:
             rows.append(("Prompt tokens", "image + text", _fmt_int(result.prompt_tokens)))
             rows.append(("Generated tokens", result.stop_reason, _fmt_int(result.generated_tokens)))
+            if len(result.attempts) > 1:  # every decoding attempt of a run that met a loop
+                for k, a in enumerate(result.attempts, 1):
+                    loop = f", loop from token {a.loop_start} (period {a.period})" if a.loop_start is not None else ""
+                    rows.append((f"Attempt {k}", f"{a.strategy} from token {a.start}: {a.stop}{loop}",
+                                 _fmt_int(a.tokens)))
             for name, value in (("Encode + prefill", result.encode_s + result.prefill_s),
                                 ("Elapsed", result.elapsed_s)):
                 rows.append((name, "seconds", f"{value:.2f}"))
