@@ -180,8 +180,7 @@ def _report_stop(item: InputItem, result) -> None:
     if result is None:
         return
     if result.stop_reason == "repetition":
-        _err(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point; "
-             f"{result.recovery_note()})")
+        _err(f"{item.label}: stopped early, the model was repeating itself ({result.recovery_note()})")
     elif result.recoveries:
         _err(f"{item.label}: {result.recovery_note()}")
     if result.stop_reason == "max_tokens":

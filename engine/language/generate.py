@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 
 from .kv_cache import make_cache
-from .recovery import Attempt, LoopBan, ban, ladder, penalize, PENALTY_WINDOW, DEFAULT_PENALTY
+from .recovery import DEFAULT_PENALTY, PENALTY_WINDOW, Attempt, LoopBan, ban, ladder, penalize
 from .sampling import sample
 
 
