@@ -301,3 +301,20 @@ def test_cli_recover_options_and_summary(tiny, tmp_path, capsys):
     assert [a["strategy"] for a in data["attempts"]][:2] == ["greedy", "loop-ban+penalty"]
     assert f"a loop at token {data['attempts'][0]['loop_start']} was recovered by loop-ban+penalty" in err
     assert "[1/1] " in err and "show1.json (850 tokens" in err
+
+
+def test_batched_pages_recover_through_the_pipeline(tiny):
+    from PIL import Image
+
+    pages = [SHOW1, Image.new("RGB", (300, 300), "white")]
+    streamed, results = {0: "", 1: ""}, {}
+    for i, ev in engine.stream_batch(tiny, pages, max_tokens=850):
+        if isinstance(ev, Rollback):
+            streamed[i] = streamed[i][:ev.text_length]
+        elif isinstance(ev, engine.TextDelta):
+            streamed[i] += ev.text
+        else:
+            results[i] = ev
+    assert results[0].recoveries and results[0].attempts[1].strategy == "loop-ban+penalty"
+    for i in (0, 1):  # each page's stream, cut back at its own rollbacks, is its own final text
+        assert streamed[i] == results[i].raw_text and results[i].stop_reason != "cancelled"
