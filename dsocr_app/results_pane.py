@@ -9,7 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout,
+                               QWidget)
 
 from . import engine_bridge as eb
 
@@ -191,6 +192,7 @@ class ResultsPane(QWidget):
     def show_result(self, result, text: str | None = None) -> None:
         """Fill every tab from an engine Result; `text` is the (possibly edited) markdown to show."""
         self.set_text(result.text if text is None else text, result.raw_text)
+        self._mark_attempts(result)
         if self.tabs.currentWidget() is self.table:
             self.tabs.setCurrentWidget(self.editor)
         stop = result.stop_reason
@@ -203,6 +205,30 @@ class ResultsPane(QWidget):
         else:
             self.hide_banner()
         self.set_table(result.plan, result)
+
+    def _mark_attempts(self, result) -> None:
+        """In the raw view, tint the text each retry after a loop wrote, with its strategy as the tooltip."""
+        marks = []
+        attempts = result.attempts
+        for k in range(1, len(attempts)):
+            start = attempts[k].text_start
+            end = attempts[k + 1].text_start if k + 1 < len(attempts) else len(result.raw_text)
+            if start is None or end is None or end <= start:  # nothing of this retry was kept
+                continue
+            a, b = attempts[k - 1], attempts[k]
+            sel = QTextEdit.ExtraSelection()
+            sel.format.setBackground(self.palette().color(QPalette.ColorRole.AlternateBase))
+            sel.format.setToolTip(f"written by {b.strategy} after a loop at token {a.loop_start}")
+            sel.cursor = QTextCursor(self.raw.document())
+            sel.cursor.setPosition(start)
+            sel.cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            marks.append(sel)
+        self.raw.setExtraSelections(marks)
+
+    def attempt_marks(self) -> list[tuple[int, int, str]]:
+        """(start, end, tooltip) of each tinted retry in the raw view."""
+        return [(s.cursor.selectionStart(), s.cursor.selectionEnd(), s.format.toolTip())
+                for s in self.raw.extraSelections()]
 
     def show_banner(self, text: str, warning: bool = True) -> None:
         icon = QStyle.StandardPixmap.SP_MessageBoxWarning if warning else QStyle.StandardPixmap.SP_MessageBoxInformation

@@ -178,6 +178,7 @@ class _Job:
         for t in kept:
             self.decoder.push(t)
         looped = self.stats.attempts[-2]
+        rewind.attempt.text_start = len(self.decoder.text)
         return Rollback(len(self.decoder.text), looped.loop_start, rewind.attempt.strategy, rewind.keep)
 
     def result(self) -> Result:
@@ -186,6 +187,8 @@ class _Job:
         s = self.stats
         if s.attempts and not s.attempts[-1].stop:  # cancelled: the attempt under way says so too
             s.attempts[-1].stop = self.stop
+        if s.attempts:
+            s.attempts[0].text_start = 0
         return Result(
             text=text.strip(), raw_text=raw, plan=self.prep.plan, regions=parse_grounding(raw, self.prep.plan.image_size),
             prompt=self.prompt_text, prompt_tokens=s.prompt_tokens or len(self.ids), generated_tokens=s.generated,

@@ -266,6 +266,7 @@ def test_tiny_model_loop_is_recovered_end_to_end(looping_runs):
     assert counts_plain == counts_rec == {"encode": 1, "prefill": 1}  # the rollback reused the cache
     d = result.to_dict()
     assert d["attempts"][0]["stop"] == "repetition" and d["attempts"][1]["start"] == first.generated_tokens
+    assert [a.text_start for a in result.attempts][:2] == [0, first.text_length]
     assert result.recovery_note().startswith(f"a loop at token {first.loop_start} was recovered by loop-ban+penalty")
 
 

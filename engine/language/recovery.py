@@ -57,7 +57,8 @@ def ladder(penalty: float = DEFAULT_PENALTY) -> tuple[Strategy, ...]:
 @dataclass
 class Attempt:
     """One decoding attempt of a sequence: its strategy, the generated-token index it started at, how many
-    tokens it generated, why it stopped, and (when it looped) where the loop began and its period."""
+    tokens it generated, why it stopped, (when it looped) where the loop began and its period, and where its
+    text begins in the raw output (`text_start`, characters; filled in by the pipeline)."""
 
     strategy: str
     start: int
@@ -65,6 +66,7 @@ class Attempt:
     stop: str = ""
     loop_start: int | None = None
     period: int | None = None
+    text_start: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

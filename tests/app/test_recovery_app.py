@@ -95,3 +95,7 @@ def test_a_looping_run_is_recovered_in_the_app(window, tiny_v2, qtbot):
     assert window.results.text() == result.text and window.results.raw.toPlainText() == result.raw_text
     assert "was recovered by loop-ban+penalty" in window.results.banner_message()
     assert any(r[0] == "Attempt 2" for r in window.results.table_rows())
+    # the raw view tints what the retry wrote, from where it took over to the end
+    (mark,) = window.results.attempt_marks()[:1]
+    assert mark[0] == result.attempts[1].text_start > 0 and "loop-ban+penalty" in mark[2]
+    assert result.raw_text[:mark[0]] == result.raw_text[:rollbacks[0][0]]
