@@ -144,7 +144,7 @@ def test_spanned_table_stays_html_and_reads_as_a_grid():
     (grid,) = tables(md)
     assert grid[0][:3] == ["Model", "Tokens", "English"] and len(grid[0]) == 10
     assert grid[1][:3] == ["", "", "overall"]  # covered by the rowspans
-    assert grid[3][:3] == ["Dolphin [11]", "-", "0.356"] and grid[-1][0] == "Mathpix [2]"
+    assert grid[3][:3] == ["Dolphin [11]", "-", "0.356"] and grid[-1][:2] == ["Mathpix [2]", "-"]  # `-</td` cut off
     assert "\\(\\mathrm{^{i + 200dpi}}\\)" in md
 
 
@@ -159,27 +159,13 @@ def test_span_less_html_tables_become_pipe_tables():
     assert tables_as_pipes("x") == "x"
 
 
-def test_truncated_table_renders_in_qt(qapp_or_skip):
-    from PySide6.QtGui import QTextDocument
-
+def test_truncated_table_is_closed_for_viewers():
     md = clean_markdown(real("v1_table_spans_issue295.txt"))[0]
-    doc = QTextDocument()
-    doc.setMarkdown(md)
-    assert not doc.rootFrame().childFrames()  # Qt draws nothing for an HTML table cut off mid-tag...
-    doc.setMarkdown(renderable_markdown(md))
-    (table,) = doc.rootFrame().childFrames()
-    assert table.rows() == 6 and table.columns() == 10  # ...and every row once it is closed
+    shown = renderable_markdown(md)  # Qt draws nothing for an HTML table cut off mid-tag (tests/app checks)
+    rows = [line for line in shown.splitlines() if line.startswith("| ")]
+    assert "<table>" not in shown and len(rows) == 7 and rows[-1].startswith("| Mathpix [2] | - |  |")
     complete = "<table><tr><td rowspan=\"2\">a</td><td>b</td></tr><tr><td>c</td></tr></table>"
     assert renderable_markdown(complete) == complete  # a whole table keeps its spans
-
-
-@pytest.fixture
-def qapp_or_skip():
-    try:
-        from PySide6.QtWidgets import QApplication
-    except ImportError:
-        pytest.skip("PySide6 not installed")
-    return QApplication.instance() or QApplication([])
 
 
 @pytest.mark.parametrize("name,loops", [("v1_loop_vllm_ascend_4989.txt", True), ("v1_loop_mlx_vlm_549.txt", True),

@@ -240,9 +240,12 @@ _SEPARATOR_CELL_RE = re.compile(r"\s*:?-{1,}:?\s*")
 _PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
 
 
+_PARTIAL_TAG_RE = re.compile(r"<[^<>]*\Z")  # a tag cut off by a truncated run (`<td>-</td`)
+
+
 def _html_tables(fragment: str) -> list[list[list[str]]]:
     parser = _TableParser()
-    parser.feed(fragment)
+    parser.feed(_PARTIAL_TAG_RE.sub("", fragment))
     parser.close()
     return parser.tables
 
@@ -331,16 +334,17 @@ def pipe_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def tables_as_pipes(markdown: str, spanned: bool = False) -> str:
+def _as_pipes(fragment: str) -> str | None:
+    """The HTML tables of `fragment` as pipe tables on their own lines (None when it holds no cells)."""
+    found = [t for t in _html_tables(fragment) if t]
+    return "\n\n" + "\n\n".join(pipe_table(t) for t in found) + "\n\n" if found else None
+
+
+def tables_as_pipes(markdown: str) -> str:
     """HTML tables written as markdown pipe tables, each on its own lines; tables with row or column spans
-    stay HTML unless `spanned` (then their covered cells are left empty, as a pipe table must)."""
+    stay HTML (a pipe table cannot merge cells)."""
     def repl(m):
-        if not spanned and _SPAN_RE.search(m.group(0)):
-            return m.group(0)
-        found = [t for t in _html_tables(m.group(0)) if t]
-        if not found:
-            return m.group(0)
-        return "\n\n" + "\n\n".join(pipe_table(t) for t in found) + "\n\n"
+        return m.group(0) if _SPAN_RE.search(m.group(0)) else _as_pipes(m.group(0)) or m.group(0)
 
     out = _HTML_TABLE_RE.sub(repl, markdown)
     return re.sub(r"\n{3,}(?=\| )|(?<= \|)\n{3,}", "\n\n", out) if out != markdown else out
@@ -353,10 +357,7 @@ def renderable_markdown(markdown: str) -> str:
     """The markdown as a viewer (Qt's included) can draw it: a complete HTML table stays HTML (its spans
     render), one cut off by a truncated run becomes a pipe table, which needs no closing tags."""
     def repl(m):
-        if _TABLE_END_RE.search(m.group(0)):
-            return m.group(0)
-        found = [t for t in _html_tables(m.group(0)) if t]
-        return "\n\n" + "\n\n".join(pipe_table(t) for t in found) + "\n\n" if found else ""
+        return m.group(0) if _TABLE_END_RE.search(m.group(0)) else _as_pipes(m.group(0)) or ""
 
     return _HTML_TABLE_RE.sub(repl, markdown)
 
