@@ -30,6 +30,7 @@ class RunQueue(QObject):
     modelFailed = Signal(str)
     started = Signal(object)  # Job
     delta = Signal(object, str, int, float, float)  # Job, text, generated tokens, elapsed s, tokens/s
+    rolledBack = Signal(object, int, int, str)  # Job, characters of streamed text kept, loop start, strategy
     finished = Signal(object, object)  # Job, engine Result (its stop_reason says eos, cancelled, ...)
     failed = Signal(object, str)  # Job, message (CANCELLED when cancelled before a result)
     busyChanged = Signal(bool)
@@ -50,6 +51,7 @@ class RunQueue(QObject):
         w.modelLoaded.connect(self._on_model_loaded)
         w.modelFailed.connect(self._on_model_failed)
         w.jobDelta.connect(self._on_delta)
+        w.jobRollback.connect(self._on_rollback)
         w.jobFinished.connect(self._on_finished)
         w.jobFailed.connect(self._on_failed)
 
@@ -145,6 +147,12 @@ class RunQueue(QObject):
         if self.running is not None and self.running.id == job_id:
             self.partial += text
             self.delta.emit(self.running, text, tokens, elapsed, tps)
+
+    @Slot(int, int, int, str)
+    def _on_rollback(self, job_id: int, keep: int, loop_start: int, strategy: str) -> None:
+        if self.running is not None and self.running.id == job_id:
+            self.partial = self.partial[:keep]
+            self.rolledBack.emit(self.running, keep, loop_start, strategy)
 
     @Slot(int, object)
     def _on_finished(self, job_id: int, result) -> None:

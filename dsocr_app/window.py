@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         r.modelFailed.connect(self._on_model_failed)
         r.started.connect(self._on_started)
         r.delta.connect(self._on_delta)
+        r.rolledBack.connect(self._on_rollback)
         r.finished.connect(self._on_finished)
         r.failed.connect(self._on_failed)
         r.busyChanged.connect(self._on_busy_changed)
@@ -690,7 +691,8 @@ class MainWindow(QMainWindow):
             image = image.crop(target.rect)
         if self.runs.model.version != self.options().version:
             self.set_plan_options(version=self.runs.model.version)
-        return image, {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens)}
+        return image, {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens),
+                       **self.settings.engine_options()}
 
     @Slot(object)
     def _on_started(self, job) -> None:
@@ -709,6 +711,11 @@ class MainWindow(QMainWindow):
             self.results.append_delta(text, tokens, elapsed, tps)
         self.progress.setFormat(f"{tokens} tokens \u00b7 decode {tps:.1f}/s")
         self.textStreamed.emit(text, tokens)
+
+    @Slot(object, int, int, str)
+    def _on_rollback(self, job, keep: int, loop_start: int, strategy: str) -> None:
+        if self._is_shown(job.key):
+            self.results.rewind_stream(keep, loop_start, strategy)
 
     @Slot(object, object)
     def _on_finished(self, job, result) -> None:

@@ -82,6 +82,7 @@ class OcrWorker(QObject):
     modelFailed = Signal(str)
     jobStarted = Signal(int)
     jobDelta = Signal(int, str, int, float, float)  # job id, text, generated tokens, elapsed s, tokens/s
+    jobRollback = Signal(int, int, int, str)  # job id, characters of streamed text kept, loop start, new strategy
     jobFinished = Signal(int, object)  # job id, engine.Result
     jobFailed = Signal(int, str)
     stopped = Signal()
@@ -135,6 +136,8 @@ class OcrWorker(QObject):
             for event in eb.stream(self.model, job.image, cancel=job.cancel, **job.options):
                 if isinstance(event, eb.Result):
                     result = event
+                elif isinstance(event, eb.Rollback):
+                    self.jobRollback.emit(job.id, event.text_length, event.loop_start, event.strategy)
                 else:
                     self.jobDelta.emit(job.id, event.text, int(event.generated_tokens), float(event.elapsed_s),
                                        float(event.tokens_per_s))
