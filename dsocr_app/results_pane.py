@@ -6,7 +6,7 @@ Streamed text is buffered and flushed a few times a second, so a fast decoder ne
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
@@ -85,7 +85,8 @@ class ResultsPane(QWidget):
         self.raw.setReadOnly(True)
         self.raw.setFont(mono)
         self.raw.setAccessibleName("Raw model output with grounding tags")
-        self.tabs.addTab(self.raw, "Raw output")
+        i = self.tabs.addTab(self.raw, "Raw")
+        self.tabs.setTabToolTip(i, "The model's raw output, grounding tags included")
 
         self.table = QTableWidget(0, 3)
         self.table.setAccessibleName("Token counts per tile and timings")
@@ -93,8 +94,11 @@ class ResultsPane(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()  # the numbers always show; the long "Where" column gives way
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.tabs.addTab(self.table, "Tokens")
         layout.addWidget(self.tabs, 1)
 

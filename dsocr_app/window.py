@@ -200,8 +200,24 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 900)
         state = self.settings.geometry("splitter")
-        if state is None or not self.splitter.restoreState(state):
-            self.splitter.setSizes([200, 700, 500])
+        self._sized = state is not None and self.splitter.restoreState(state)
+
+    def _fit_splitter(self) -> None:
+        """First sizes of queue, image and results for the window's width (until the user drags a handle)."""
+        w = self.splitter.width()
+        queue, results = min(max(int(w * 0.13), 120), 220), min(max(int(w * 0.36), 300), 560)
+        self.splitter.setSizes([queue, max(w - queue - results, 240), results])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._sized:
+            self._fit_splitter()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:
+            self._fit_splitter()
+        self._sized = True  # from now on the user's handle positions stay
 
     def save_settings(self) -> None:
         s, o = self.settings, self.options()
