@@ -611,7 +611,7 @@ class MainWindow(QMainWindow):
         self.settings.model = model.name
         self.settings.add_recent_model(model.name)
         self.model_label.setText(f"Model: {model_label(model)}")
-        self.statusBar().showMessage(f"Model ready: {model.name}", 4000)
+        self.statusBar().showMessage(f"Model ready: {model.name} (loaded in {model.load_seconds:.1f} s)", 6000)
         if model.version != self.options().version:
             self.set_plan_options(version=model.version)
         self.update_actions()
