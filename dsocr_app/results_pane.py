@@ -16,7 +16,7 @@ from . import engine_bridge as eb
 STOP_NOTES = {
     "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
                    "The text before the loop is kept; try another mode or a region to read the rest."),
-    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Run \u2192 Max tokens).",
+    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Settings \u2192 Run).",
     "cancelled": "Cancelled: the text so far is kept.",
 }
 
