@@ -10,7 +10,6 @@ tested on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Signal, Slot
 
@@ -181,9 +180,4 @@ class RunQueue(QObject):
         """Cancel everything and stop the worker thread (waits for it)."""
         self.cancel()
         return self.host.close()
-
-
-def model_label(model) -> str:
-    """'name (v2)' for the status bar."""
-    return f"{Path(model.name).name or model.name} ({model.version})"
 

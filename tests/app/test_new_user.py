@@ -98,7 +98,7 @@ def test_copied_text_survives_until_quit(window):
     from dsocr_app.app import release_clipboard
 
     window.results.set_text("# Title\n\nbody")
-    window.copy_as("plain")
+    window.exports.copy_as("plain")
     assert not release_clipboard()
     from PySide6.QtGui import QGuiApplication
 

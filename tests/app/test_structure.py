@@ -11,12 +11,11 @@ from engine.outputs.export import to_json
 
 from dsocr_app import engine_bridge as eb
 from dsocr_app import exporting
-from dsocr_app.actions import ACTIONS, MENUS, TOOLBAR
+from dsocr_app.actions import ACTIONS, MENUS, TOOLBAR, resolve
 from dsocr_app.plan_options import PlanOptions, PlanOptionsBar
 from dsocr_app.run_queue import CANCELLED, RunQueue
 from dsocr_app.settings_dialog import SECTIONS, SettingsDialog
 from dsocr_app.target_bar import TargetBar
-from dsocr_app.window import MainWindow
 
 from .conftest import grounded_result
 from .helpers import plan_of
@@ -114,14 +113,14 @@ def test_plan_options_check_like_the_command_line():
     assert PlanOptions("v2", "gundam", 2, 12).normalized() == PlanOptions("v2", "gundam", 2, 6)
 
 
-def test_actions_table_is_complete():
+def test_actions_table_is_complete(window):
     names = {a.name for a in ACTIONS}
     assert len(names) == len(ACTIONS)
     listed = [n for items in MENUS.values() for n in items if n] + [
         n for e in TOOLBAR if e for n in (e if isinstance(e, tuple) else (e,))]
     assert set(listed) <= names
     for a in ACTIONS:
-        assert callable(getattr(MainWindow, a.slot, None)), a.slot
+        assert callable(resolve(window, a.slot)), a.slot
 
 
 def test_menus_come_from_the_table(window):
@@ -140,8 +139,8 @@ def test_a_file_format_is_one_entry(window, page, tmp_path, monkeypatch):
 
     formats = {**exporting.FILE_FORMATS, "html": exporting.FileFormat("html", "HTML (*.html)", write_html)}
     monkeypatch.setattr(exporting, "FILE_FORMATS", formats)
-    assert window.save_target(tmp_path / "page.html") == [tmp_path / "page.html"]
-    assert window.export_all(tmp_path / "all", ("html", "json")) == [tmp_path / "all" / "page.html",
+    assert window.exports.save_target(tmp_path / "page.html") == [tmp_path / "page.html"]
+    assert window.exports.export_all(tmp_path / "all", ("html", "json")) == [tmp_path / "all" / "page.html",
                                                                       tmp_path / "all" / "page.json"]
 
 
@@ -149,7 +148,7 @@ def test_json_export_uses_the_engines_writer(window, page, tmp_path):
     window.add_paths([page])
     result = grounded_result(window.queue.image(0), plan_of(window))
     window.apply_result(0, 0, result)
-    path = window.save_target(tmp_path / "page.json")[0]
+    path = window.exports.save_target(tmp_path / "page.json")[0]
     text = path.read_text()
     assert text == to_json(json.loads(text))  # the engine's indent and escaping
     assert json.loads(text)["stop_reason"] == "eos"
@@ -157,18 +156,13 @@ def test_json_export_uses_the_engines_writer(window, page, tmp_path):
 
 def test_settings_sections_save_on_ok_only(settings, qtbot):
     assert [s.title for s in SECTIONS] == ["Run", "Files"]
-    d = SettingsDialog(settings)
-    qtbot.addWidget(d)
-    d.sections[0].max_tokens.setValue(1024)
-    d.sections[1].pdf_dpi.setValue(200)
-    d.reject()
-    assert settings.max_tokens == 8192 and settings.pdf_dpi == 144
-    d = SettingsDialog(settings)
-    qtbot.addWidget(d)
-    d.sections[0].max_tokens.setValue(1024)
-    d.sections[1].pdf_dpi.setValue(200)
-    d.accept()
-    assert settings.max_tokens == 1024 and settings.pdf_dpi == 200
+    for close, want in (("reject", (8192, 144)), ("accept", (1024, 200))):
+        d = SettingsDialog(settings)
+        qtbot.addWidget(d)
+        d.sections[0].max_tokens.setValue(1024)
+        d.sections[1].pdf_dpi.setValue(200)
+        getattr(d, close)()
+        assert (settings.max_tokens, settings.pdf_dpi) == want, close
 
 
 def test_target_bar_emits_only_user_choices(window, qtbot):
