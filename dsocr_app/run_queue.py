@@ -66,13 +66,14 @@ class RunQueue(QObject):
 
     # ---- model ---------------------------------------------------------------------------------------------
 
-    def load(self, source: str) -> None:
-        """Load a model (hub id or folder) in the worker; waiting runs start when it is ready."""
+    def load(self, source: str, options: dict | None = None) -> None:
+        """Load a model (hub id or folder; `options`: more `engine.load` keyword arguments) in the worker;
+        waiting runs start when it is ready."""
         if self.running is not None:
             raise RuntimeError("wait for the run to finish (or cancel it) before changing the model")
         self.loading = str(source)
         self.model = None
-        self.host.load(str(source))
+        self.host.load(str(source), options)
         self.busyChanged.emit(True)
 
     @Slot(object)
