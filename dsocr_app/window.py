@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
         self.last_error = ""
         self._message_box: QMessageBox | None = None
+        self._sized = False  # the splitter has its first sizes (or the user's)
         self.acts = build_actions(self)
         self._build_ui()
         build_menus(self.menuBar(), self.acts)
