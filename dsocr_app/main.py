@@ -129,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         from .self_test import run
 
         return run()
+    settings = _settings_for(args)
+    try:
+        options = check_args(args, settings)
+    except ValueError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     else:
@@ -138,12 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
-    settings = _settings_for(args)
-    try:
-        options = check_args(args, settings)
-    except ValueError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
 
     from PySide6.QtWidgets import QApplication
 
