@@ -74,6 +74,8 @@ def check_args(args, settings):
         raise ValueError("--run goes with --screenshot")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ValueError(f"--max-tokens {args.max_tokens}: give at least 1")
+    if args.pages is not None:
+        eb.parse_page_ranges(args.pages, 1_000_000)  # the syntax; each PDF checks its own page count
     if args.screenshot:
         parse_size(args.size)
         folder = Path(args.screenshot).expanduser().resolve().parent

@@ -136,6 +136,7 @@ def test_scripted_pdf_pages(window, three_page_pdf, monkeypatch):
     (["--max-tiles", "12"], "tile limits min=2, max=12 are invalid for v2"),
     (["--version", "v3"], "invalid choice: 'v3'"),
     (["--size", "big"], "WxH"),
+    (["--pages", "two"], "two"),
 ])
 def test_bad_options_get_one_line_and_exit_2(args, says, tmp_path):
     r = _app(*args, "--screenshot", tmp_path / "x.png")
