@@ -601,6 +601,9 @@ class MainWindow(QMainWindow):
         if self.runs.model is None and not self.runs.loading:
             if self.settings.model:
                 self.load_model(self.settings.model)
+            elif self.quiet:
+                self.report("No model is loaded: choose one first (Model \u2192 Choose model)")
+                return
             elif not self.choose_model():
                 return
         self.runs.submit(targets)

@@ -232,3 +232,12 @@ def test_a_failed_item_says_why_in_the_panel(window, tmp_path, page, qtbot):
         assert "press Run" not in window.results.stats.text()
         assert item.reason and item.reason in window.results.banner_message()
         assert not window.acts["run"].isEnabled()
+
+
+def test_a_scripted_run_without_a_model_asks_nothing(window, page, monkeypatch):
+    from dsocr_app.model_dialog import ModelDialog
+
+    monkeypatch.setattr(ModelDialog, "exec", lambda self: pytest.fail("a scripted window asked for a model"))
+    window.add_paths([page])
+    window.run_current()
+    assert "No model is loaded" in window.last_error and not window.is_busy()
