@@ -60,11 +60,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Choose and load the model (hub id or local folder)", short="Model"),
     ActionSpec("region", "Select &region", "toggle_region_mode", (), "Ctrl+E", None,
                "Drag a rectangle on the image to OCR only that region", checkable=True),
-    ActionSpec("zoom_in", "Zoom &in", "zoom_by", (1.25,), Key.ZoomIn),
-    ActionSpec("zoom_out", "Zoom &out", "zoom_by", (0.8,), Key.ZoomOut),
-    ActionSpec("fit", "&Fit to window", "fit", (), "Ctrl+0"),
-    ActionSpec("tiles", "Show &tile grid", "set_tiles_visible", (), "Ctrl+T", checkable=True, checked=True),
-    ActionSpec("boxes", "Show &boxes", "set_boxes_visible", (), "Ctrl+B", checkable=True, checked=True),
+    ActionSpec("zoom_in", "Zoom &in", "view.zoom_by", (1.25,), Key.ZoomIn),
+    ActionSpec("zoom_out", "Zoom &out", "view.zoom_by", (0.8,), Key.ZoomOut),
+    ActionSpec("fit", "&Fit to window", "view.fit", (), "Ctrl+0"),
+    ActionSpec("tiles", "Show &tile grid", "view.set_tiles_visible", (), "Ctrl+T", checkable=True, checked=True),
+    ActionSpec("boxes", "Show &boxes", "view.set_boxes_visible", (), "Ctrl+B", checkable=True, checked=True),
     ActionSpec("about", "&About DSOCR", "about", (), role=QAction.MenuRole.AboutRole),
 )
 

@@ -361,19 +361,7 @@ class MainWindow(QMainWindow):
             target.text = text
             self._update_spans()
 
-    # ---- view actions --------------------------------------------------------------------------------------
-
-    def zoom_by(self, factor: float) -> None:
-        self.view.zoom_by(factor)
-
-    def fit(self) -> None:
-        self.view.fit()
-
-    def set_tiles_visible(self, on: bool) -> None:
-        self.view.set_tiles_visible(on)
-
-    def set_boxes_visible(self, on: bool) -> None:
-        self.view.set_boxes_visible(on)
+    # ---- small commands ------------------------------------------------------------------------------------
 
     def about(self) -> None:
         show_about(self, self.runs.model.name if self.runs.model is not None else "")
