@@ -29,6 +29,11 @@ class StatusBar(QStatusBar):
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.model_label)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.currentMessage():  # a message from before the window was shown: hide the normal widgets under it
+            self.hideOrShow()
+
     def busy(self, text: str) -> None:
         """An activity of unknown length (loading a model, a run starting)."""
         self.progress.setRange(0, 0)

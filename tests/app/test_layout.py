@@ -17,10 +17,16 @@ def _inside(widget, window) -> bool:
 
 
 @pytest.mark.parametrize("size", [(800, 600), (1440, 900)])
-def test_every_part_is_visible_and_whole(make_window, page, size, qtbot):
-    window = make_window()
+def test_every_part_is_visible_and_whole(make_window, page, size, qtbot, settings):
+    from dsocr_app.window import MainWindow
+
+    window = MainWindow(settings)  # as dsocr-app starts: files added, then the window shown
+    qtbot.addWidget(window)
+    window.quiet = True
     window.resize(*size)
     window.add_paths([page])
+    window.show()
+    qtbot.waitExposed(window)
     qtbot.waitUntil(lambda: window.width() == size[0])
     QApplication.processEvents()
     assert (window.width(), window.height()) == size, "the window is wider or taller than asked"
@@ -33,6 +39,9 @@ def test_every_part_is_visible_and_whole(make_window, page, size, qtbot):
     header = results.table.horizontalHeader()
     last = results.table.columnCount() - 1
     assert header.sectionViewportPosition(last) + header.sectionSize(last) <= results.table.viewport().width()
+    status = window.statusBar()
+    assert status.currentMessage().startswith("Added 1 item")
+    assert not window.scale_status.isVisible(), "the message is drawn over the page-scale note"
     for tb in window.findChildren(QToolBar):
         ext = tb.findChild(QToolButton, "qt_toolbar_ext_button")
         assert ext is None or not ext.isVisible(), f"{tb.windowTitle()} overflows into >>"
