@@ -42,7 +42,7 @@ is_pdf = engine.is_pdf
 
 
 def engine_version() -> str:
-    return getattr(engine, "__version__", "unknown")
+    return engine.__version__
 
 
 # ---- the inference runtime ----------------------------------------------------------------------------------

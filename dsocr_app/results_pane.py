@@ -6,7 +6,7 @@ Streamed text is buffered and flushed a few times a second, so a fast decoder ne
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout,
@@ -18,7 +18,7 @@ from .tiling_panel import TilingPanel
 STOP_NOTES = {
     "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
                    "The text before the loop is kept; try another mode or a region to read the rest."),
-    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Run \u2192 Max tokens).",
+    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Settings \u2192 Run).",
     "cancelled": "Cancelled: the text so far is kept.",
 }
 
@@ -87,7 +87,8 @@ class ResultsPane(QWidget):
         self.raw.setReadOnly(True)
         self.raw.setFont(mono)
         self.raw.setAccessibleName("Raw model output with grounding tags")
-        self.tabs.addTab(self.raw, "Raw output")
+        i = self.tabs.addTab(self.raw, "Raw")
+        self.tabs.setTabToolTip(i, "The model's raw output, grounding tags included")
 
         self.table = QTableWidget(0, 3)
         self.table.setAccessibleName("Token counts per tile and timings")
@@ -95,8 +96,11 @@ class ResultsPane(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()  # the numbers always show; the long "Where" column gives way
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.tabs.addTab(self.table, "Tokens")
         self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
         self.tabs.addTab(self.tiling, "Tiling")

@@ -10,7 +10,6 @@ tested on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Signal, Slot
 
@@ -69,13 +68,14 @@ class RunQueue(QObject):
 
     # ---- model ---------------------------------------------------------------------------------------------
 
-    def load(self, source: str) -> None:
-        """Load a model (hub id or folder) in the worker; waiting runs start when it is ready."""
+    def load(self, source: str, options: dict | None = None) -> None:
+        """Load a model (hub id or folder; `options`: more `engine.load` keyword arguments) in the worker;
+        waiting runs start when it is ready."""
         if self.running is not None:
             raise RuntimeError("wait for the run to finish (or cancel it) before changing the model")
         self.loading = str(source)
         self.model = None
-        self.host.load(str(source))
+        self.host.load(str(source), options)
         self.busyChanged.emit(True)
 
     @Slot(object)
@@ -189,9 +189,4 @@ class RunQueue(QObject):
         """Cancel everything and stop the worker thread (waits for it)."""
         self.cancel()
         return self.host.close()
-
-
-def model_label(model) -> str:
-    """'name (v2)' for the status bar."""
-    return f"{Path(model.name).name or model.name} ({model.version})"
 

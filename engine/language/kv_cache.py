@@ -84,10 +84,6 @@ class BatchKVCache:
         self.keys: mx.array | None = None
         self.values: mx.array | None = None
 
-    @property
-    def batch_size(self) -> int:
-        return int(self.left_padding.shape[0])
-
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         """Append keys/values [B, kv_heads, L, D] (the same L for every sequence); return all so far."""
         prev = self._idx
