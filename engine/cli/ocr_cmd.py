@@ -3,22 +3,26 @@
 Before any model work, every input is checked (an image's header, a PDF's pages) and, with `--out`, every
 output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`): an input whose
 outputs exist is skipped (and says so) unless `--overwrite`, one that would write another input's file fails.
-Without `--out` nothing is written: one page streams its text to stdout, several pages each get a
-`==> name <==` header, as `head` prints them. `--format md,pdf` writes several formats (with `--out`); `pdf`
-is one searchable PDF per input (`report.pdf` -> `FOLDER/report.pdf`, its OCR'd pages in order), written when
-the input's last page is done. A bad input gets one line on stderr and the others still run; the exit code
-is 1 if any input failed (see `report.EXIT_CODES`).
+Without `--out` nothing is written: the text goes to stdout, each page under a `==> name <==` header when
+there are several, as `head` prints them; a terminal sees the raw text as it decodes, a file or pipe gets each
+finished result once, in `--format` (so a rolled-back repetition loop never reaches it). `--format md,pdf`
+writes several formats (with `--out`); `pdf` is one searchable PDF per input (`report.pdf` ->
+`FOLDER/report.pdf`, its OCR'd pages in order), written when the input's last page is done. A bad input gets
+one line on stderr and the others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
+from ..language.recovery import DEFAULT_PENALTY
 from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
@@ -62,13 +66,21 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=number(float, 0.0), default=0.0, help="0 = greedy (default 0)")
     p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=1.0,
                    help="nucleus sampling, in (0, 1] (default 1)")
+    p.add_argument("--math", default="brackets", choices=MATH_STYLES,
+                   help="equations as the model writes them, \\( \\) and \\[ \\] (brackets, default), or as $ and $$ "
+                        "(dollars), which most markdown viewers render")
+    p.add_argument("--tables", default="html", choices=TABLE_STYLES,
+                   help="tables as the model writes them, HTML (default), or as markdown pipe tables where they "
+                        "have no merged cells (pipe)")
+    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
+                   help="roll a repetition loop back and retry it with a stronger guard (default on)")
+    p.add_argument("--repetition-penalty", type=number(float, 1.0), default=DEFAULT_PENALTY,
+                   help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
     p.set_defaults(func=run)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
     """'md,pdf' -> ('md', 'pdf'): known formats, each once, in the order given."""
-    import argparse
-
     out: list[str] = []
     for part in str(text).replace(" ", "").lower().split(","):
         if part not in FORMATS:
@@ -109,7 +121,8 @@ def check_output_folder(out: Path) -> None:
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
                 max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
-                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
+                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
+                repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
 
 
 def run(args) -> int:
@@ -153,7 +166,7 @@ def run(args) -> int:
 
 def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool, failed: list) -> int:
     """Load the model, OCR the targets in batches, write (or print) each result; return how many were done."""
-    from ..pipeline import Result, prepare_for, stream_batch
+    from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
 
@@ -164,7 +177,8 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
     formats = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
-    sink = _Folder(out, formats, args.overwrite, todo) if out else _Stdout(formats[0], headers)
+    sink = _Folder(out, formats, args.overwrite, todo) if out else \
+        _Stdout(formats[0], headers, live=sys.stdout.isatty())
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
     done = 0
@@ -182,8 +196,10 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
             continue
         sink.begin([t for t, _ in group])
         for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
-            if not isinstance(event, Result):
+            if isinstance(event, TextDelta):
                 sink.delta(i, event.text)
+            elif isinstance(event, Rollback):
+                sink.rollback(i, event)
             elif sink.result(i, event):
                 _report_stop(group[i][0].item, event)
                 done += 1
@@ -213,6 +229,9 @@ class _Folder:
         """A page that could not be run: its input's PDF goes on without it."""
         self._pdf(target, None)
 
+    def rollback(self, i: int, event) -> None:
+        pass
+
     def result(self, i: int, result) -> bool:
         target = self.targets[i]
         item, ok = target.item, True
@@ -229,8 +248,9 @@ class _Folder:
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
         dest = paths[0] if paths else f"{target.paths[self.pdf_at]} (when its last page is done)"
+        note = f", {result.recovery_note()}" if result.recoveries else ""
         report.note(f"[{self.finished}/{self.total}] {item.label} -> {dest} "
-                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall{note})")
         return True
 
     def _pdf(self, target, result) -> list[Path] | None:
@@ -292,10 +312,13 @@ class PdfCollector:
 class _Stdout:
     """Results printed to stdout in input order, each under a `==> name <==` header when there are several.
 
-    The first unfinished page of a batch streams as it decodes; the others are held until it is done."""
+    On a terminal (`live`) the first unfinished page of a batch streams its raw text as it decodes, the others
+    are held until it is done, and a rolled-back loop gets a note on stderr; into a file or pipe each page is
+    written once, finished, in --format, so a rolled-back repetition loop never reaches it."""
 
-    def __init__(self, fmt: str, headers: bool):
+    def __init__(self, fmt: str, headers: bool, live: bool):
         self.fmt, self.headers, self.printed = fmt, headers, 0
+        self.live = live and fmt != "json"
 
     def begin(self, targets: list) -> None:
         self.targets, self.next, self.held, self.done, self.started = targets, 0, {}, {}, set()
@@ -318,7 +341,7 @@ class _Stdout:
         pass
 
     def delta(self, i: int, text: str) -> None:
-        if self.fmt == "json":
+        if not self.live:
             return
         if i == self.next:
             self._start(i)
@@ -326,13 +349,23 @@ class _Stdout:
         else:
             self.held.setdefault(i, []).append(text)
 
+    def rollback(self, i: int, event) -> None:
+        if not self.live:
+            return
+        if i in self.held:  # not printed yet: drop the looped text
+            self.held[i] = ["".join(self.held[i])[:event.text_length]]
+        if i in self.started:
+            report.note(f"{self.targets[i].item.label}: a loop at token {event.loop_start} was rolled back; "
+                        f"continuing with {event.strategy}")
+
     def result(self, i: int, result) -> bool:
         self.done[i] = result
         while self.next in self.done:
             self._start(self.next)
-            self._write(render(self.done.pop(self.next), "json") if self.fmt == "json" else "\n")
+            finished = self.done.pop(self.next)
+            self._write("\n" if self.live else render(finished, self.fmt))
             self.next += 1
-            if self.next < len(self.targets) and self.fmt != "json":
+            if self.next < len(self.targets) and self.live:
                 self._start(self.next)
         return True
 
@@ -351,6 +384,8 @@ def _report_stop(item: InputItem, result) -> None:
     if not result.plan.official:
         report.note(f"{item.label}: {grid_reason(result.plan)}")
     if result.stop_reason == "repetition":
-        report.warning(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
-    elif result.stop_reason == "max_tokens":
+        report.warning(f"{item.label}: stopped early, the model was repeating itself ({result.recovery_note()})")
+    elif result.recoveries:
+        report.note(f"{item.label}: {result.recovery_note()}")
+    if result.stop_reason == "max_tokens":
         report.warning(f"{item.label}: reached --max-tokens; the text may be cut off")
