@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .capture import cli as capture_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsocr-app", description="DSOCR desktop app: local DeepSeek-OCR with the "
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="1440x900", help="with --screenshot: window size WxH (default 1440x900)")
     p.add_argument("--self-test", action="store_true", help="check the install (engine, MLX, a tiny OCR run, "
                    "the window offscreen), one line per check; exit 1 on any failure")
+    capture_cli.add_capture_options(p)
     return p
 
 
@@ -85,9 +88,14 @@ def take_screenshot(window, app, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.run and not args.screenshot:
-        build_parser().error("--run goes with --screenshot")
+        parser.error("--run goes with --screenshot")
+    capture_cli.check(args, parser)
+    handed = capture_cli.handoff(args)  # a running DSOCR takes the request
+    if handed is not None:
+        return handed
     if args.self_test:
         from .self_test import run
 
@@ -119,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         code = take_screenshot(window, app, args)
         window.close()
         return code
-    window.show()
+    if not capture_cli.start(app, window, args):
+        window.show()
     return app.exec()
 
 

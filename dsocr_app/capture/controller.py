@@ -1,0 +1,143 @@
+"""The capture flow: screenshot -> region (overlay or `--region`) -> OCR on the warm model -> clipboard,
+notification, queue, and an answer for whoever asked (the tray menu, this process's command line, or a
+later `dsocr-app --capture` through the instance socket).
+
+The model starts loading when the capture starts, so it loads while the user is still selecting. The
+answer is `{"ok": True, "text", "tokens", "seconds", "message"}` (seconds: release to clipboard) or
+`{"ok": False, "error"}`; a cancelled selection is `{"ok": False, "error": "cancelled", "cancelled": True}`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QGuiApplication
+
+from ..qt_compat import emit
+from . import deliver, link, platform_rules
+from .overlay import RegionSelector
+from .screens import crop_global, grab_screens
+from .settings import CaptureSettings
+
+
+class CaptureController(QObject):
+    """Runs one capture at a time for the main window `window` (which owns the model and the queue)."""
+
+    notify = Signal(str, str)  # title, message (the tray shows it)
+    delivered = Signal(dict)  # the answer of every finished capture
+
+    def __init__(self, window, parent: QObject | None = None):
+        super().__init__(parent)
+        self.window = window
+        self.settings = CaptureSettings(window.settings.q)
+        self.selector: RegionSelector | None = None
+        self._done = None
+        self._image = None
+        self._job = None
+        self._task = ""
+        self._started = 0.0
+        self._count = 0
+        link.connect_jobs(window, self._on_job_finished, self._on_job_failed)
+
+    @property
+    def busy(self) -> bool:
+        return self._done is not None
+
+    def capture(self, region=None, save: str | None = None, done=None) -> None:
+        """Start a capture; `done(answer)` is called once with the answer."""
+        done = done or (lambda _answer: None)
+        if self.busy:
+            done({"ok": False, "error": "a capture is already running"})
+            return
+        problem = platform_rules.capture_problem(QGuiApplication.platformName())
+        if problem:
+            self._answer_now(done, problem)
+            return
+        self._done, self._save = done, save
+        link.when_model_ready(self.window, self._on_model_ready, self._fail)  # loads while the user selects
+        if not self.busy:  # no model to load
+            return
+        shots = grab_screens()
+        if not shots:
+            self._fail("could not take a screenshot (no screen found)")
+            return
+        if region is not None:
+            try:
+                _shot, _local, image = crop_global(shots, tuple(region))
+            except ValueError as e:
+                self._fail(str(e))
+                return
+            self._chosen(image)
+            return
+        self.selector = RegionSelector(shots, link.planner(self.window), self)
+        self.selector.chosen.connect(lambda shot, rect: self._chosen(shot.crop(rect)))
+        self.selector.cancelled.connect(self._cancelled)
+        self.selector.start()
+
+    def _answer_now(self, done, message: str) -> None:
+        emit(self.notify, "DSOCR capture", message)
+        done({"ok": False, "error": message})
+
+    def _chosen(self, image) -> None:
+        self.selector = None
+        if image is None:
+            self._fail("the selection holds no pixels")
+            return
+        self._started = time.perf_counter()
+        self._image = image
+        if self._save:
+            try:
+                Path(self._save).parent.mkdir(parents=True, exist_ok=True)
+                image.save(self._save, format="PNG")
+            except (OSError, ValueError) as e:
+                self._fail(f"could not save the capture to {self._save}: {e}")
+                return
+        if self.window.model is not None:
+            self._on_model_ready()
+
+    def _on_model_ready(self) -> None:
+        if self._image is None or self._job is not None or not self.busy:
+            return  # still selecting: the run starts when the selection is made
+        self._task = self.settings.task
+        self._job = link.submit(self.window, self._image, self._task)
+
+    def _cancelled(self) -> None:
+        self.selector = None
+        self._finish({"ok": False, "error": "cancelled", "cancelled": True})
+
+    def _fail(self, message: str) -> None:
+        if self.busy:
+            emit(self.notify, "DSOCR capture failed", message)
+            self._finish({"ok": False, "error": message})
+
+    @Slot(int, object)
+    def _on_job_finished(self, job_id: int, result) -> None:
+        if self._job is None or job_id != self._job.id:
+            return
+        text = result.text
+        QGuiApplication.clipboard().setMimeData(deliver.mime_data(self._task, text))
+        seconds = time.perf_counter() - self._started
+        tokens = int(result.generated_tokens)
+        self._count += 1
+        link.add_to_queue(self.window, self._image, f"Capture {self._count}", result)
+        message = deliver.notification(text, tokens, seconds)
+        emit(self.notify, "DSOCR capture", message)
+        self._finish({"ok": True, "text": text, "tokens": tokens, "seconds": round(seconds, 3),
+                      "message": message})
+
+    @Slot(int, str)
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        if self._job is not None and job_id == self._job.id:
+            self._fail(message)
+
+    def _finish(self, answer: dict) -> None:
+        done, self._done = self._done, None
+        if self.selector is not None:
+            self.selector.close()
+            self.selector = None
+        self._image = self._job = None
+        emit(self.delivered, answer)
+        if done is not None:
+            done(answer)

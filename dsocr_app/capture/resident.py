@@ -1,0 +1,96 @@
+"""The running instance's side: answer later instances' requests, keep running without a window (tray /
+menu bar, model kept loaded), and quit for real only from the menu.
+
+While DSOCR stays resident, closing the window hides it; on macOS the Dock icon goes away while no window
+shows and comes back with the window.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+
+from . import link, platform_rules
+from .controller import CaptureController
+from .instance import InstanceServer, Request
+from .tray import Tray
+
+
+class Resident(QObject):
+    """Owns the instance server, the capture controller and the tray icon of the running app."""
+
+    def __init__(self, app: QApplication, window, stay: bool):
+        super().__init__(window)
+        self.app, self.window = app, window
+        self.controller = CaptureController(window, self)
+        self.server = InstanceServer(parent=self)
+        self.server.requested.connect(self.handle)
+        self.listening = self.server.listen()
+        self.tray: Tray | None = None
+        self.quitting = False
+        self.stay = stay or self.controller.settings.keep_running
+        self.controller.notify.connect(self.message)
+        window.installEventFilter(self)
+        if self.stay:
+            self.start_tray()
+
+    def start_tray(self) -> None:
+        self.stay = True
+        self.app.setQuitOnLastWindowClosed(False)
+        if self.tray is None and Tray.available():
+            self.tray = Tray(self.controller.settings, self)
+            self.tray.captureRequested.connect(lambda: self.controller.capture())
+            self.tray.showRequested.connect(self.show_window)
+            self.tray.quitRequested.connect(lambda: self.quit())
+            self.tray.show()
+        elif self.tray is None:
+            print("dsocr-app: no system tray here; DSOCR keeps running in the background "
+                  "(`dsocr-app --capture` reaches it, `dsocr-app` shows its window)", file=sys.stderr)
+        if not self.window.isVisible():
+            platform_rules.set_dock_icon(False)
+
+    def message(self, title: str, text: str) -> None:
+        if self.tray is not None:
+            self.tray.message(title, text)
+        if not self.window.isVisible():
+            return
+        self.window.statusBar().showMessage(text.replace("\n", " \u2014 "), 8000)
+
+    def show_window(self) -> None:
+        platform_rules.set_dock_icon(True)
+        link.show(self.window)
+
+    def quit(self, code: int = 0) -> None:
+        self.quitting = True
+        self.server.close()
+        self.window.close()
+        self.app.exit(code)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.window and event.type() == QEvent.Type.Close and self.stay and not self.quitting:
+            self.window.save_settings()
+            self.window.hide()
+            platform_rules.set_dock_icon(False)
+            event.ignore()
+            return True
+        return False
+
+    def handle(self, request: Request) -> None:
+        """A later instance's request: capture, open files, show the window, or status (model, queue)."""
+        m = request.message
+        if request.action == "capture":
+            self.controller.capture(m.get("region"), m.get("save"), done=lambda answer: request.reply(**answer))
+        elif request.action == "open":
+            self.show_window()
+            self.window.add_paths([str(f) for f in m.get("files", [])])
+            request.reply(ok=True, message="opened in the running DSOCR")
+        elif request.action == "status":
+            request.reply(ok=True, model=self.window.model_name(), loading=bool(self.window.loading),
+                          busy=self.controller.busy, queue=link.queue_names(self.window))
+        elif request.action == "show":
+            self.show_window()
+            request.reply(ok=True, message="shown the running DSOCR")
+        else:
+            request.reply(ok=False, error=f"unknown request {request.action!r}")
