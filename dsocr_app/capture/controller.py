@@ -39,6 +39,7 @@ class CaptureController(QObject):
         self._task = ""
         self._started = 0.0
         self._count = 0
+        self.grab = grab_screens  # the screenshot source (tests give known pixels)
         link.connect_jobs(window, self._on_job_finished, self._on_job_failed)
 
     @property
@@ -59,7 +60,7 @@ class CaptureController(QObject):
         link.when_model_ready(self.window, self._on_model_ready, self._fail)  # loads while the user selects
         if not self.busy:  # no model to load
             return
-        shots = grab_screens()
+        shots = self.grab()
         if not shots:
             self._fail("could not take a screenshot (no screen found)")
             return

@@ -111,13 +111,14 @@ class InstanceServer(QObject):
         self.server.newConnection.connect(self._on_connection)
 
     def listen(self) -> bool:
-        if self.server.listen(self.name):
-            return True
+        # ask first: with UserAccessOption, Qt would silently replace a live instance's socket file
         probe = QLocalSocket()
         probe.connectToServer(self.name)
-        if probe.waitForConnected(CONNECT_MS):  # a live instance owns the name
+        if probe.waitForConnected(CONNECT_MS):
             probe.disconnectFromServer()
             return False
+        if self.server.listen(self.name):
+            return True
         QLocalServer.removeServer(self.name)  # a stale socket file left by a crash
         return self.server.listen(self.name)
 
@@ -136,5 +137,6 @@ class InstanceServer(QObject):
                     emit(self.requested, Request(decode(bytes(buf).split(b"\n", 1)[0]), sock))
 
             sock.readyRead.connect(read)
+            sock.disconnected.connect(lambda sock=sock, done=done: None if done else sock.deleteLater())
             if sock.bytesAvailable():
                 read()

@@ -35,6 +35,12 @@ app.exec()
 """
 
 
+@pytest.fixture(autouse=True)
+def own_instance_name(monkeypatch, request):
+    """In-process servers listen on a test's own name, never on the user's running DSOCR."""
+    monkeypatch.setenv("DSOCR_INSTANCE", f"dsocr-t{os.getpid()}-{abs(hash(request.node.nodeid)) % 10**8}")
+
+
 @pytest.fixture(scope="session")
 def qapp_cls():
     return DsocrApplication
@@ -119,3 +125,12 @@ def status(xserver):
 def clipboard(xserver) -> str:
     return subprocess.run(["xclip", "-o", "-selection", "clipboard"], env=xserver["env"], capture_output=True,
                           text=True, timeout=10).stdout
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from dsocr_app.settings import Settings
+
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
