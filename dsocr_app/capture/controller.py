@@ -3,7 +3,8 @@ notification, queue, and an answer for whoever asked (the tray menu, this proces
 later `dsocr-app --capture` through the instance socket).
 
 The model starts loading when the capture starts, so it loads while the user is still selecting. The
-answer is `{"ok": True, "text", "tokens", "seconds", "message"}` (seconds: release to clipboard) or
+answer is `{"ok": True, "text", "tokens", "seconds", "model_s", "message"}` (seconds: release to clipboard;
+model_s: the engine's part of it) or
 `{"ok": False, "error"}`; a cancelled selection is `{"ok": False, "error": "cancelled", "cancelled": True}`.
 """
 
@@ -126,7 +127,7 @@ class CaptureController(QObject):
         message = deliver.notification(text, tokens, seconds)
         emit(self.notify, "DSOCR capture", message)
         self._finish({"ok": True, "text": text, "tokens": tokens, "seconds": round(seconds, 3),
-                      "message": message})
+                      "model_s": round(float(result.elapsed_s), 3), "message": message})
 
     @Slot(int, str)
     def _on_job_failed(self, job_id: int, message: str) -> None:
