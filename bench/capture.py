@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import engine  # noqa: E402
 
 from dsocr_app.sample import document_page  # noqa: E402
-from tests.capture.xsession import XSession, missing_tools  # noqa: E402
+from tests.app.capture.xsession import XSession, missing_tools  # noqa: E402
 
 REGIONS = {"line": (40, 60, 500, 40), "paragraph": (40, 60, 700, 300), "screen": (0, 0, 800, 600)}
 

@@ -43,21 +43,3 @@ def relrms(a, ref):
 
     a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
     return float(np.linalg.norm(a - ref) / max(np.linalg.norm(ref), 1e-12))
-
-
-_exit_status = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status["code"] = int(exitstatus)
-
-
-def pytest_unconfigure(config):
-    """After Qt tests, leave without interpreter teardown: PySide6 6.12 can crash while Python finalises its
-    objects (seen as a segfault after '... passed'), which would turn a green run red. Results are final here."""
-    import sys
-
-    if "PySide6.QtCore" in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status["code"])

@@ -50,7 +50,7 @@ def _message(args) -> dict:
     if args.capture:
         return {"action": "capture", "region": args.region, "save": args.save_capture}
     files = [os.path.abspath(f) for f in [*args.files, *args.open]]
-    return {"action": "open", "files": files} if files else {"action": "show"}
+    return {"action": "open", "files": files, "pages": args.pages} if files else {"action": "show"}
 
 
 def report(args, answer: dict) -> int:
@@ -82,14 +82,15 @@ def start(app, window, args) -> bool:
     """Become the running instance (listen, tray, capture). True when the window should stay hidden."""
     from PySide6.QtCore import QTimer
 
+    from . import link
     from .resident import Resident
 
     one_shot = args.capture and args.print_text
     resident = Resident(app, window, stay=(args.tray or args.capture) and not one_shot)
     window._dsocr_resident = resident  # kept alive with the window
     if not args.capture:
-        if resident.stay and window.model is None and not window.loading and window.settings.model:
-            window.load_model(window.settings.model)  # keep the model warm
+        if resident.stay and window.settings.model:
+            link.ensure_model(window, lambda _message: None)  # keep the model warm (a failure shows a dialog)
         return args.tray
 
     def done(answer: dict) -> None:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
-from ..qt_compat import emit
 from . import deliver, link, platform_rules
 from .overlay import RegionSelector
 from .screens import crop_global, grab_screens
@@ -35,13 +34,11 @@ class CaptureController(QObject):
         self.settings = CaptureSettings(window.settings.q)
         self.selector: RegionSelector | None = None
         self._done = None
-        self._image = None
-        self._job = None
-        self._task = ""
+        self._target = None
         self._started = 0.0
         self._count = 0
         self.grab = grab_screens  # the screenshot source (tests give known pixels)
-        link.connect_jobs(window, self._on_job_finished, self._on_job_failed)
+        link.connect_runs(window, self._on_run_finished, self._on_run_failed)
 
     @property
     def busy(self) -> bool:
@@ -58,7 +55,7 @@ class CaptureController(QObject):
             self._answer_now(done, problem)
             return
         self._done, self._save = done, save
-        link.when_model_ready(self.window, self._on_model_ready, self._fail)  # loads while the user selects
+        link.ensure_model(self.window, self._fail)  # it loads while the user selects
         if not self.busy:  # no model to load
             return
         shots = self.grab()
@@ -79,7 +76,7 @@ class CaptureController(QObject):
         self.selector.start()
 
     def _answer_now(self, done, message: str) -> None:
-        emit(self.notify, "DSOCR capture", message)
+        self.notify.emit("DSOCR capture", message)
         done({"ok": False, "error": message})
 
     def _chosen(self, image) -> None:
@@ -88,7 +85,6 @@ class CaptureController(QObject):
             self._fail("the selection holds no pixels")
             return
         self._started = time.perf_counter()
-        self._image = image
         if self._save:
             try:
                 Path(self._save).parent.mkdir(parents=True, exist_ok=True)
@@ -96,14 +92,8 @@ class CaptureController(QObject):
             except (OSError, ValueError) as e:
                 self._fail(f"could not save the capture to {self._save}: {e}")
                 return
-        if self.window.model is not None:
-            self._on_model_ready()
-
-    def _on_model_ready(self) -> None:
-        if self._image is None or self._job is not None or not self.busy:
-            return  # still selecting: the run starts when the selection is made
-        self._task = self.settings.task
-        self._job = link.submit(self.window, self._image, self._task)
+        self._count += 1  # the run waits in the window's run queue for the model, if it is still loading
+        self._target = link.queue_capture(self.window, image, f"Capture {self._count}", self.settings.task)
 
     def _cancelled(self) -> None:
         self.selector = None
@@ -111,35 +101,33 @@ class CaptureController(QObject):
 
     def _fail(self, message: str) -> None:
         if self.busy:
-            emit(self.notify, "DSOCR capture failed", message)
+            self.notify.emit("DSOCR capture failed", message)
             self._finish({"ok": False, "error": message})
 
-    @Slot(int, object)
-    def _on_job_finished(self, job_id: int, result) -> None:
-        if self._job is None or job_id != self._job.id:
+    def _on_run_finished(self, target, result) -> None:
+        if target is not self._target or target is None:
             return
+        task, target.task = target.task, ""  # later re-runs follow the window's task
         text = result.text
-        QGuiApplication.clipboard().setMimeData(deliver.mime_data(self._task, text))
+        deliver.copy(QGuiApplication.clipboard(), task, text)
         seconds = time.perf_counter() - self._started
         tokens = int(result.generated_tokens)
-        self._count += 1
-        link.add_to_queue(self.window, self._image, f"Capture {self._count}", result)
         message = deliver.notification(text, tokens, seconds)
-        emit(self.notify, "DSOCR capture", message)
+        self.notify.emit("DSOCR capture", message)
         self._finish({"ok": True, "text": text, "tokens": tokens, "seconds": round(seconds, 3),
                       "model_s": round(float(result.elapsed_s), 3), "message": message})
 
-    @Slot(int, str)
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        if self._job is not None and job_id == self._job.id:
-            self._fail(message)
+    def _on_run_failed(self, target, message: str) -> None:
+        if target is self._target and target is not None:
+            target.task = ""
+            self._fail("cancelled" if message == "cancelled" else message)
 
     def _finish(self, answer: dict) -> None:
         done, self._done = self._done, None
         if self.selector is not None:
             self.selector.close()
             self.selector = None
-        self._image = self._job = None
-        emit(self.delivered, answer)
+        self._target = None
+        self.delivered.emit(answer)
         if done is not None:
             done(answer)

@@ -28,6 +28,15 @@ def mime_data(task: str, text: str) -> QMimeData:
     return mime
 
 
+def copy(clipboard, task: str, text: str) -> None:
+    """Put the text on the clipboard. Plain text goes through Qt's own setter (data Qt makes and owns, which
+    outlives the app where the platform keeps it); a second flavour needs a QMimeData."""
+    if task in MARKDOWN_TASKS:
+        clipboard.setMimeData(mime_data(task, text))
+    else:
+        clipboard.setText(text)
+
+
 def first_line(text: str, limit: int = 80) -> str:
     """The first non-empty line, shortened to `limit` characters."""
     for line in text.splitlines():

@@ -17,7 +17,6 @@ import os
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from ..qt_compat import emit
 
 CONNECT_MS = 500
 
@@ -134,7 +133,7 @@ class InstanceServer(QObject):
                 buf.extend(bytes(sock.readAll()))
                 if b"\n" in buf and not done:
                     done.append(True)
-                    emit(self.requested, Request(decode(bytes(buf).split(b"\n", 1)[0]), sock))
+                    self.requested.emit(Request(decode(bytes(buf).split(b"\n", 1)[0]), sock))
 
             sock.readyRead.connect(read)
             sock.disconnected.connect(lambda sock=sock, done=done: None if done else sock.deleteLater())

@@ -13,7 +13,6 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from ..preview_view import TILE_COLOR, TILE_OUTLINE
-from ..qt_compat import emit
 from . import geometry as geo
 from .screens import Shot
 
@@ -66,7 +65,7 @@ class SelectionOverlay(QWidget):
         self.update()
 
     def accept(self, rect: geo.Rect | None = None) -> None:
-        emit(self.selected, rect or self.selection or self.whole())
+        self.selected.emit(rect or self.selection or self.whole())
 
     # ---- input ---------------------------------------------------------------------------------------------
 
@@ -75,7 +74,7 @@ class SelectionOverlay(QWidget):
             self._press = event.position().toPoint()
             self.set_selection(None)
         elif event.button() == Qt.MouseButton.RightButton:
-            emit(self.cancelled)
+            self.cancelled.emit()
 
     def mouseMoveEvent(self, event) -> None:
         if self._press is not None:
@@ -94,7 +93,7 @@ class SelectionOverlay(QWidget):
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Escape:
-            emit(self.cancelled)
+            self.cancelled.emit()
         elif event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept()
         else:
@@ -187,6 +186,6 @@ class RegionSelector(QObject):
         shot = overlay.shot if overlay is not None else None
         self.close()
         if shot is None:
-            emit(self.cancelled)
+            self.cancelled.emit()
         else:
-            emit(self.chosen, shot, rect)
+            self.chosen.emit(shot, rect)

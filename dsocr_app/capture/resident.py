@@ -84,10 +84,14 @@ class Resident(QObject):
             self.controller.capture(m.get("region"), m.get("save"), done=lambda answer: request.reply(**answer))
         elif request.action == "open":
             self.show_window()
-            self.window.add_paths([str(f) for f in m.get("files", [])])
+            try:
+                self.window.add_paths([str(f) for f in m.get("files", [])], pages=m.get("pages"))
+            except ValueError as e:  # e.g. --pages beyond a PDF's end
+                request.reply(ok=False, error=str(e))
+                return
             request.reply(ok=True, message="opened in the running DSOCR")
         elif request.action == "status":
-            request.reply(ok=True, model=self.window.model_name(), loading=bool(self.window.loading),
+            request.reply(ok=True, model=link.model_name(self.window), loading=link.loading(self.window),
                           busy=self.controller.busy, queue=link.queue_names(self.window))
         elif request.action == "show":
             self.show_window()

@@ -11,7 +11,6 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPen, 
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .. import engine_bridge as eb
-from ..qt_compat import emit
 from .settings import TASK_LABELS, CaptureSettings
 
 
@@ -51,8 +50,8 @@ class Tray(QObject):
         self.icon = QSystemTrayIcon(tray_icon(), self)
         self.icon.setToolTip("DSOCR: capture text from the screen")
         self.menu = QMenu()
-        self.menu.addAction("Capture text", lambda: emit(self.captureRequested))
-        self.menu.addAction("Show window", lambda: emit(self.showRequested))
+        self.menu.addAction("Capture text", lambda: self.captureRequested.emit())
+        self.menu.addAction("Show window", lambda: self.showRequested.emit())
         self.menu.addSeparator()
         tasks = self.menu.addMenu("Capture as")
         group = QActionGroup(self)
@@ -67,7 +66,7 @@ class Tray(QObject):
         self.keep.setChecked(settings.keep_running)
         self.keep.toggled.connect(lambda on: setattr(self.settings, "keep_running", on))
         self.menu.addSeparator()
-        self.menu.addAction("Quit DSOCR", lambda: emit(self.quitRequested))
+        self.menu.addAction("Quit DSOCR", lambda: self.quitRequested.emit())
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
 
@@ -84,4 +83,4 @@ class Tray(QObject):
 
     def _on_activated(self, reason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger and sys.platform != "darwin":
-            emit(self.captureRequested)  # a left click captures (on macOS a click opens the menu)
+            self.captureRequested.emit()  # a left click captures (on macOS a click opens the menu)

@@ -56,19 +56,11 @@ def _err(msg: str) -> None:
 def load_model(name: str, dtype):
     """Load with a size notice before a first download (huggingface-hub draws the progress bars)."""
     from ..model import load
-    from ..weights.checkpoint import hub_download_size, is_repo_id
+    from ..weights.checkpoint import pending_download_size
 
-    if is_repo_id(name):
-        try:
-            from huggingface_hub import constants, try_to_load_from_cache
-
-            cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
-            offline = bool(constants.HF_HUB_OFFLINE)
-        except Exception:  # noqa: BLE001
-            cached, offline = False, False
-        size = None if cached or offline else hub_download_size(name)
-        if size:  # announce only a download that can happen (an unreachable hub gets one error line)
-            _err(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
+    size = pending_download_size(name)
+    if size:  # announce only a download that can happen (an unreachable hub gets one error line)
+        _err(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
     return load(name, dtype=dtype)
 
 

@@ -46,11 +46,11 @@ def test_resident_window_hides_on_close_and_keeps_its_worker(qtbot, settings):
     try:
         assert not QApplication.instance().quitOnLastWindowClosed()
         w.close()
-        assert not w.isVisible() and w.host.thread.isRunning()  # hidden, the model stays loaded
+        assert not w.isVisible() and w.runs.host.thread.isRunning()  # hidden, the model stays loaded
         r.show_window()
         assert w.isVisible()
         r.quit()
-        assert not w.isVisible() and not w.host.thread.isRunning()
+        assert not w.isVisible() and not w.runs.host.thread.isRunning()
     finally:
         QApplication.instance().setQuitOnLastWindowClosed(True)
         r.server.close()
@@ -65,6 +65,6 @@ def test_plain_window_closes_for_real(qtbot, settings):
     r = Resident(QApplication.instance(), w, stay=False)
     try:
         w.close()
-        assert not w.host.thread.isRunning()
+        assert not w.runs.host.thread.isRunning()
     finally:
         r.server.close()

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 X11_TOOLS = ("Xvfb", "xclip")
 SHOW_IMAGE = r"""
 import sys

@@ -1,27 +1,19 @@
-"""Capture test set-up: offscreen Qt for in-process widget tests; a real X server (Xvfb, started here) and
-DSOCR processes on it for the end-to-end tests; a tiny model."""
+"""Capture test set-up (beside the app's, tests/app/conftest.py): each test's own instance name; a real X
+server (Xvfb, started here) with DSOCR processes on it for the end-to-end tests; a tiny v2 model."""
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import pytest
 
-import pytest  # noqa: E402
+from dsocr_app import engine_bridge as eb
 
-from dsocr_app import engine_bridge as eb  # noqa: E402
-from dsocr_app.app import DsocrApplication  # noqa: E402
-
-from .xsession import XSession, missing_tools  # noqa: E402
+from .xsession import XSession, missing_tools
 
 
 @pytest.fixture(autouse=True)
 def own_instance_name(monkeypatch, request):
     """In-process servers listen on a test's own name, never on the user's running DSOCR."""
     monkeypatch.setenv("DSOCR_INSTANCE", f"dsocr-t{os.getpid()}-{abs(hash(request.node.nodeid)) % 10**8}")
-
-
-@pytest.fixture(scope="session")
-def qapp_cls():
-    return DsocrApplication
 
 
 @pytest.fixture(scope="session")
@@ -48,12 +40,3 @@ def xserver(tmp_path):
 
 
 _QT_X11: list[str] = []  # asked once per test run
-
-
-@pytest.fixture
-def settings(tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from dsocr_app.settings import Settings
-
-    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))

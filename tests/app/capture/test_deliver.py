@@ -22,6 +22,19 @@ def test_plain_tasks_give_plain_text_only(qapp):
     assert mime.text() == "Hello" and not mime.hasFormat("text/markdown")
 
 
+def test_copy_plain_text_through_qt_and_markdown_with_a_flavour(qapp):
+    from PySide6.QtGui import QGuiApplication
+    from shiboken6 import Shiboken
+
+    board = QGuiApplication.clipboard()
+    deliver.copy(board, "free", "Hello")
+    assert board.text() == "Hello" and not Shiboken.createdByPython(board.mimeData())  # survives the app
+    deliver.copy(board, "markdown", MARKDOWN)
+    assert board.text() == eb.text_form("plain", MARKDOWN)
+    assert bytes(board.mimeData().data("text/markdown")).decode() == MARKDOWN
+    board.clear()
+
+
 def test_notification_shows_the_first_line_tokens_and_time():
     assert deliver.notification("\n\n  Dear Sir,\nthe rest", 42, 1.25) == (
         "Dear Sir,\n42 tokens \u00b7 1.2 s \u00b7 copied to the clipboard")

@@ -36,7 +36,7 @@ def hidden_window(qtbot, settings, tiny_v2):
     w.max_tokens = 6
     settings.model = str(tiny_v2)
     yield w
-    w.host.close()
+    w.runs.close()
     w.deleteLater()
 
 
@@ -58,6 +58,8 @@ def test_region_capture_delivers_clipboard_queue_and_answer(qtbot, known, hidden
     assert item.name == "Capture 1" and item.targets[0].state == State.DONE
     assert item.targets[0].text == answer["text"]
     assert item.targets[0].result.plan.image_size == (200, 120)
+    assert "Free OCR." in item.targets[0].result.prompt  # the capture task, not the window's (markdown)
+    assert item.targets[0].task == ""  # a later re-run follows the window's task
     assert not hidden_window.isVisible()
 
 
@@ -65,7 +67,7 @@ def test_model_loads_while_the_user_selects(qtbot, known, hidden_window):
     c = controller(hidden_window, known)
     answers = []
     c.capture(done=answers.append)
-    assert hidden_window.loading  # started with the selection, not after it
+    assert hidden_window.runs.loading  # started with the selection, not after it
     overlay = c.selector.overlays[0]
     qtbot.mousePress(overlay, Qt.MouseButton.LeftButton, pos=QPoint(10, 10))
     qtbot.mouseMove(overlay, QPoint(110, 60))
