@@ -20,6 +20,7 @@ from . import engine_bridge as eb
 from . import exporting
 from .about import show_about
 from .actions import build_actions, build_menus, build_toolbar
+from .capture.controller import CaptureController
 from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.queue = QueueModel(self)
         self.runs = RunQueue(self._prepare_run, self)
+        self.capturer = CaptureController(self)
         self.current_row = -1
         self.current_target = 0
         self.current_plan = None
@@ -506,6 +508,10 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     @Slot(object)
+    def capture_screen(self) -> None:
+        """Select a region of the screen (this window steps aside): text to the clipboard, the capture queued."""
+        self.capturer.capture()
+
     def handle_mime(self, mime) -> int:
         paths = paths_from_mime(mime)
         if paths:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from . import deliver, link, platform_rules
 from .overlay import RegionSelector
 from .screens import crop_global, grab_screens
 from .settings import CaptureSettings
+
+STEP_ASIDE_MS = 300
 
 
 class CaptureController(QObject):
@@ -35,6 +37,8 @@ class CaptureController(QObject):
         self.selector: RegionSelector | None = None
         self._done = None
         self._target = None
+        self._restore = False
+        self._quit_on_close = True
         self._started = 0.0
         self._count = 0
         self.grab = grab_screens  # the screenshot source (tests give known pixels)
@@ -45,7 +49,8 @@ class CaptureController(QObject):
         return self._done is not None
 
     def capture(self, region=None, save: str | None = None, done=None) -> None:
-        """Start a capture; `done(answer)` is called once with the answer."""
+        """Start a capture; `done(answer)` is called once with the answer. A shown main window steps aside for
+        the screenshot (after `STEP_ASIDE_MS`, for the compositor) and comes back showing the capture."""
         done = done or (lambda _answer: None)
         if self.busy:
             done({"ok": False, "error": "a capture is already running"})
@@ -55,9 +60,20 @@ class CaptureController(QObject):
             self._answer_now(done, problem)
             return
         self._done, self._save = done, save
+        app = QGuiApplication.instance()  # closing the overlays must not quit an app whose window stepped aside
+        self._quit_on_close = app.quitOnLastWindowClosed()
+        app.setQuitOnLastWindowClosed(False)
         link.ensure_model(self.window, self._fail)  # it loads while the user selects
         if not self.busy:  # no model to load
             return
+        self._restore = self.window.isVisible()
+        if self._restore:
+            self.window.hide()
+            QTimer.singleShot(STEP_ASIDE_MS, lambda: self._grab(region))
+        else:
+            self._grab(region)
+
+    def _grab(self, region) -> None:
         shots = self.grab()
         if not shots:
             self._fail("could not take a screenshot (no screen found)")
@@ -128,6 +144,14 @@ class CaptureController(QObject):
             self.selector.close()
             self.selector = None
         self._target = None
+        QGuiApplication.instance().setQuitOnLastWindowClosed(self._quit_on_close)
+        if self._restore:
+            self._restore = False
+            link.show(self.window)
+            if answer.get("ok"):
+                self.window.statusBar().showMessage(answer["message"].replace("\n", " \u2014 "), 8000)
+            elif not answer.get("cancelled"):
+                self.window.report(answer["error"])
         self.delivered.emit(answer)
         if done is not None:
             done(answer)

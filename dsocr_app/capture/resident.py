@@ -13,18 +13,17 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from . import link, platform_rules
-from .controller import CaptureController
 from .instance import InstanceServer, Request
 from .tray import Tray
 
 
 class Resident(QObject):
-    """Owns the instance server, the capture controller and the tray icon of the running app."""
+    """Owns the instance server and the tray icon of the running app; captures go to the window's controller."""
 
     def __init__(self, app: QApplication, window, stay: bool):
         super().__init__(window)
         self.app, self.window = app, window
-        self.controller = CaptureController(window, self)
+        self.controller = window.capturer
         self.server = InstanceServer(parent=self)
         self.server.requested.connect(self.handle)
         self.listening = self.server.listen()
@@ -54,9 +53,6 @@ class Resident(QObject):
     def message(self, title: str, text: str) -> None:
         if self.tray is not None:
             self.tray.message(title, text)
-        if not self.window.isVisible():
-            return
-        self.window.statusBar().showMessage(text.replace("\n", " \u2014 "), 8000)
 
     def show_window(self) -> None:
         platform_rules.set_dock_icon(True)

@@ -7,7 +7,6 @@ from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QGuiApplication, QPixmap
 
-from dsocr_app.capture.controller import CaptureController
 from dsocr_app.capture.screens import Shot
 from dsocr_app.queue_model import State
 
@@ -21,7 +20,7 @@ def known(tmp_path):
 
 
 def controller(window, known):
-    c = CaptureController(window)
+    c = window.capturer
     c.grab = lambda: [Shot(QGuiApplication.primaryScreen(), (0, 0, 400, 300), QPixmap(str(known)))]
     return c
 
@@ -114,3 +113,21 @@ def test_a_second_capture_while_one_runs_is_refused(qtbot, known, hidden_window)
     c.selector.overlays[0].accept((0, 0, 50, 50))
     qtbot.waitUntil(lambda: bool(first), timeout=120000)
     assert first[0]["ok"]
+
+
+def test_the_window_steps_aside_and_comes_back_with_the_capture(qtbot, known, hidden_window):
+    """The toolbar's Capture: the window hides for the screenshot, the overlay opens, and after the run the
+    window is back, the capture selected in its queue and the app still running."""
+    from PySide6.QtWidgets import QApplication
+
+    hidden_window.show()
+    c = controller(hidden_window, known)
+    hidden_window.acts["capture"].trigger()
+    assert not hidden_window.isVisible()
+    qtbot.waitUntil(lambda: c.selector is not None, timeout=5000)
+    assert not QApplication.instance().quitOnLastWindowClosed()  # the overlays closing must not quit the app
+    c.selector.overlays[0].accept((0, 0, 120, 90))
+    qtbot.waitUntil(lambda: not c.busy, timeout=120000)
+    assert hidden_window.isVisible() and QApplication.instance().quitOnLastWindowClosed()
+    assert hidden_window.current_item().name == "Capture 1"
+    assert hidden_window.current()[1].state.value == "done"
