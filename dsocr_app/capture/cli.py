@@ -47,6 +47,8 @@ def check(args, parser: argparse.ArgumentParser) -> None:
 
 
 def _message(args) -> dict:
+    if args.tray:
+        return {"action": "tray"}
     if args.capture:
         return {"action": "capture", "region": args.region, "save": args.save_capture}
     files = [os.path.abspath(f) for f in [*args.files, *args.open]]
@@ -59,7 +61,7 @@ def report(args, answer: dict) -> int:
         if answer.get("cancelled"):
             print("dsocr-app: capture cancelled", file=sys.stderr)
             return 1
-        print(f"dsocr-app: {answer.get('error', 'failed')}", file=sys.stderr)
+        print(f"dsocr-app: error: {answer.get('error', 'failed')}", file=sys.stderr)
         return 1
     if args.capture and args.print_text:
         text = answer.get("text", "")
@@ -70,7 +72,7 @@ def report(args, answer: dict) -> int:
 
 def handoff(args) -> int | None:
     """Hand the request to the running instance; its exit status, or None when none runs (start normally)."""
-    if args.screenshot or args.self_test or args.tray:
+    if args.screenshot or args.self_test:
         return None
     from .instance import send
 

@@ -65,7 +65,9 @@ class Resident(QObject):
         self.app.exit(code)
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.window and event.type() == QEvent.Type.Close and self.stay and not self.quitting:
+        if obj is self.window and event.type() == QEvent.Type.Close and not self.quitting \
+                and (self.stay or self.controller.settings.keep_running):  # the setting may be new
+            self.start_tray()
             self.window.save_settings()
             self.window.hide()
             platform_rules.set_dock_icon(False)
@@ -86,6 +88,9 @@ class Resident(QObject):
                 request.reply(ok=False, error=str(e))
                 return
             request.reply(ok=True, message="opened in the running DSOCR")
+        elif request.action == "tray":
+            self.start_tray()
+            request.reply(ok=True, message="DSOCR already runs; it now stays in the tray / menu bar")
         elif request.action == "status":
             request.reply(ok=True, model=link.model_name(self.window), loading=link.loading(self.window),
                           busy=self.controller.busy, queue=link.queue_names(self.window))

@@ -5,8 +5,6 @@ from __future__ import annotations
 from .. import engine_bridge as eb
 
 DEFAULT_TASK = "free"  # plain text without grounding tags: what a clipboard wants
-TASK_LABELS = {"free": "Plain text", "markdown": "Markdown", "ocr": "Text with positions", "figure": "Figure",
-               "describe": "Description"}
 
 
 def _bool(value) -> bool:

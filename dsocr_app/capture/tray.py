@@ -11,7 +11,8 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPen, 
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .. import engine_bridge as eb
-from .settings import TASK_LABELS, CaptureSettings
+from ..plan_options import TASK_LABELS
+from .settings import CaptureSettings
 
 
 def tray_icon() -> QIcon:

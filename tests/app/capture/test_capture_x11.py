@@ -65,3 +65,10 @@ def test_open_is_handed_to_the_resident_instance(xserver, known_image):
     run = xserver.dsocr_app("--open", str(known_image))
     assert run.returncode == 0, run.stderr
     assert xserver.status()["queue"] == [["known.png", "planned"]]
+
+
+def test_a_second_tray_start_is_handed_over(xserver):
+    xserver.start_resident()
+    run = xserver.dsocr_app("--tray", timeout=60)
+    assert run.returncode == 0 and run.stderr == ""  # answered by the first, which stays the only one
+    assert xserver.status()["ok"]

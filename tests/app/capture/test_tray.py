@@ -23,7 +23,7 @@ def test_menu_captures_shows_quits_and_sets_the_task(qtbot, settings):
         with qtbot.waitSignal(signal):
             items[text].trigger()
     tasks = actions(items["Capture as"].menu())
-    assert tasks["Plain text"].isChecked()
+    assert tasks["Free OCR"].isChecked()
     tasks["Markdown"].trigger()
     assert CaptureSettings(settings.q).task == "markdown"
     items["Keep running in the menu bar"].trigger()
@@ -68,3 +68,27 @@ def test_plain_window_closes_for_real(qtbot, settings):
         assert not w.runs.host.thread.isRunning()
     finally:
         r.server.close()
+
+
+def test_keep_running_set_in_the_settings_dialog_takes_effect_at_close(qtbot, settings):
+    from dsocr_app.settings_dialog import CaptureSection, SettingsDialog
+    from dsocr_app.window import MainWindow
+
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    r = Resident(QApplication.instance(), w, stay=False)  # a plain start: closing would quit
+    try:
+        dialog = SettingsDialog(settings, w)
+        section = [s for s in dialog.sections if isinstance(s, CaptureSection)][0]
+        assert section.task.currentData() == "free" and not section.keep.isChecked()
+        section.task.setCurrentIndex(section.task.findData("markdown"))
+        section.keep.setChecked(True)
+        dialog.accept()
+        assert (CaptureSettings(settings.q).task, CaptureSettings(settings.q).keep_running) == ("markdown", True)
+        w.close()
+        assert not w.isVisible() and w.runs.host.thread.isRunning()  # hidden, not closed: now resident
+        assert not QApplication.instance().quitOnLastWindowClosed()
+    finally:
+        r.quit()
+        QApplication.instance().setQuitOnLastWindowClosed(True)
