@@ -60,9 +60,10 @@ class PlanOptions:
     def tiled(self) -> bool:
         return eb.MODES[self.version][self.mode].tiled
 
-    def plan(self, size: tuple[int, int]):
-        """The engine's plan of an image of `size` (raises ValueError on bad options)."""
-        return eb.plan(size, version=self.version, mode=self.mode, min_tiles=self.min_tiles, max_tiles=self.max_tiles)
+    def plan(self, size: tuple[int, int], grid: tuple[int, int] | None = None):
+        """The engine's plan of an image of `size`, `grid` forcing (cols, rows) (raises ValueError on bad options)."""
+        return eb.plan(size, version=self.version, mode=self.mode, min_tiles=self.min_tiles, max_tiles=self.max_tiles,
+                       grid=grid)
 
     def run_options(self) -> dict:
         """The keyword arguments of `engine.stream` these options stand for."""

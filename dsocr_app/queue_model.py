@@ -36,6 +36,7 @@ class Target:
     result: eb.Result | None = None
     text: str = ""  # the markdown shown (and possibly edited) for this target
     error: str = ""
+    grid: tuple[int, int] | None = None  # a forced (cols, rows) grid; None: the official choice
     task: str = ""  # the task of its next run ("": the window's), e.g. a screen capture's
 
     @property

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
+from .tiling_panel import TilingPanel
 
 STOP_NOTES = {
     "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
@@ -96,6 +97,8 @@ class ResultsPane(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.tabs.addTab(self.table, "Tokens")
+        self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
+        self.tabs.addTab(self.tiling, "Tiling")
         layout.addWidget(self.tabs, 1)
 
         self._raw = ""

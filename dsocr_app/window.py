@@ -32,6 +32,7 @@ from .run_queue import CANCELLED, RunQueue, model_label
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .target_bar import TargetBar
+from .tiling_panel import ScaleStatus
 
 PLACEHOLDER = ("Drop images, folders or PDFs here\n\nor paste an image ({paste}), or open files ({open}).\n\n"
                "The tile grid the engine will use and its token cost appear before anything runs.")
@@ -59,7 +60,8 @@ def plan_summary(plan) -> str:
     if plan.newline_tokens:
         parts.append(f"newlines {plan.newline_tokens}")
     parts.append(f"separator {plan.separator_tokens}")
-    return " \u00b7 ".join(parts) + f" \u2014 total {plan.image_tokens} image tokens"
+    forced = "" if plan.official else " (forced grid: not the official tiling)"
+    return " \u00b7 ".join(parts) + f" \u2014 total {plan.image_tokens} image tokens{forced}"
 
 
 class MainWindow(QMainWindow):
@@ -162,6 +164,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         sb = self.statusBar()
+        self.scale_status = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
+        sb.addWidget(self.scale_status, 1)
         self.model_label = QLabel("No model loaded")
         self.model_label.setAccessibleName("Model status")
         self.progress = QProgressBar()
@@ -184,6 +188,8 @@ class MainWindow(QMainWindow):
         v.boxClicked.connect(self._on_box_clicked)
         self.results.cursorMoved.connect(self._on_cursor_moved)
         self.results.textEdited.connect(self._on_text_edited)
+        self.results.tiling.gridHovered.connect(self.preview_grid)
+        self.results.tiling.gridChosen.connect(self.set_grid)
         r = self.runs
         r.modelLoading.connect(lambda source: self.statusBar().showMessage(f"Loading the model {source}\u2026"))
         r.downloadSize.connect(lambda size: self.statusBar().showMessage(
@@ -239,20 +245,35 @@ class MainWindow(QMainWindow):
             return None, None
         return item, item.targets[self.current_target]
 
+    def _target_plan(self, item: QueueItem | None, target: Target | None, grid=None):
+        """The plan of a target with the current options (`grid` forces one), or None without an image."""
+        if item is None or item.size is None or item.error:
+            return None
+        size = item.size if target.rect is None else (target.rect[2] - target.rect[0], target.rect[3] - target.rect[1])
+        return self.options().plan(size, grid)
+
+    @staticmethod
+    def _origin(target: Target | None) -> tuple[int, int]:
+        return (target.rect[0], target.rect[1]) if target is not None and target.rect else (0, 0)
+
     def replan(self) -> None:
         """Re-plan the target shown with the current options and redraw the overlay (instant, no model)."""
         item, target = self.current()
         plan, note = None, ""
-        if item is not None and item.size is not None and not item.error:
-            size = item.size if target.rect is None else (target.rect[2] - target.rect[0],
-                                                          target.rect[3] - target.rect[1])
-            try:
-                plan = self.options().plan(size)
-            except ValueError as e:
+        try:
+            plan = self._target_plan(item, target, target.grid if target is not None else None)
+        except ValueError as e:
+            if target.grid is None:
                 note = str(e)
+            else:  # options changed under a forced grid that no longer fits them: back to the official grid
+                self.statusBar().showMessage(f"Back to the automatic grid: {e}", 6000)
+                target.grid = None
+                self.replan()
+                return
         self.current_plan = plan
-        origin = (target.rect[0], target.rect[1]) if target is not None and target.rect else (0, 0)
-        self.view.set_plan(plan, origin)
+        self.view.set_plan(plan, self._origin(target))
+        self.results.tiling.set_plan(plan)
+        self.scale_status.set_plan(plan, item.dpi if item is not None and item.page is not None else None)
         if plan is not None:
             model = self.runs.model
             note = plan_summary(plan)
@@ -264,6 +285,30 @@ class MainWindow(QMainWindow):
             self.planChanged.emit(plan)
         self.plan_label.setText(note)
         self.update_actions()
+
+    @Slot(object)
+    def preview_grid(self, grid) -> None:
+        """Draw `grid` = (cols, rows) on the page without choosing it (None: back to the plan shown)."""
+        item, target = self.current()
+        plan = self.current_plan
+        if grid is not None and plan is not None and grid != plan.grid:
+            plan = self._target_plan(item, target, grid)
+            self.statusBar().showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
+                                         f"\u2014 click to use it", 4000)
+        elif grid is None and self.statusBar().currentMessage().startswith("Preview:"):
+            self.statusBar().clearMessage()
+        self.view.set_plan(plan, self._origin(target))
+
+    @Slot(object)
+    def set_grid(self, grid) -> None:
+        """Force `grid` = (cols, rows) on the target shown, or None for the automatic (official) grid; re-plans."""
+        item, target = self.current()
+        if target is None:
+            return
+        target.grid = tuple(grid) if grid is not None else None
+        self.replan()
+        if self.current_plan is not None:
+            self.statusBar().showMessage(eb.grid_reason(self.current_plan), 6000)
 
     # ---- what is shown ------------------------------------------------------------------------------------
 
@@ -651,7 +696,7 @@ class MainWindow(QMainWindow):
             image = image.crop(target.rect)
         if self.runs.model.version != self.options().version:
             self.set_plan_options(version=self.runs.model.version)
-        options = {**self.options().run_options(), "max_tokens": int(self.max_tokens)}
+        options = {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens)}
         return image, {**options, "task": target.task} if target.task else options
 
     @Slot(object)

@@ -13,6 +13,7 @@ Public API::
 
     import engine
     p = engine.plan((1240, 1754), version="v1", mode="gundam")      # no model needed
+    p.candidates, engine.scale_note(p)                               # the grids weighed; "page enlarged 1.1x ..."
     model = engine.load("deepseek-ai/DeepSeek-OCR-2")              # hub id or local folder
     for event in engine.stream(model, "page.png", task="markdown"):
         ...
@@ -32,11 +33,12 @@ from .outputs.export import export_json  # noqa: E402
 from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
 from .outputs.markdown import clean_markdown, plain_text, single_line, tables_tsv  # noqa: E402
 from .pipeline import Result, TextDelta, ocr, stream, stream_batch  # noqa: E402
+from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
 from .preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE, get_mode  # noqa: E402
 from .preprocess.pdf import InputError, parse_page_ranges, pdf_page_count, render_pdf_pages  # noqa: E402
-from .preprocess.plan import TilePlan, plan  # noqa: E402
+from .preprocess.plan import Candidate, TilePlan, parse_grid, plan  # noqa: E402
 from .runtime.blas import blas_library  # noqa: E402
 from .testing import write_tiny_checkpoint  # noqa: E402
 from .weights.checkpoint import DEFAULT_REPOS, hub_download_size, is_repo_id  # noqa: E402
@@ -54,4 +56,5 @@ __all__ = [
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",
     "write_tiny_checkpoint",
     "pending_download_size", "check_tile_limits", "export_json",
+    "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
 ]

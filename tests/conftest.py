@@ -24,9 +24,21 @@ def reference_cases(version=None):
     return cases
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_configure(config):
     if os.environ.get("DSOCR_REFERENCE") and not reference_cases():
-        raise pytest.UsageError(f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']} holds no reference cases")
+        raise pytest.UsageError(
+            f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']}: "
+            f"{'holds no reference cases (folders with meta.json)' if REFERENCE.is_dir() else 'no such folder'}; "
+            "point it at the reference vectors (shared/reference) or unset it")
+
+
+def pytest_report_header(config):
+    """Say once, at the top of the run, where the reference vectors were found (or that they were not)."""
+    cases = reference_cases()
+    if cases:
+        return f"reference vectors: {REFERENCE} ({len(cases)} cases)"
+    return (f"reference vectors: not found at {REFERENCE}; the parity tests skip "
+            "(set DSOCR_REFERENCE to the shared/reference folder)")
 
 
 def rel(a, ref):
