@@ -16,7 +16,7 @@ def planner(window):
 
     def plan(size: tuple[int, int]):
         try:
-            return eb.plan(size, version=o.version, mode=o.mode, min_tiles=o.min_tiles, max_tiles=o.max_tiles)
+            return o.plan(size)
         except ValueError:
             return None
 

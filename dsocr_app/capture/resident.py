@@ -58,10 +58,14 @@ class Resident(QObject):
         platform_rules.set_dock_icon(True)
         link.show(self.window)
 
-    def quit(self, code: int = 0) -> None:
+    def shutdown(self) -> None:
+        """Stop answering, close the window for real (its worker thread stops)."""
         self.quitting = True
         self.server.close()
         self.window.close()
+
+    def quit(self, code: int = 0) -> None:
+        self.shutdown()
         self.app.exit(code)
 
     def eventFilter(self, obj, event) -> bool:

@@ -49,7 +49,7 @@ def test_resident_window_hides_on_close_and_keeps_its_worker(qtbot, settings):
         assert not w.isVisible() and w.runs.host.thread.isRunning()  # hidden, the model stays loaded
         r.show_window()
         assert w.isVisible()
-        r.quit()
+        r.shutdown()  # quit() without app.exit(), which would end every later event loop of the tests
         assert not w.isVisible() and not w.runs.host.thread.isRunning()
     finally:
         QApplication.instance().setQuitOnLastWindowClosed(True)
@@ -90,5 +90,5 @@ def test_keep_running_set_in_the_settings_dialog_takes_effect_at_close(qtbot, se
         assert not w.isVisible() and w.runs.host.thread.isRunning()  # hidden, not closed: now resident
         assert not QApplication.instance().quitOnLastWindowClosed()
     finally:
-        r.quit()
+        r.shutdown()  # quit() without app.exit(), which would end every later event loop of the tests
         QApplication.instance().setQuitOnLastWindowClosed(True)
