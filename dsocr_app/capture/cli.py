@@ -89,7 +89,7 @@ def start(app, window, args) -> bool:
 
     one_shot = args.capture and args.print_text
     resident = Resident(app, window, stay=(args.tray or args.capture) and not one_shot)
-    window._dsocr_resident = resident  # kept alive with the window
+    window.resident = resident  # kept alive with the window
     if not args.capture:
         if resident.stay and window.settings.model:
             link.ensure_model(window, lambda _message: None)  # keep the model warm (a failure shows a dialog)

@@ -36,6 +36,7 @@ class CaptureController(QObject):
         self.settings = CaptureSettings(window.settings.q)
         self.selector: RegionSelector | None = None
         self._done = None
+        self._save: str | None = None
         self._target = None
         self._restore = False
         self._quit_on_close = True
@@ -124,6 +125,9 @@ class CaptureController(QObject):
         if target is not self._target or target is None:
             return
         task, target.task = target.task, ""  # later re-runs follow the window's task
+        if result.stop_reason == "cancelled":  # cancelled in the window: no partial text on the clipboard
+            self._fail("cancelled")
+            return
         text = result.text
         deliver.copy(QGuiApplication.clipboard(), task, text)
         seconds = time.perf_counter() - self._started
@@ -136,7 +140,7 @@ class CaptureController(QObject):
     def _on_run_failed(self, target, message: str) -> None:
         if target is self._target and target is not None:
             target.task = ""
-            self._fail("cancelled" if message == "cancelled" else message)
+            self._fail(message)
 
     def _finish(self, answer: dict) -> None:
         done, self._done = self._done, None

@@ -29,14 +29,14 @@ class Resident(QObject):
         self.listening = self.server.listen()
         self.tray: Tray | None = None
         self.quitting = False
-        self.stay = stay or self.controller.settings.keep_running
+        self.stay = False
         self.controller.notify.connect(self.message)
         window.installEventFilter(self)
-        if self.stay:
+        if stay or self.controller.settings.keep_running:
             self.start_tray()
 
     def start_tray(self) -> None:
-        self.stay = True
+        already, self.stay = self.stay, True
         self.app.setQuitOnLastWindowClosed(False)
         if self.tray is None and Tray.available():
             self.tray = Tray(self.controller.settings, self)
@@ -44,7 +44,7 @@ class Resident(QObject):
             self.tray.showRequested.connect(self.show_window)
             self.tray.quitRequested.connect(lambda: self.quit())
             self.tray.show()
-        elif self.tray is None:
+        elif self.tray is None and not already:
             print("dsocr-app: no system tray here; DSOCR keeps running in the background "
                   "(`dsocr-app --capture` reaches it, `dsocr-app` shows its window)", file=sys.stderr)
         if not self.window.isVisible():
