@@ -42,7 +42,7 @@ is_pdf = engine.is_pdf
 
 
 def engine_version() -> str:
-    return getattr(engine, "__version__", "unknown")
+    return engine.__version__
 
 
 # ---- the inference runtime ----------------------------------------------------------------------------------
@@ -50,6 +50,10 @@ def engine_version() -> str:
 Model = engine.Model
 Result = engine.Result
 TextDelta = engine.TextDelta
+Rollback = engine.Rollback  # a repetition loop rolled back: the streamed text is cut back, then goes on
+DEFAULT_PENALTY = engine.DEFAULT_PENALTY
+MATH_STYLES, TABLE_STYLES = engine.MATH_STYLES, engine.TABLE_STYLES
+renderable_markdown = engine.renderable_markdown  # HTML tables a viewer can draw (truncated ones closed)
 Region = engine.Region
 TilePlan = engine.TilePlan
 load_model = engine.load

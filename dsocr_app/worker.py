@@ -82,6 +82,7 @@ class OcrWorker(QObject):
     modelFailed = Signal(str)
     jobStarted = Signal(int)
     jobDelta = Signal(int, str, int, float, float)  # job id, text, generated tokens, elapsed s, tokens/s
+    jobRollback = Signal(int, int, int, str)  # job id, characters of streamed text kept, loop start, new strategy
     jobFinished = Signal(int, object)  # job id, engine.Result
     jobFailed = Signal(int, str)
     stopped = Signal()
@@ -90,8 +91,8 @@ class OcrWorker(QObject):
         super().__init__()
         self.model = None
 
-    @Slot(str, object)
-    def load_model(self, source: str, cancel: threading.Event) -> None:
+    @Slot(str, object, object)
+    def load_model(self, source: str, cancel: threading.Event, options: dict) -> None:
         if cancel.is_set():
             self.modelFailed.emit("Loading the model was cancelled.")
             return
@@ -101,7 +102,7 @@ class OcrWorker(QObject):
             self.downloadSize.emit(int(size))
         progress = progress_class(lambda n, t, d: self.downloadProgress.emit(n, t, d), cancel)
         try:
-            model = eb.load_model(source, progress=progress)
+            model = eb.load_model(source, progress=progress, **options)
         except DownloadCancelled:
             self.modelFailed.emit("The model download was cancelled.")
             return
@@ -135,6 +136,8 @@ class OcrWorker(QObject):
             for event in eb.stream(self.model, job.image, cancel=job.cancel, **job.options):
                 if isinstance(event, eb.Result):
                     result = event
+                elif isinstance(event, eb.Rollback):
+                    self.jobRollback.emit(job.id, event.text_length, event.loop_start, event.strategy)
                 else:
                     self.jobDelta.emit(job.id, event.text, int(event.generated_tokens), float(event.elapsed_s),
                                        float(event.tokens_per_s))
@@ -160,7 +163,7 @@ class WorkerHost(QObject):
     """Owns the worker thread (parented to `parent`) and the queued signals that reach the worker. Cancelling a
     job is its own `cancel` event (the RunQueue sets it); closing cancels the load and waits for the thread."""
 
-    requestLoad = Signal(str, object)
+    requestLoad = Signal(str, object, object)  # source, cancel event, engine.load keyword arguments
     requestRun = Signal(object)
     requestShutdown = Signal()
 
@@ -179,9 +182,9 @@ class WorkerHost(QObject):
         self._closed = False
         self.thread.start()
 
-    def load(self, source: str) -> None:
+    def load(self, source: str, options: dict | None = None) -> None:
         self.load_cancel = threading.Event()
-        self.requestLoad.emit(source, self.load_cancel)
+        self.requestLoad.emit(source, self.load_cancel, dict(options or {}))
 
     def run(self, job: Job) -> None:
         self.requestRun.emit(job)

@@ -3,20 +3,24 @@
 Before any model work, every input is checked (an image's header, a PDF's pages) and, with `--out`, every
 output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`): an input whose
 outputs exist is skipped (and says so) unless `--overwrite`, one that would write another input's file fails.
-Without `--out` nothing is written: one page streams its text to stdout, several pages each get a
-`==> name <==` header, as `head` prints them. A bad input gets one line on stderr and the others still run;
-the exit code is 1 if any input failed (see `report.EXIT_CODES`).
+Without `--out` nothing is written: the text goes to stdout, each page under a `==> name <==` header when
+there are several, as `head` prints them; a terminal sees the raw text as it decodes, a file or pipe gets each
+finished result once, in `--format` (so a rolled-back repetition loop never reaches it). A bad input gets one
+line on stderr and the others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
+from ..language.recovery import DEFAULT_PENALTY
 from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
@@ -58,6 +62,16 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=number(float, 0.0), default=0.0, help="0 = greedy (default 0)")
     p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=1.0,
                    help="nucleus sampling, in (0, 1] (default 1)")
+    p.add_argument("--math", default="brackets", choices=MATH_STYLES,
+                   help="equations as the model writes them, \\( \\) and \\[ \\] (brackets, default), or as $ and $$ "
+                        "(dollars), which most markdown viewers render")
+    p.add_argument("--tables", default="html", choices=TABLE_STYLES,
+                   help="tables as the model writes them, HTML (default), or as markdown pipe tables where they "
+                        "have no merged cells (pipe)")
+    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
+                   help="roll a repetition loop back and retry it with a stronger guard (default on)")
+    p.add_argument("--repetition-penalty", type=number(float, 1.0), default=DEFAULT_PENALTY,
+                   help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
     p.set_defaults(func=run)
 
 
@@ -91,7 +105,8 @@ def check_output_folder(out: Path) -> None:
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
                 max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
-                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
+                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
+                repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
 
 
 def run(args) -> int:
@@ -130,7 +145,7 @@ def run(args) -> int:
 
 def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool, failed: list) -> int:
     """Load the model, OCR the targets in batches, write (or print) each result; return how many were done."""
-    from ..pipeline import Result, prepare_for, stream_batch
+    from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
 
@@ -140,7 +155,8 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
-    sink = _Folder(out, args.format, args.overwrite, len(todo)) if out else _Stdout(args.format, headers)
+    sink = _Folder(out, args.format, args.overwrite, len(todo)) if out else \
+        _Stdout(args.format, headers, live=sys.stdout.isatty())
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
     done = 0
@@ -157,8 +173,10 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
             continue
         sink.begin([t for t, _ in group])
         for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
-            if not isinstance(event, Result):
+            if isinstance(event, TextDelta):
                 sink.delta(i, event.text)
+            elif isinstance(event, Rollback):
+                sink.rollback(i, event)
             elif sink.result(i, event):
                 _report_stop(group[i][0].item, event)
                 done += 1
@@ -180,6 +198,9 @@ class _Folder:
     def delta(self, i: int, text: str) -> None:
         pass
 
+    def rollback(self, i: int, event) -> None:
+        pass
+
     def result(self, i: int, result) -> bool:
         item = self.targets[i].item
         try:
@@ -190,18 +211,22 @@ class _Folder:
         self.finished += 1
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
+        note = f", {result.recovery_note()}" if result.recoveries else ""
         report.note(f"[{self.finished}/{self.total}] {item.label} -> {paths[0]} "
-                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall{note})")
         return True
 
 
 class _Stdout:
     """Results printed to stdout in input order, each under a `==> name <==` header when there are several.
 
-    The first unfinished page of a batch streams as it decodes; the others are held until it is done."""
+    On a terminal (`live`) the first unfinished page of a batch streams its raw text as it decodes, the others
+    are held until it is done, and a rolled-back loop gets a note on stderr; into a file or pipe each page is
+    written once, finished, in --format, so a rolled-back repetition loop never reaches it."""
 
-    def __init__(self, fmt: str, headers: bool):
+    def __init__(self, fmt: str, headers: bool, live: bool):
         self.fmt, self.headers, self.printed = fmt, headers, 0
+        self.live = live and fmt != "json"
 
     def begin(self, targets: list) -> None:
         self.targets, self.next, self.held, self.done, self.started = targets, 0, {}, {}, set()
@@ -221,7 +246,7 @@ class _Stdout:
         self._write("".join(self.held.pop(i, [])))
 
     def delta(self, i: int, text: str) -> None:
-        if self.fmt == "json":
+        if not self.live:
             return
         if i == self.next:
             self._start(i)
@@ -229,13 +254,23 @@ class _Stdout:
         else:
             self.held.setdefault(i, []).append(text)
 
+    def rollback(self, i: int, event) -> None:
+        if not self.live:
+            return
+        if i in self.held:  # not printed yet: drop the looped text
+            self.held[i] = ["".join(self.held[i])[:event.text_length]]
+        if i in self.started:
+            report.note(f"{self.targets[i].item.label}: a loop at token {event.loop_start} was rolled back; "
+                        f"continuing with {event.strategy}")
+
     def result(self, i: int, result) -> bool:
         self.done[i] = result
         while self.next in self.done:
             self._start(self.next)
-            self._write(render(self.done.pop(self.next), "json") if self.fmt == "json" else "\n")
+            finished = self.done.pop(self.next)
+            self._write("\n" if self.live else render(finished, self.fmt))
             self.next += 1
-            if self.next < len(self.targets) and self.fmt != "json":
+            if self.next < len(self.targets) and self.live:
                 self._start(self.next)
         return True
 
@@ -254,6 +289,8 @@ def _report_stop(item: InputItem, result) -> None:
     if not result.plan.official:
         report.note(f"{item.label}: {grid_reason(result.plan)}")
     if result.stop_reason == "repetition":
-        report.warning(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
-    elif result.stop_reason == "max_tokens":
+        report.warning(f"{item.label}: stopped early, the model was repeating itself ({result.recovery_note()})")
+    elif result.recoveries:
+        report.note(f"{item.label}: {result.recovery_note()}")
+    if result.stop_reason == "max_tokens":
         report.warning(f"{item.label}: reached --max-tokens; the text may be cut off")
