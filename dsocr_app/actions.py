@@ -35,6 +35,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open", "&Open\u2026", "open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
                short="Open"),
     ActionSpec("paste", "&Paste image", "paste", (), Key.Paste, None, "Add the image on the clipboard"),
+    ActionSpec("capture", "Capture from &screen", "capture_screen", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
+               "Select a region of the screen: its text goes to the clipboard, the capture into the queue",
+               short="Capture"),
     ActionSpec("save", "&Save result\u2026", "exports.save_dialog", (), Key.Save, SP.SP_DialogSaveButton,
                "Save this result as a file", short="Save"),
     ActionSpec("save_pdf", "Save as searchable &PDF\u2026", "exports.save_dialog", ("pdf",), None, None,
@@ -76,8 +79,8 @@ COPY_ACTIONS = ("copy_markdown", "copy_plain", "copy_single", "copy_tsv")
 
 # menu title -> action names (None: a separator)
 MENUS: dict[str, tuple[str | None, ...]] = {
-    "&File": ("open", "paste", None, "save", "save_pdf", "export", "export_pdf", None, "remove", None, "settings",
-              None, "quit"),
+    "&File": ("open", "paste", "capture", None, "save", "save_pdf", "export", "export_pdf", None, "remove", None,
+              "settings", None, "quit"),
     "&Edit": COPY_ACTIONS,
     "&View": ("zoom_in", "zoom_out", "fit", None, "tiles", "boxes"),
     "&Run": ("run", "run_all", "cancel", None, "region"),
@@ -86,7 +89,7 @@ MENUS: dict[str, tuple[str | None, ...]] = {
 }
 
 # the toolbar: action names, None for a separator, a tuple for a button with a menu (first is the default)
-TOOLBAR: tuple = ("open", "model", None, "run", "run_all", "cancel", None, COPY_ACTIONS, "save")
+TOOLBAR: tuple = ("open", "capture", "model", None, "run", "run_all", "cancel", None, COPY_ACTIONS, "save")
 
 
 def resolve(window: QWidget, path: str):

@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .capture import cli as capture_cli
+
 PROG = "dsocr-app"
 
 
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 1440x900)")
     p.add_argument("--self-test", action="store_true", help="check the install (engine, MLX, a tiny OCR run, "
                    "the window offscreen), one line per check; exit 1 on any failure")
+    capture_cli.add_capture_options(p)
     return p
 
 
@@ -126,7 +129,12 @@ def take_screenshot(window, app, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    capture_cli.check(args, parser)
+    handed = capture_cli.handoff(args)  # a running DSOCR takes the request
+    if handed is not None:
+        return handed
     if args.self_test:
         from .self_test import run
 
@@ -180,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         release_clipboard()
         return code
-    window.show()
+    if not capture_cli.start(app, window, args):
+        window.show()
     return app.exec()
 
 

@@ -37,6 +37,7 @@ class Target:
     text: str = ""  # the markdown shown (and possibly edited) for this target
     error: str = ""
     grid: tuple[int, int] | None = None  # a forced (cols, rows) grid; None: the official choice
+    task: str = ""  # the task of its next run ("": the window's), e.g. a screen capture's
 
     @property
     def label(self) -> str:

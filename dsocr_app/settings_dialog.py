@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QTabWidget, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
+from .capture.settings import CaptureSettings
+from .plan_options import TASK_LABELS
 from .settings import Settings
 
 
@@ -113,7 +115,34 @@ class FilesSection(SettingsSection):
         settings.pdf_dpi = self.pdf_dpi.value()
 
 
-SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, FilesSection]
+class CaptureSection(SettingsSection):
+    title = "Capture"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.task = QComboBox()
+        for task in eb.TASKS:
+            self.task.addItem(TASK_LABELS.get(task, task), task)
+        self.task.setAccessibleName("Capture task")
+        self.task.setToolTip("What a screen capture asks the model for (plain text suits the clipboard)")
+        form.addRow("Capture as", self.task)
+        self.keep = QCheckBox("Keep running in the menu bar")
+        self.keep.setToolTip("Closing the window hides it; DSOCR stays in the tray / menu bar with the model "
+                             "loaded, so a capture starts at once")
+        form.addRow("", self.keep)
+
+    def load(self, settings: Settings) -> None:
+        s = CaptureSettings(settings.q)
+        self.task.setCurrentIndex(max(0, self.task.findData(s.task)))
+        self.keep.setChecked(s.keep_running)
+
+    def save(self, settings: Settings) -> None:
+        s = CaptureSettings(settings.q)
+        s.task, s.keep_running = self.task.currentData(), self.keep.isChecked()
+
+
+SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, FilesSection, CaptureSection]
 
 
 class SettingsDialog(QDialog):

@@ -20,6 +20,7 @@ from . import engine_bridge as eb
 from .about import show_about
 from .export_actions import ExportActions
 from .actions import build_actions, build_menus, build_toolbar
+from .capture.controller import CaptureController
 from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.queue = QueueModel(self)
         self.runs = RunQueue(self._prepare_run, self)
+        self.capturer = CaptureController(self)
         self.current_row = -1
         self.current_target = 0
         self.current_plan = None
@@ -529,6 +531,10 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     @Slot(object)
+    def capture_screen(self) -> None:
+        """Select a region of the screen (this window steps aside): text to the clipboard, the capture queued."""
+        self.capturer.capture()
+
     def handle_mime(self, mime) -> int:
         paths = paths_from_mime(mime)
         if paths:
@@ -656,8 +662,9 @@ class MainWindow(QMainWindow):
             image = image.crop(target.rect)
         if self.runs.model.version != self.options().version:
             self.set_plan_options(version=self.runs.model.version)
-        return image, {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens),
-                       **self.settings.engine_options()}
+        options = {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens),
+                   **self.settings.engine_options()}
+        return image, {**options, "task": target.task} if target.task else options
 
     @Slot(object)
     def _on_started(self, job) -> None:
