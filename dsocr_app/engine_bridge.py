@@ -48,9 +48,12 @@ def has_runtime() -> bool:
     return callable(getattr(engine, "load", None)) and callable(getattr(engine, "stream", None))
 
 
-def load_model(source: str | os.PathLike, progress=None):
-    """`engine.load(source, progress=...)`; raises CheckpointError with a plain message."""
-    return engine.load(source, progress=progress)
+def load_model(source: str | os.PathLike, progress=None, *, dtype: str | None = None,
+               memory_limit_gb: float | None = None, load_progress=None):
+    """`engine.load(source, progress=..., ...)`; raises CheckpointError with a plain message. `dtype` None or
+    "auto": the device's default; `load_progress(done_bytes, total_bytes)` while the weights are read."""
+    return engine.load(source, progress=progress, dtype=None if dtype in (None, "", "auto") else dtype,
+                       memory_limit_gb=memory_limit_gb or None, load_progress=load_progress)
 
 
 def stream(model, image, **options):

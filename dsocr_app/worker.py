@@ -24,6 +24,10 @@ class DownloadCancelled(Exception):
     """Raised from the progress hook to stop a model download."""
 
 
+class LoadCancelled(Exception):
+    """Raised from the load progress hook to stop reading the weights."""
+
+
 def progress_class(report, cancel: threading.Event):
     """A tqdm-compatible class (for the hub download) that reports (bytes done, bytes total, description) and
     stops the download when `cancel` is set."""
@@ -89,6 +93,7 @@ class OcrWorker(QObject):
     modelLoading = Signal(str)
     downloadProgress = Signal(int, int, str)  # bytes done, bytes total, description
     downloadSize = Signal(int)
+    loadProgress = Signal(int)  # weights read and converted, per mille
     modelLoaded = Signal(object)  # the engine model
     modelFailed = Signal(str)
     jobStarted = Signal(int)
@@ -101,8 +106,9 @@ class OcrWorker(QObject):
         super().__init__()
         self.model = None
 
-    @Slot(str, object)
-    def load_model(self, source: str, cancel: threading.Event) -> None:
+    @Slot(str, object, object)
+    def load_model(self, source: str, cancel: threading.Event, options: dict | None = None) -> None:
+        """Load `source`; `options`: `dtype` ("auto", "float32", "bfloat16") and `memory_limit_gb` (0: auto)."""
         if cancel.is_set():
             emit(self.modelFailed, "Loading the model was cancelled.")
             return
@@ -112,10 +118,25 @@ class OcrWorker(QObject):
             if size:
                 emit(self.downloadSize, int(size))
         progress = progress_class(lambda n, t, d: emit(self.downloadProgress, n, t, d), cancel)
+        shown = [-1]
+
+        def load_progress(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise LoadCancelled
+            permille = int(1000 * done / max(total, 1))
+            if permille != shown[0]:
+                shown[0] = permille
+                emit(self.loadProgress, permille)
+
+        options = options or {}
         try:
-            model = eb.load_model(source, progress=progress)
+            model = eb.load_model(source, progress=progress, dtype=options.get("dtype"),
+                                  memory_limit_gb=options.get("memory_limit_gb"), load_progress=load_progress)
         except DownloadCancelled:
             emit(self.modelFailed, "The model download was cancelled.")
+            return
+        except LoadCancelled:
+            emit(self.modelFailed, "Loading the model was cancelled.")
             return
         except eb.CheckpointError as e:
             if cancel.is_set():  # the engine wraps our DownloadCancelled into a download error
@@ -171,7 +192,7 @@ class OcrWorker(QObject):
 class WorkerHost(QObject):
     """Owns the worker thread (parented to the window) and the queued signals that reach the worker."""
 
-    requestLoad = Signal(str, object)
+    requestLoad = Signal(str, object, object)
     requestRun = Signal(object)
     requestShutdown = Signal()
 
@@ -191,9 +212,9 @@ class WorkerHost(QObject):
         self._closed = False
         self.thread.start()
 
-    def load(self, source: str) -> None:
+    def load(self, source: str, dtype: str | None = None, memory_limit_gb: float | None = None) -> None:
         self.load_cancel = threading.Event()
-        emit(self.requestLoad, source, self.load_cancel)
+        emit(self.requestLoad, source, self.load_cancel, {"dtype": dtype, "memory_limit_gb": memory_limit_gb})
 
     def run(self, job: Job) -> None:
         self.current = job

@@ -19,7 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..runtime import cpu_kernels
+from ..runtime import cancel, cpu_kernels
 from .kv_cache import BatchKVCache, KVCache, make_batch_cache, make_cache
 
 
@@ -118,7 +118,10 @@ class SwitchLinear(nn.Module):
             y = cpu_kernels.expert_linear(x, w, indices)
             if y is not None:
                 return y
-        if w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
+        if w.dtype != mx.float32 and x.dtype == mx.float32 and cpu_kernels.uses_numpy():
+            # bfloat16 experts kept to save memory, float32 compute (prefill): widen the stacked weights once
+            w = cpu_kernels.to_float32(w)
+        elif w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
             # MLX's CPU gather_mm is float32-only: gather the experts' weights and multiply with float32
             # accumulation (what the GPU kernel does for bf16/fp16), result in x's dtype
             wt = mx.take(w, indices, axis=0).swapaxes(-1, -2).astype(mx.float32)
@@ -329,7 +332,12 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def __call__(self, x: mx.array, mask=None, cache=None, offset=None) -> mx.array:
+        prefill = x.shape[1] > 1  # cancel points before each half (decode steps are short and pipelined)
+        if prefill:
+            cancel.point(x)
         h = x + self.self_attn(self.input_layernorm(x), mask, cache, offset)
+        if prefill:
+            cancel.point(h)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 
+from ..runtime.cancel import Cancelled
+from ..runtime.cancel import scope as cancel_scope
 from .kv_cache import make_cache
 from .sampling import sample
 
@@ -61,22 +63,25 @@ class GenerationStats:
         return self.generated / self.decode_s if self.decode_s > 0 else 0.0
 
 
-class Cancelled(Exception):
-    """Raised inside generation when the cancel flag is set; callers turn it into stop_reason 'cancelled'."""
+def prefill_chunks(lm, embeds: mx.array, cache, chunk: int, cancel: threading.Event | None) -> mx.array:
+    """Run prompt embeddings [B, L, H] through the model in chunks of `chunk` positions; return the last
+    position's logits [B, V]. `cancel` is checked between chunks and, through `runtime.cancel`, between the
+    halves of every layer inside a chunk (so a cancel lands within a fraction of a layer)."""
+    length = embeds.shape[1]
+    logits = None
+    with cancel_scope(cancel):
+        for start in range(0, length, chunk):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            last = start + chunk >= length
+            logits = lm(embeds[:, start:start + chunk], cache=cache, last_only=last)
+            mx.eval(logits if last else [c.state for c in cache])
+    return logits[:, -1]
 
 
 def prefill(lm, embeds: mx.array, cache, chunk: int, cancel: threading.Event | None) -> mx.array:
     """Run the prompt embeddings [L, H] through the model in chunks; return the last position's logits [V]."""
-    length = embeds.shape[0]
-    logits = None
-    for start in range(0, length, chunk):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        part = embeds[start:start + chunk][None]
-        last = start + chunk >= length
-        logits = lm(part, cache=cache, last_only=last)
-        mx.eval(logits if last else [c.state for c in cache])
-    return logits.reshape(-1)
+    return prefill_chunks(lm, embeds[None], cache, chunk, cancel)[0]
 
 
 def generate_tokens(lm, embeds: mx.array, eos_id: int, config: GenerationConfig | None = None,
@@ -161,14 +166,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
     padded, lengths = left_pad(embeds)
     cache = make_batch_cache(lm, lengths)
     t0 = time.perf_counter()
-    logits = None
-    for start in range(0, padded.shape[1], config.prefill_chunk):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        last = start + config.prefill_chunk >= padded.shape[1]
-        logits = lm(padded[:, start:start + config.prefill_chunk], cache=cache, last_only=last)
-        mx.eval(logits if last else [c.state for c in cache])
-    logits = logits[:, -1]
+    logits = prefill_chunks(lm, padded, cache, config.prefill_chunk, cancel)
     prefill_s = time.perf_counter() - t0
     for i, s in enumerate(stats):
         s.prompt_tokens, s.prefill_s, s.first_logits = lengths[i], prefill_s, logits[i]

@@ -392,9 +392,9 @@ MAX_ROWS = 32  # products with at most this many rows take the numpy path (decod
 MAX_EXPERT_ROWS = 8 * MAX_ROWS  # (row, expert) pairs of a routed-expert product (decode: rows x top-k)
 
 
-def _few_rows(rows: int, limit: int, w: mx.array) -> bool:
-    """True when a product of `rows` rows with float32 weight `w` takes the numpy path."""
-    return uses_numpy() and w.dtype == mx.float32 and rows <= limit
+def _few_rows(rows: int, limit: int, w: mx.array, dtypes=(mx.float32,)) -> bool:
+    """True when a product of `rows` rows with weight `w` (of one of `dtypes`) takes the numpy path."""
+    return uses_numpy() and w.dtype in dtypes and rows <= limit
 
 
 def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
@@ -410,25 +410,86 @@ def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.ar
     return _in_dtype(mx.array(y).reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
 
 
+BF16_ROWS = 1 << 18  # elements of a bfloat16 matrix converted at a time (float32: 1 MB, stays in L2)
+
+
+def _bf16_bits(w: mx.array) -> np.ndarray:
+    """The raw 16-bit patterns of an evaluated bfloat16 array, as a numpy uint16 view (no copy)."""
+    return np.asarray(w.view(mx.uint16))
+
+
+def _widen(bits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns -> float32 into `out` (same shape, uint32 storage): bf16 is a float32's high half."""
+    np.copyto(out, bits, casting="unsafe")
+    np.left_shift(out, 16, out=out)
+    return out.view(np.float32)
+
+
+def _bf16_product(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """x [m, D] @ w.T for a bfloat16 matrix w [out, D] given as bits, float32: converted a block of rows at a
+    time into a per-thread scratch buffer, each block multiplied while it is still in cache."""
+    out_dims, dims = bits.shape
+    rows = max(1, min(out_dims, BF16_ROWS // dims))
+    buf = _scratch(1, (rows, dims))[0].view(np.uint32)
+    y = np.empty((x.shape[0], out_dims), np.float32)
+    for r0 in range(0, out_dims, rows):
+        r1 = min(out_dims, r0 + rows)
+        w = _widen(bits[r0:r1], buf[: r1 - r0])
+        np.matmul(x, w.T, out=y[:, r0:r1])
+    return y
+
+
+def to_float32(w: mx.array) -> mx.array:
+    """A float32 copy of an MLX array; bfloat16 ones are widened by numpy on the thread pool (several times
+    MLX's single-threaded cast on a CPU). Used for the routed experts a prefill chunk needs."""
+    if w.dtype == mx.float32:
+        return w
+    if not (uses_numpy() and w.dtype == mx.bfloat16):
+        return w.astype(mx.float32)
+    mx.eval(w)
+    bits = _bf16_bits(w).reshape(-1)
+    res, buf = _output(w.shape)
+    dst = buf.reshape(-1).view(np.uint32)
+    step = 1 << 20
+
+    def run(s):
+        _widen(bits[s:s + step], dst[s:s + step])
+
+    return _run_jobs(run, range(0, bits.size, step), res, buf, mx.float32)
+
+
 def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
     """The routed experts' product for few rows: out[..., j, :, :] = x[..., j, :, :] @ weight[indices[..., j]].T.
 
-    x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 weights [E, out, D]; the rows
-    are grouped by expert, so each chosen expert's matrix is read once. None off the numpy path or when more
-    than `MAX_EXPERT_ROWS` (row, expert) pairs are asked for."""
-    if not _few_rows(indices.size * x.shape[-2], MAX_EXPERT_ROWS, weight):
+    x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 or bfloat16 weights [E, out, D]
+    (bfloat16: the chosen experts are converted block by block, float32 products); the rows are grouped by
+    expert, so each chosen expert's matrix is read once, the experts spread over the thread pool. None off
+    the numpy path or when more than `MAX_EXPERT_ROWS` (row, expert) pairs are asked for."""
+    if not _few_rows(indices.size * x.shape[-2], MAX_EXPERT_ROWS, weight, (mx.float32, mx.bfloat16)):
         return None
-    mx.eval(x, indices)
+    mx.eval(x, indices, weight)
     idx = np.asarray(indices)
     xs = _as_numpy(x)
     m, dims = xs.shape[-2:]
     rows = np.broadcast_to(xs, idx.shape + (m, dims)).reshape(-1, m, dims)
     flat = idx.reshape(-1)
-    w = np.asarray(weight)
+    half = weight.dtype == mx.bfloat16
+    w = _bf16_bits(weight) if half else np.asarray(weight)
     out = np.empty((flat.size, m, w.shape[1]), np.float32)
-    for e in np.unique(flat):
+
+    def run(e):
         sel = np.flatnonzero(flat == e)
-        out[sel] = (rows[sel].reshape(-1, dims) @ w[e].T).reshape(sel.size, m, -1)  # one product per expert
+        xe = rows[sel].reshape(-1, dims)
+        y = _bf16_product(xe, w[e]) if half else xe @ w[e].T  # one product per expert
+        out[sel] = y.reshape(sel.size, m, -1)
+
+    experts = np.unique(flat)
+    pool = _pool()
+    if half and pool is not None and len(experts) > 1:
+        _on_pool(pool, run, experts)
+    else:
+        for e in experts:
+            run(e)
     return _in_dtype(mx.array(out.reshape(idx.shape + (m, w.shape[1]))), x.dtype)
 
 

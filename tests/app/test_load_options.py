@@ -1,0 +1,47 @@
+"""The worker's model load: per-mille load progress, cancel during the load, the compute dtype and memory cap
+options; the model settings that hold those options."""
+
+import threading
+
+import mlx.core as mx
+
+from dsocr_app.worker import OcrWorker
+
+
+def _load(folder, cancel=None, **options):
+    worker = OcrWorker()
+    seen = {"progress": [], "loaded": [], "failed": []}
+    worker.loadProgress.connect(seen["progress"].append)
+    worker.modelLoaded.connect(seen["loaded"].append)
+    worker.modelFailed.connect(seen["failed"].append)
+    worker.load_model(str(folder), cancel or threading.Event(), options)
+    return seen
+
+
+def test_load_reports_progress_and_takes_the_options(tiny_v1):
+    seen = _load(tiny_v1, dtype="float32", memory_limit_gb=1e-3)
+    assert not seen["failed"] and len(seen["loaded"]) == 1
+    p = seen["progress"]
+    assert p and p[-1] == 1000 and p == sorted(p) and len(set(p)) == len(p)
+    model = seen["loaded"][0]
+    assert model.dtype == mx.float32 and model.expert_dtype == mx.bfloat16  # the tiny cap keeps experts bf16
+
+
+def test_cancel_stops_the_load(tiny_v1):
+    cancel = threading.Event()
+    worker = OcrWorker()
+    failed = []
+    worker.modelFailed.connect(failed.append)
+    worker.loadProgress.connect(lambda p: cancel.set())
+    worker.load_model(str(tiny_v1), cancel, {})
+    assert failed == ["Loading the model was cancelled."] and worker.model is None
+
+
+def test_model_settings_defaults_and_values(settings):
+    assert settings.compute_dtype == "auto" and settings.memory_limit_gb == 0.0
+    settings.compute_dtype = "bfloat16"
+    settings.memory_limit_gb = 12.5
+    assert settings.compute_dtype == "bfloat16" and settings.memory_limit_gb == 12.5
+    settings.compute_dtype = "int3"
+    settings.q.setValue("model/memory_limit_gb", "lots")
+    assert settings.compute_dtype == "auto" and settings.memory_limit_gb == 0.0
