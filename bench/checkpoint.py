@@ -3,10 +3,10 @@
 What the deepseek-ai repos hold, only with random values: config.json of the real model
 (`engine.testing.real_config`), every tensor of the expected-tensor table under its original name (per-expert
 MoE tensors, OIHW convs) as bf16 safetensors split into shards with a `model.safetensors.index.json`, and a
-small tokenizer (the config's vocabulary is the real one; token ids past the tokenizer are never produced
-by a random model's greedy decode... they are, but they decode to nothing, which is all a benchmark needs).
+small tokenizer (the config's vocabulary is the real one; ids past the tokenizer's decode to nothing, which
+is all a benchmark needs).
 
-Values are cut from one 16M-value Gaussian pool at random offsets (see `models._randomize`): billions of
+Values are cut from one 16M-value Gaussian pool at random offsets (`models.from_pool`): billions of
 independent normals would take minutes and the values only need to be realistic. One shard is in memory at a
 time (~1.4 GB of bf16).
 
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from engine.testing import real_config, write_tokenizer  # noqa: E402
 from engine.weights.config import parse_config  # noqa: E402
 from engine.weights.expected import expected_tensors  # noqa: E402
-from models import NORM_SUFFIXES  # noqa: E402
+from models import NORM_SUFFIXES, from_pool, random_pool  # noqa: E402
 
 
 def _split(sizes: list[int], shards: int) -> list[int]:
@@ -54,7 +54,7 @@ def write_real_checkpoint(folder: str | Path, version: str = "v2", shards: int =
     sizes = [2 * int(np.prod(table[n])) for n in names]
     which = _split(sizes, shards)
     rng = np.random.default_rng(seed)
-    pool = mx.array(rng.standard_normal(1 << 24, dtype=np.float32))
+    pool = random_pool(rng)
     weight_map, written = {}, 0
     for s in range(shards):
         fname = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
@@ -62,15 +62,7 @@ def write_real_checkpoint(folder: str | Path, version: str = "v2", shards: int =
         for n, w in zip(names, which):
             if w != s:
                 continue
-            count = int(np.prod(table[n]))
-            start = int(rng.integers(0, pool.size))
-            pieces, need = [], count
-            while need > 0:
-                take = min(need, pool.size - start)
-                pieces.append(pool[start:start + take])
-                need -= take
-                start = 0
-            x = (pieces[0] if len(pieces) == 1 else mx.concatenate(pieces)).reshape(table[n])
+            x = from_pool(pool, rng, table[n])
             x = 1.0 + 0.1 * x if n.endswith(NORM_SUFFIXES) else (0.02 if n.startswith(("model.layers", "lm_head"))
                                                                     else 0.05) * x
             part[n] = x.astype(mx.bfloat16)

@@ -108,7 +108,7 @@ class Model:
         return self.module.language_model
 
 
-LOAD_CACHE = 1 << 30  # bytes of freed stored tensors MLX keeps for reuse during a load (fewer page faults)
+LOAD_CACHE = 256 << 20  # bytes of freed stored tensors MLX keeps for reuse during a load (fewer page faults)
 ROUTED_EXPERTS = ".switch_mlp."  # parameter names of the stacked routed experts
 
 

@@ -111,3 +111,11 @@ def test_cancel_points_do_nothing_outside_a_run():
         with cancel_points.scope(None):
             cancel_points.point(x)  # an inner scope without a flag
     cancel_points.point(x)
+
+
+def test_cancel_between_the_experts_products(model, monkeypatch):
+    event = threading.Event()
+    products = _trip(monkeypatch, deepseek_v2.SwitchLinear, event, after=1)
+    res = _run(model, event)
+    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
+    assert len(products) == 2  # gate and up of the first MoE layer; its down projection never ran

@@ -124,6 +124,7 @@ class SwitchLinear(nn.Module):
             y = mx.gather_mm(x, cpu_kernels.to_float32(w).swapaxes(-1, -2), rhs_indices=indices,
                              sorted_indices=sorted_indices)
             mx.eval(y)
+            cancel.point(y)
             return y
         if w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
             # MLX's CPU gather_mm is float32-only: gather the experts' weights and multiply with float32
@@ -186,6 +187,8 @@ class SwitchGLU(nn.Module):
 
     def _mlp(self, x, idx, sorted_indices):
         h = nn.silu(self.gate_proj(x, idx, sorted_indices)) * self.up_proj(x, idx, sorted_indices)
+        if sorted_indices:  # prefill: a cancel point between the experts' products
+            cancel.point(h)
         return self.down_proj(h, idx, sorted_indices)
 
     def grouped_threshold(self) -> int:

@@ -33,15 +33,9 @@ def scope(event: threading.Event | None):
         _local.event = prev
 
 
-def check() -> None:
-    """Raise Cancelled if the current thread's cancel flag is set."""
-    event = getattr(_local, "event", None)
-    if event is not None and event.is_set():
-        raise Cancelled
-
-
 def point(*arrays: mx.array) -> None:
-    """A cancel point: with a cancel flag current, evaluate `arrays`, then `check()`; else nothing."""
+    """A cancel point: with a cancel flag current, raise Cancelled if it is set, else evaluate `arrays` and
+    check again; without one, nothing."""
     event = getattr(_local, "event", None)
     if event is None:
         return

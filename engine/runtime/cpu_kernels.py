@@ -440,8 +440,8 @@ def _bf16_product(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
 
 
 def to_float32(w: mx.array) -> mx.array:
-    """A float32 copy of an MLX array; bfloat16 ones are widened by numpy on the thread pool (several times
-    MLX's single-threaded cast on a CPU). Used for the routed experts a prefill chunk needs."""
+    """A float32 copy of an MLX array; bfloat16 ones are widened by numpy on the thread pool, straight into
+    MLX's buffer. Used for the routed experts a prefill chunk needs."""
     if w.dtype == mx.float32:
         return w
     if not (uses_numpy() and w.dtype == mx.bfloat16):
