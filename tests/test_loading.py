@@ -71,6 +71,25 @@ def test_bf16_experts_give_the_float32_products_in_both_paths():
     assert np.allclose(np.asarray(y16), np.asarray(y32), rtol=1e-6, atol=1e-6)
 
 
+def test_grouped_expert_mlp_matches_mlx_for_float32_and_bf16_weights():
+    from engine.language.deepseek_v2 import SwitchGLU
+
+    rng = np.random.default_rng(1)
+    glu = SwitchGLU(24, 40, 6)
+    x = mx.array(rng.standard_normal((2, 30, 24), np.float32))
+    idx = mx.array(rng.integers(0, 5, (2, 30, 2)).astype(np.int32))  # expert 5 gets no rows
+    assert idx.size >= glu.grouped_threshold()
+    mlx_path = glu._grouped(x, idx)  # blocks of rows per expert through mx.gather_mm
+    ours = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    assert ours.shape == mlx_path.shape == (2, 30, 2, 24)
+    assert np.allclose(np.asarray(ours), np.asarray(mlx_path), rtol=1e-5, atol=1e-6)
+    glu.set_dtype(mx.bfloat16)
+    half = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    glu.set_dtype(mx.float32)  # the bf16 values, widened: the same numbers as the bf16 weights
+    wide = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    assert np.allclose(np.asarray(half), np.asarray(wide), rtol=1e-6, atol=1e-7)
+
+
 def test_the_memory_cap_decides_the_expert_dtype(folder, monkeypatch):
     from engine.weights.load import read_checkpoint
 

@@ -197,7 +197,9 @@ class SwitchGLU(nn.Module):
     def __call__(self, x: mx.array, indices: mx.array) -> mx.array:
         """x [..., D], indices [..., k] -> expert outputs [..., k, D] (in x's dtype)."""
         if indices.size >= self.grouped_threshold():
-            return self._grouped(x, indices)
+            y = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"],
+                                       self.down_proj["weight"], indices)
+            return self._grouped(x, indices) if y is None else y
         y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False)  # [..., k, 1, D]
         return y.squeeze(-2)
 

@@ -458,6 +458,45 @@ def to_float32(w: mx.array) -> mx.array:
     return _run_jobs(run, range(0, bits.size, step), res, buf, mx.float32)
 
 
+def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
+    """x [m, D] @ w.T, w float32 [out, D] or bfloat16 bits (widened block by block)."""
+    return _bf16_product(x, w) if half else x @ w.T
+
+
+def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array) -> mx.array | None:
+    """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for many rows (prefill), grouped by expert:
+    each expert's rows are gathered once and go through its three matrices as three whole GEMMs (no padding to
+    blocks), one expert per job on the thread pool; bfloat16 expert weights are widened block by block inside
+    the job (no widened copy of the stack). x [..., D], indices [..., k], stacked weights [E, out, in] (float32
+    or bfloat16); returns [..., k, D] float32, or None off the numpy path."""
+    dtypes = (mx.float32, mx.bfloat16)
+    if not (uses_numpy() and x.dtype == mx.float32 and gate.dtype in dtypes
+            and gate.dtype == up.dtype == down.dtype):
+        return None
+    mx.eval(x, indices, gate, up, down)
+    k, dims = indices.shape[-1], x.shape[-1]
+    xs = _as_numpy(x).reshape(-1, dims)
+    flat = np.asarray(indices).reshape(-1)
+    order = np.argsort(flat, kind="stable")  # (token, slot) pairs sorted by expert
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=gate.shape[0]))])
+    half = gate.dtype == mx.bfloat16
+    ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
+    res, out = _output((flat.size, down.shape[1]))
+
+    def run(e):
+        sel = order[bounds[e]:bounds[e + 1]]
+        xe = xs[sel // k]
+        g = _expert_product(xe, ws[0][e], half)
+        u = _expert_product(xe, ws[1][e], half)
+        with np.errstate(over="ignore"):  # exp(-g) = inf for g << 0: silu(g) = g / inf = -0, as it should
+            h = g / (np.float32(1.0) + np.exp(-g)) * u  # silu(g) * u
+        out[sel] = _expert_product(h, ws[2][e], half)
+
+    experts = [e for e in range(gate.shape[0]) if bounds[e + 1] > bounds[e]]
+    y = _run_jobs(run, experts, res, out, x.dtype)
+    return y.reshape(*indices.shape, down.shape[1])
+
+
 def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
     """The routed experts' product for few rows: out[..., j, :, :] = x[..., j, :, :] @ weight[indices[..., j]].T.
 
