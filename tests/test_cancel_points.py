@@ -113,7 +113,29 @@ def test_cancel_points_do_nothing_outside_a_run():
     cancel_points.point(x)
 
 
-def test_cancel_between_the_experts_products(model, monkeypatch):
+def test_cancel_between_the_experts_jobs(model, monkeypatch):
+    from engine.runtime import cpu_kernels
+
+    event = threading.Event()
+    products = []
+    original = cpu_kernels._expert_product
+
+    def product(*args):
+        products.append(1)
+        event.set()
+        return original(*args)
+
+    monkeypatch.setattr(cpu_kernels, "_expert_product", product)
+    res = _run(model, event)
+    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
+    # the job that saw the cancel and one job in flight on another thread finish; the other experts never start
+    assert 1 <= len(products) <= 6 < 3 * model.language_model.config.n_routed_experts
+
+
+def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch):
+    from engine.runtime import cpu_kernels
+
+    monkeypatch.setattr(cpu_kernels, "_mode", "mlx")
     event = threading.Event()
     products = _trip(monkeypatch, deepseek_v2.SwitchLinear, event, after=1)
     res = _run(model, event)

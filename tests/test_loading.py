@@ -62,7 +62,6 @@ def test_bf16_experts_give_the_float32_products_in_both_paths():
     rng = np.random.default_rng(0)
     w16 = mx.array(rng.standard_normal((8, 48, 40), np.float32)).astype(mx.bfloat16)
     w32 = w16.astype(mx.float32)
-    assert np.array_equal(np.asarray(cpu_kernels.to_float32(w16)), np.asarray(w32))
     x = mx.array(rng.standard_normal((3, 1, 1, 40), np.float32))
     idx = mx.array([[1, 5], [5, 7], [0, 1]])
     y16 = cpu_kernels.expert_linear(x, w16, idx)

@@ -118,14 +118,6 @@ class SwitchLinear(nn.Module):
             y = cpu_kernels.expert_linear(x, w, indices)
             if y is not None:
                 return y
-        if w.dtype != mx.float32 and x.dtype == mx.float32 and cpu_kernels.uses_numpy():
-            # bfloat16 experts kept to save memory, float32 compute (prefill): widen the stacked weights once and
-            # evaluate the product at once, so that only one widened copy is alive at a time
-            y = mx.gather_mm(x, cpu_kernels.to_float32(w).swapaxes(-1, -2), rhs_indices=indices,
-                             sorted_indices=sorted_indices)
-            mx.eval(y)
-            cancel.point(y)
-            return y
         if w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
             # MLX's CPU gather_mm is float32-only: gather the experts' weights and multiply with float32
             # accumulation (what the GPU kernel does for bf16/fp16), result in x's dtype

@@ -33,6 +33,11 @@ def scope(event: threading.Event | None):
         _local.event = prev
 
 
+def current() -> threading.Event | None:
+    """The current thread's cancel flag (None outside a run), for work handed to other threads."""
+    return getattr(_local, "event", None)
+
+
 def point(*arrays: mx.array) -> None:
     """A cancel point: with a cancel flag current, raise Cancelled if it is set, else evaluate `arrays` and
     check again; without one, nothing."""

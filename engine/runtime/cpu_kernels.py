@@ -43,6 +43,8 @@ from functools import lru_cache
 import mlx.core as mx
 import numpy as np
 
+from . import cancel
+
 MODES = ("numpy", "mlx")
 _mode = os.environ.get("DSOCR_CPU_KERNELS", "numpy").strip().lower() or "numpy"
 if _mode not in MODES:
@@ -439,25 +441,6 @@ def _bf16_product(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
     return y
 
 
-def to_float32(w: mx.array) -> mx.array:
-    """A float32 copy of an MLX array; bfloat16 ones are widened by numpy on the thread pool, straight into
-    MLX's buffer. Used for the routed experts a prefill chunk needs."""
-    if w.dtype == mx.float32:
-        return w
-    if not (uses_numpy() and w.dtype == mx.bfloat16):
-        return w.astype(mx.float32)
-    mx.eval(w)
-    bits = _bf16_bits(w).reshape(-1)
-    res, buf = _output(w.shape)
-    dst = buf.reshape(-1).view(np.uint32)
-    step = 1 << 20
-
-    def run(s):
-        _widen(bits[s:s + step], dst[s:s + step])
-
-    return _run_jobs(run, range(0, bits.size, step), res, buf, mx.float32)
-
-
 def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
     """x [m, D] @ w.T, w float32 [out, D] or bfloat16 bits (widened block by block)."""
     return _bf16_product(x, w) if half else x @ w.T
@@ -483,7 +466,11 @@ def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indice
     ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
     res, out = _output((flat.size, down.shape[1]))
 
+    event = cancel.current()
+
     def run(e):
+        if event is not None and event.is_set():  # a cancel lands within one expert's products
+            raise cancel.Cancelled
         sel = order[bounds[e]:bounds[e + 1]]
         xe = xs[sel // k]
         g = _expert_product(xe, ws[0][e], half)
