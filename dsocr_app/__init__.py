@@ -1,6 +1,28 @@
 """DSOCR desktop app (PySide6): see the tile plan before running, stream OCR, export.
 
-The app talks to the engine only through `import engine`, gathered in `dsocr_app.engine_bridge`.
+The app reaches the engine only through `import engine`, gathered in `dsocr_app.engine_bridge`, and uses the
+engine's own types (`Result`, `Region`, `TilePlan`, `Model`). Small parts with one job each, talking through
+signals; the window composes them:
+
+- `main`            the `dsocr-app` command: options (one line and exit 2 when bad), the display check
+                    (`display_check`), scripted modes (`--screenshot`, `--run`) that never open a dialog.
+- `app`             the QApplication: identity, files opened from the Dock/Finder, the clipboard left clean.
+- `window`          `MainWindow`: composition, what is shown (item, target, plan), status and dialogs.
+- `actions`         every command as data (`ACTIONS`), and where it appears (`MENUS`, `TOOLBAR`).
+- `plan_options`    `PlanOptions` (frozen: version, mode, tile limits, task) and `PlanOptionsBar`, which edits
+                    it and emits `changed(PlanOptions)` once per change.
+- `run_queue`       `RunQueue`: waiting runs, the running one, the model and its loading; emits `started`,
+                    `delta`, `finished`, `failed`. `worker` is its thread (`OcrWorker` owns the model).
+- `queue_model`     the queue (items, their targets and states; inputs checked when added).
+- `target_bar`      whole image or region, region tool; `preview_view` the image with tiles and boxes;
+                    `results_pane` text, rendered, raw and token table; `regions` boxes <-> text.
+- `exporting`       clipboard forms and file formats (`FILE_FORMATS`, data); `inputs` files, folders, mime.
+- `settings`        typed QSettings; `settings_dialog` one tab per `SettingsSection` (`SECTIONS`).
+- `model_dialog`, `about`, `sample`, `self_test`.
+
+Extending: a command is a row in `actions.ACTIONS` plus a window method; a file format an entry of
+`exporting.FILE_FORMATS`; a settings group a `SettingsSection` in `settings_dialog.SECTIONS`; a panel about the
+shown item a widget added with `window.results.add_tab`; a new source of images calls `window.add_image`.
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,6 @@ live here too.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import engine
@@ -24,11 +23,20 @@ HUB_MODELS: dict[str, str] = dict(engine.DEFAULT_REPOS)
 TASKS = tuple(engine.TASKS)
 
 plan = engine.plan
+get_mode = engine.get_mode
+check_tile_limits = engine.check_tile_limits
+expand_inputs = engine.expand_inputs
+IMAGE_SUFFIXES = engine.IMAGE_SUFFIXES
+grid_reason = engine.grid_reason  # the tiling inspector's notes on a plan
+scale_note = engine.scale_note
+small_text_warning = engine.small_text_warning
+small_text_rule = engine.small_text_rule
 open_image = engine.open_image
 atomic_write = engine.atomic_write
 unique_path = engine.unique_path
 output_stem = engine.output_stem
 export_result = engine.export_result
+export_json = engine.export_json  # the engine's JSON conventions (UTF-8, indent 2, no NaN)
 write_tiny_checkpoint = engine.write_tiny_checkpoint
 is_pdf = engine.is_pdf
 
@@ -39,42 +47,15 @@ def engine_version() -> str:
 
 # ---- the inference runtime ----------------------------------------------------------------------------------
 
-RUNTIME_MISSING = ("This build of the engine cannot run models (engine.load / engine.stream are missing); "
-                   "planning and preview still work.")
-
-
-def has_runtime() -> bool:
-    """True when the engine can load a model and stream a run."""
-    return callable(getattr(engine, "load", None)) and callable(getattr(engine, "stream", None))
-
-
-def load_model(source: str | os.PathLike, progress=None, *, dtype: str | None = None,
-               memory_limit_gb: float | None = None, load_progress=None):
-    """`engine.load(source, progress=..., ...)`; raises CheckpointError with a plain message. `dtype` None or
-    "auto": the device's default; `load_progress(done_bytes, total_bytes)` while the weights are read."""
-    return engine.load(source, progress=progress, dtype=None if dtype in (None, "", "auto") else dtype,
-                       memory_limit_gb=memory_limit_gb or None, load_progress=load_progress)
-
-
-def stream(model, image, **options):
-    """`engine.stream(model, image, **options)`: TextDelta events, then one Result."""
-    return engine.stream(model, image, **options)
-
-
-def is_result(event) -> bool:
-    """The final event of `stream` (an engine.Result), as opposed to a TextDelta."""
-    return isinstance(event, engine.Result)
-
-
-def hub_download_size(repo_id: str) -> int | None:
-    """Bytes a first download of `repo_id` takes (None when unknown or offline)."""
-    try:
-        return engine.hub_download_size(repo_id)
-    except Exception:  # noqa: BLE001 - informative only
-        return None
-
-
+Model = engine.Model
+Result = engine.Result
+TextDelta = engine.TextDelta
+Region = engine.Region
+TilePlan = engine.TilePlan
+load_model = engine.load
+stream = engine.stream  # TextDelta events, then one Result
 is_repo_id = engine.is_repo_id
+pending_download_size = engine.pending_download_size  # bytes a first load would download, None if nothing
 
 
 # ---- outputs -----------------------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""Exports: clipboard forms (markdown, plain text, single line, tables as TSV) and files (.md with cropped
+"""Exports: clipboard forms (markdown, plain text, single line, tables as TSV) and file formats (.md with cropped
 figures, .txt, .json), one target or the whole queue.
 
-Files go through the engine's exporter (atomic writes; figures cropped to `images/<stem>-k.jpg` beside the
-markdown), with the user's edited text. An existing file is replaced only when the user confirmed it; batch
-exports pick a new name instead.
+File formats are data (`FILE_FORMATS`: key -> `FileFormat` with its dialog filter and writer), so a new format
+is one entry. Files go through the engine's exporters (atomic writes, the engine's JSON conventions; figures
+cropped to `images/<stem>-k.jpg` beside the markdown), with the user's edited text. An existing file is
+replaced only when the user confirmed it; batch exports pick a new name instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
@@ -22,12 +24,11 @@ CLIPBOARD_FORMS = {
     "single": "Single line",
     "tsv": "Tables as TSV",
 }
-FILE_FORMATS = {"md": "Markdown (*.md)", "txt": "Plain text (*.txt)",
-                "json": "JSON with boxes, tiles and timings (*.json)"}
 
 
 def copy_text(kind: str, markdown: str) -> str:
-    """Put `markdown` on the clipboard in form `kind`; return the copied text."""
+    """Put `markdown` on the clipboard in form `kind`; return the copied text. Qt makes and owns the clipboard's
+    data (`setText`): a QMimeData made in Python and left on the clipboard crashes the interpreter at exit."""
     text = eb.text_form(kind, markdown)
     QGuiApplication.clipboard().setText(text)
     return text
@@ -45,35 +46,63 @@ def result_json(item, target) -> dict:
     return data
 
 
-def _json_value(obj):
-    """JSON for the odd value in a result dict (a dataclass, a tuple-like, a path)."""
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if hasattr(obj, "__iter__") and not isinstance(obj, (str, bytes)):
-        return list(obj)
-    return str(obj)
+def _edited(target, image) -> eb.Result | None:
+    """The target's result with the user's text (and the image, for figure crops)."""
+    if target.result is None:
+        return None
+    edited = dataclasses.replace(target.result, text=target.text)
+    if edited.image is None and image is not None:
+        edited = dataclasses.replace(edited, image=image)
+    return edited
+
+
+def _write_md(path: Path, item, target, overwrite: bool, image) -> list[Path]:
+    result = _edited(target, image)
+    if result is None:
+        return [eb.atomic_write(path, target.text + "\n", overwrite=overwrite)]
+    return list(eb.export_result(result, path.parent, path.stem, "md", overwrite=overwrite))
+
+
+def _write_txt(path: Path, item, target, overwrite: bool, image) -> list[Path]:
+    return [eb.atomic_write(path, eb.text_form("plain", target.text) + "\n", overwrite=overwrite)]
+
+
+def _write_json(path: Path, item, target, overwrite: bool, image) -> list[Path]:
+    return [eb.export_json(path, result_json(item, target), overwrite=overwrite)]
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    key: str  # also the file suffix
+    filter: str  # the file dialog's filter text
+    write: Callable  # write(path, item, target, overwrite, image) -> list[Path], the main file first
+    needs_image: bool = False  # whether the writer crops from the image the run saw
+
+
+FILE_FORMATS: dict[str, FileFormat] = {f.key: f for f in (
+    FileFormat("md", "Markdown (*.md)", _write_md, needs_image=True),
+    FileFormat("txt", "Plain text (*.txt)", _write_txt),
+    FileFormat("json", "JSON with boxes, tiles and timings (*.json)", _write_json),
+)}
+
+# the "Export all" choices: label -> format keys
+EXPORT_CHOICES: dict[str, tuple[str, ...]] = {
+    "Markdown and JSON": ("md", "json"),
+    **{f.filter.split(" (")[0]: (f.key,) for f in FILE_FORMATS.values()},
+    "Every format": tuple(FILE_FORMATS),
+}
 
 
 def write_target(path: str | Path, fmt: str, item, target, overwrite: bool = False, image=None) -> list[Path]:
-    """Write one target as `path` in format 'md', 'txt' or 'json'; returns every file written.
+    """Write one target as `path` in format `fmt` (a key of FILE_FORMATS); returns every file written.
 
     `image`: the image the run saw, for figure crops, when the result no longer holds it."""
     path = Path(path)
     if fmt not in FILE_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: use md, txt or json")
+        raise ValueError(f"unknown export format {fmt!r}: use {', '.join(FILE_FORMATS)}")
     if path.suffix.lstrip(".").lower() != fmt:
         path = path.with_name(f"{path.name}.{fmt}")
-    if fmt == "json":
-        text = json.dumps(result_json(item, target), indent=1, ensure_ascii=False, default=_json_value) + "\n"
-        return [eb.atomic_write(path, text, overwrite=overwrite)]
-    result = target.result
-    if result is not None and dataclasses.is_dataclass(result):
-        edited = dataclasses.replace(result, text=target.text)
-        if getattr(edited, "image", None) is None and image is not None:
-            edited = dataclasses.replace(edited, image=image)
-        return list(eb.export_result(edited, path.parent, path.stem, fmt, overwrite=overwrite))
-    text = target.text if fmt == "md" else eb.text_form("plain", target.text)
-    return [eb.atomic_write(path, text + "\n", overwrite=overwrite)]
+    return FILE_FORMATS[fmt].write(path, item, target, overwrite, image)
 
 
 def free_stem(folder: Path, stem: str, formats) -> str:
@@ -92,13 +121,14 @@ def export_queue(folder: str | Path, items, formats: tuple[str, ...] = ("md",), 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    needs_image = any(FILE_FORMATS[f].needs_image for f in formats)
     for item in items:
         for k, target in enumerate(item.targets):
             if target.result is None and not target.text:
                 continue
             stem = item.stem if target.rect is None else f"{item.stem}-region{k}"
             stem = free_stem(folder, stem, formats)
-            image = image_for(item, target) if image_for is not None and "md" in formats else None
+            image = image_for(item, target) if image_for is not None and needs_image else None
             for fmt in formats:
                 written.extend(write_target(folder / f"{stem}.{fmt}", fmt, item, target, image=image))
     return written

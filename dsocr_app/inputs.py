@@ -1,7 +1,8 @@
-"""Inputs: dropped or opened files and folders, PDFs (one item per page) and images from the clipboard.
+"""Inputs: dropped or opened files and folders (expanded by the engine, as the command line does), and images
+from the clipboard or a drop.
 
-Folders are walked for images and PDFs; a file named explicitly is always queued, so a broken one gets a
-clear message instead of vanishing silently.
+Folders give their images and PDFs (sorted, not their subfolders: the engine's rule); a file named explicitly
+is always queued, so a broken one gets a clear message in its row instead of vanishing silently.
 """
 
 from __future__ import annotations
@@ -13,24 +14,10 @@ from PIL import Image
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
-PDF_SUFFIXES = {".pdf"}
-OPEN_FILTER = "Images and PDFs (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.pdf);;All files (*)"
-MAX_FOLDER_FILES = 5000
+from . import engine_bridge as eb
 
-
-def expand_paths(paths) -> list[Path]:
-    """Files as given, and the images and PDFs inside given folders (recursively, sorted)."""
-    out: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted((f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
-                            and f.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES), key=lambda f: str(f).lower())
-            out.extend(found[:MAX_FOLDER_FILES])
-        else:
-            out.append(p)
-    return list(dict.fromkeys(out))
+OPEN_FILTER = (f"Images and PDFs ({' '.join('*' + s for s in sorted(eb.IMAGE_SUFFIXES))} *.pdf);;"
+               "All files (*)")
 
 
 def paths_from_mime(mime: QMimeData) -> list[Path]:

@@ -1,8 +1,9 @@
-"""Entry point of `dsocr-app`: parse the command line, start Qt, show the window or render a screenshot.
+"""Entry point of `dsocr-app`: check the command line and the display, start Qt, show the window or script it.
 
-`--screenshot FILE.png` renders the window offscreen (after planning, or after the run with `--run`) and
-saves it, without touching the user's settings. New commands (e.g. `--self-test`) add an argument in
-`build_parser` and a branch in `main`.
+Scripted modes never open a dialog: `--screenshot FILE.png` renders the window offscreen (after planning, or
+after the run with `--run`) at `--size WxH` and saves it, without touching the user's settings; a PDF
+gives every page, or `--pages`. Bad options get one line and exit code 2, as in the `dsocr` command. New
+commands (e.g. `--self-test`) add an argument in `build_parser` and a branch in `main`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,33 @@ import sys
 import tempfile
 from pathlib import Path
 
+PROG = "dsocr-app"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints the whole usage first)
+        self.exit(2, f"{PROG}: error: {message} (see {PROG} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dsocr-app", description="DSOCR desktop app: local DeepSeek-OCR with the "
-                                "tile plan shown before anything runs.")
+    p = _Parser(prog=PROG, description="DSOCR desktop app: local DeepSeek-OCR with the tile plan shown before "
+                "anything runs.")
     p.add_argument("files", nargs="*", help="images, PDFs or folders to queue")
     p.add_argument("--open", action="append", default=[], metavar="IMAGE", help="queue this file (repeatable)")
+    p.add_argument("--pages", metavar="RANGES", help="PDF pages to queue, e.g. 1-3,5 (default: ask, or every page "
+                   "when scripted)")
     p.add_argument("--sample", action="store_true", help="queue a generated sample document page")
     p.add_argument("--model", metavar="MODEL", help="load this model (hub id or local folder) at start")
     p.add_argument("--version", choices=("v1", "v2"), help="model version to plan for")
     p.add_argument("--mode", help="resolution mode to plan for (e.g. gundam, base)")
-    p.add_argument("--min-tiles", type=int)
-    p.add_argument("--max-tiles", type=int)
-    p.add_argument("--max-tokens", type=int, help="the longest text one run may write")
-    p.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen to FILE.png and exit")
-    p.add_argument("--run", action="store_true", help="with --screenshot: run the OCR first")
-    p.add_argument("--size", default="1440x900", help="with --screenshot: window size WxH (default 1440x900)")
+    p.add_argument("--min-tiles", type=int, metavar="N")
+    p.add_argument("--max-tiles", type=int, metavar="N")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="the longest text one run may write")
+    p.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen to FILE.png and exit "
+                   "(no display needed)")
+    p.add_argument("--run", action="store_true", help="with --screenshot: run the OCR first; exit 1 if it fails")
+    p.add_argument("--size", default="1440x900", metavar="WxH", help="with --screenshot: window size "
+                   "(default 1440x900)")
     p.add_argument("--self-test", action="store_true", help="check the install (engine, MLX, a tiny OCR run, "
                    "the window offscreen), one line per check; exit 1 on any failure")
     return p
@@ -46,39 +58,66 @@ def _settings_for(args):
     return Settings()
 
 
-def _apply_options(window, args) -> None:
-    window.set_plan_options(version=args.version, mode=args.mode, min_tiles=args.min_tiles, max_tiles=args.max_tiles)
-    if args.max_tokens:
-        window.max_tokens = args.max_tokens
+def parse_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or not (320 <= int(w) <= 8000 and 240 <= int(h) <= 8000):
+        raise ValueError(f"--size {text!r}: give the window size as WxH, e.g. 1440x900 (320x240 to 8000x8000)")
+    return int(w), int(h)
+
+
+def check_args(args, settings):
+    """The planning options the command line asks for (ValueError with one clear line when not valid)."""
+    from . import engine_bridge as eb
+    from .plan_options import PlanOptions
+
+    if args.run and not args.screenshot:
+        raise ValueError("--run goes with --screenshot")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise ValueError(f"--max-tokens {args.max_tokens}: give at least 1")
+    if args.screenshot:
+        parse_size(args.size)
+        folder = Path(args.screenshot).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"--screenshot {args.screenshot}: the folder {folder} does not exist; create it first")
+    version = args.version or settings.version
+    mode = args.mode or settings.mode
+    if args.mode is None and mode not in eb.MODES[version]:
+        mode = eb.DEFAULT_MODE
+    lo, hi = settings.tiles(version)
+    return PlanOptions(version, mode, lo if args.min_tiles is None else args.min_tiles,
+                       hi if args.max_tiles is None else args.max_tiles, settings.task).checked()
 
 
 def take_screenshot(window, app, args) -> int:
     """Plan (and with --run, run) the queued image, then save the window as a PNG."""
-    w, _, h = args.size.lower().partition("x")
-    window.resize(int(w), int(h))
+    window.resize(*parse_size(args.size))
     window.show()
     app.processEvents()
     if args.model and not window.wait_idle():
-        print("dsocr-app: timed out loading the model", file=sys.stderr)
+        print(f"{PROG}: timed out loading the model", file=sys.stderr)
         return 1
     if args.model and window.model is None:
-        print(f"dsocr-app: {window.last_error}", file=sys.stderr)
+        print(f"{PROG}: error: {window.last_error}", file=sys.stderr)
         return 1
     if args.run:
         if window.model is None:
-            print("dsocr-app: --run needs --model", file=sys.stderr)
+            print(f"{PROG}: error: --run needs --model", file=sys.stderr)
             return 2
+        item, target = window.current()
         window.run_current()
         if not window.wait_idle():
-            print("dsocr-app: timed out running the OCR", file=sys.stderr)
+            print(f"{PROG}: timed out running the OCR", file=sys.stderr)
+            return 1
+        if target is None or target.result is None or target.state.value != "done":
+            why = (item.error or target.error) if item is not None else "nothing to run: add an image"
+            print(f"{PROG}: error: the run failed: {why or window.last_error}", file=sys.stderr)
             return 1
     window.view.fit()
     for _ in range(3):
         app.processEvents()
     out = Path(args.screenshot)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out)):
-        print(f"dsocr-app: could not write {out}", file=sys.stderr)
+        print(f"{PROG}: error: could not write {out}", file=sys.stderr)
         return 1
     print(out)
     return 0
@@ -86,38 +125,58 @@ def take_screenshot(window, app, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.run and not args.screenshot:
-        build_parser().error("--run goes with --screenshot")
     if args.self_test:
         from .self_test import run
 
         return run()
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    else:
+        from .display_check import display_problem
+
+        problem = display_problem()
+        if problem:
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return 1
+    settings = _settings_for(args)
+    try:
+        options = check_args(args, settings)
+    except ValueError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
 
     from PySide6.QtWidgets import QApplication
 
-    from .app import DsocrApplication
+    from .app import DsocrApplication, release_clipboard
     from .window import MainWindow
 
     app = QApplication.instance() or DsocrApplication(sys.argv[:1])
-    window = MainWindow(_settings_for(args))
+    window = MainWindow(settings)
     window.quiet = bool(args.screenshot)
-    if isinstance(app, DsocrApplication):
-        app.connect_file_open(window.open_file)
-    _apply_options(window, args)
-    if args.sample:
-        from .sample import document_page
+    try:
+        window.set_plan_options(version=options.version, mode=options.mode, min_tiles=options.min_tiles,
+                                max_tiles=options.max_tiles)
+        if args.max_tokens:
+            window.max_tokens = args.max_tokens
+        if isinstance(app, DsocrApplication):
+            app.connect_file_open(window.open_file)
+        if args.sample:
+            from .sample import document_page
 
-        window.add_image(document_page(), "Sample page")
-    paths = [*args.files, *args.open]
-    if paths:
-        window.add_paths(paths)
+            window.add_image(document_page(), "Sample page")
+        paths = [*args.files, *args.open]
+        if paths:
+            window.add_paths(paths, pages=args.pages)
+    except ValueError as e:  # e.g. --pages beyond a PDF's end
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        window.close()
+        return 2
     if args.model:
         window.load_model(args.model)
     if args.screenshot:
         code = take_screenshot(window, app, args)
         window.close()
+        release_clipboard()
         return code
     window.show()
     return app.exec()

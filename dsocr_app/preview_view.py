@@ -13,7 +13,6 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem,
                                QGraphicsScene, QGraphicsView, QStyleOptionGraphicsItem, QWidget)
 
-from .qt_compat import emit
 
 TILE_COLOR = QColor(255, 140, 0)  # the one fixed colour: tile lines, drawn over a dark outline
 TILE_OUTLINE = QColor(0, 0, 0, 170)
@@ -78,7 +77,11 @@ class BadgeItem(QGraphicsItem):
 
 
 class PlanOverlay(QGraphicsItem):
-    """The tile grid of one plan, placed at `origin` (the region's top-left) in original-image pixels."""
+    """The tile grid of one plan, placed at `origin` (the region's top-left) in original-image pixels.
+
+    Only lines are drawn over the page: a tile's label ("Tile 2 \u00b7 col 2, row 1 \u00b7 100 tokens", counted
+    from 1) appears while the pointer is over that tile, so labels never hide the text. The totals are in the
+    plan summary below the image."""
 
     def __init__(self, plan, origin: tuple[float, float] = (0.0, 0.0), parent=None):
         super().__init__(parent)
@@ -89,16 +92,19 @@ class PlanOverlay(QGraphicsItem):
         self._rect = QRectF(origin[0], origin[1], w, h)
         self.badges: list[BadgeItem] = []
         for t in plan.tiles:
-            badge = BadgeItem([f"Tile {t.index + 1}: {t.tokens} tokens"], "topleft", self)
+            badge = BadgeItem([f"Tile {t.index + 1} \u00b7 col {t.col + 1}, row {t.row + 1} \u00b7 {t.tokens} tokens"],
+                              "topleft", self)
             badge.setPos(self.tile_rect(t).topLeft())
+            badge.setVisible(False)
             self.badges.append(badge)
-        g = plan.global_view
-        newline = f" + {plan.newline_tokens} newline" if plan.newline_tokens else ""
-        summary = BadgeItem([f"Global view {g.size} px: {plan.global_tokens} tokens",
-                             f"{len(plan.tiles)} tiles: {plan.tile_tokens} tokens{newline}",
-                             f"Total: {plan.image_tokens} image tokens"], "bottomright", self)
-        summary.setPos(self._rect.bottomRight())
-        self.badges.append(summary)
+        self.hovered: int | None = None
+
+    def set_hovered(self, index: int | None) -> None:
+        """Show the label of tile `index` (None: no label)."""
+        if index != self.hovered:
+            self.hovered = index
+            for k, badge in enumerate(self.badges):
+                badge.setVisible(k == index)
 
     def tile_rect(self, tile) -> QRectF:
         x0, y0, x1, y1 = tile.box
@@ -171,6 +177,7 @@ class PreviewView(QGraphicsView):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAcceptDrops(True)
         self.setBackgroundRole(QPalette.ColorRole.Window)
+        self.viewport().setMouseTracking(True)  # tile labels follow the pointer
         self.pixmap_item: QGraphicsPixmapItem | None = None
         self.plan_overlay: PlanOverlay | None = None
         self.region_item: QGraphicsRectItem | None = None
@@ -259,7 +266,7 @@ class PreviewView(QGraphicsView):
         if self.pixmap_item is not None:
             self.fitInView(self.pixmap_item, Qt.AspectRatioMode.KeepAspectRatio)
             self._fit = True
-            emit(self.zoomChanged, self.zoom())
+            self.zoomChanged.emit(self.zoom())
 
     def zoom(self) -> float:
         return self.transform().m11()
@@ -269,7 +276,7 @@ class PreviewView(QGraphicsView):
         if 0.02 <= z <= 40:
             self.scale(factor, factor)
             self._fit = False
-            emit(self.zoomChanged, self.zoom())
+            self.zoomChanged.emit(self.zoom())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -310,12 +317,14 @@ class PreviewView(QGraphicsView):
                 return
             for item in self.items(event.position().toPoint()):
                 if isinstance(item, BoxItem) and item.isVisible():
-                    emit(self.boxClicked, item.index)
+                    self.boxClicked.emit(item.index)
                     event.accept()
                     return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
+        if self.plan_overlay is not None:
+            self.plan_overlay.set_hovered(self.plan_overlay.tile_at(self.mapToScene(event.position().toPoint())))
         if self._drag_start is not None and self._rubber is not None:
             pos = self.mapToScene(event.position().toPoint())
             self._rubber.setRect(QRectF(self._clamped(self._drag_start, pos)))
@@ -332,7 +341,7 @@ class PreviewView(QGraphicsView):
                 self.scene().removeItem(self._rubber)
                 self._rubber = None
             if rect.width() >= 8 and rect.height() >= 8:
-                emit(self.regionSelected, rect)
+                self.regionSelected.emit(rect)
             event.accept()
             return
         super().mouseReleaseEvent(event)
@@ -341,12 +350,17 @@ class PreviewView(QGraphicsView):
         if self.plan_overlay is not None and self.plan_overlay.isVisible():
             index = self.plan_overlay.tile_at(self.mapToScene(event.position().toPoint()))
             if index is not None:
-                emit(self.tileActivated, index)
+                self.tileActivated.emit(index)
                 event.accept()
                 return
         super().mouseDoubleClickEvent(event)
 
     # drops: the window decides what a drop means
+    def leaveEvent(self, event) -> None:
+        if self.plan_overlay is not None:
+            self.plan_overlay.set_hovered(None)
+        super().leaveEvent(event)
+
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
@@ -362,6 +376,6 @@ class PreviewView(QGraphicsView):
     def dropEvent(self, event) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
-            emit(self.mimeDropped, event.mimeData())
+            self.mimeDropped.emit(event.mimeData())
         else:
             super().dropEvent(event)

@@ -1,7 +1,8 @@
 """The queue: one item per image or PDF page, each with its whole-page and region targets and their states.
 
-`QueueModel` is a list model for a QListView; items load their image lazily (a few stay cached) so a folder
-of hundreds of pages costs nothing until a page is shown or run.
+`QueueModel` is a list model for a QListView. Items are checked soon after they are added (decoded one per
+event-loop turn, a few stay cached), so an item that cannot be read says why in its row before it is shown
+or run; PDF pages are checked when they are rendered.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from enum import Enum
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QStyle
 
 from . import engine_bridge as eb
-from .qt_compat import emit
 
 
 class State(str, Enum):
@@ -33,9 +33,10 @@ class Target:
 
     rect: tuple[int, int, int, int] | None = None
     state: State = State.PLANNED
-    result: object | None = None  # engine.Result
+    result: eb.Result | None = None
     text: str = ""  # the markdown shown (and possibly edited) for this target
     error: str = ""
+    grid: tuple[int, int] | None = None  # a forced (cols, rows) grid; None: the official choice
 
     @property
     def label(self) -> str:
@@ -56,6 +57,7 @@ class QueueItem:
     dpi: int = 144
     size: tuple[int, int] | None = None
     error: str = ""
+    checked: bool = False  # decoded once (or found broken) since it was added
     targets: list[Target] = field(default_factory=lambda: [Target()])
 
     def __post_init__(self):
@@ -89,6 +91,14 @@ class QueueItem:
                 return s
         return State.PLANNED
 
+    @property
+    def reason(self) -> str:
+        """The error without the leading file name (the row shows the name already)."""
+        for prefix in (f"{self.source}: ", f"{self.source.name}: " if self.source else None):
+            if prefix and self.error.startswith(prefix):
+                return self.error[len(prefix):]
+        return self.error
+
     def read_image(self) -> Image.Image:
         """Decode the image (raises engine.ImageError)."""
         if self.pixels is not None:
@@ -118,6 +128,9 @@ class QueueModel(QAbstractListModel):
         super().__init__(parent)
         self.items: list[QueueItem] = []
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
+        self._checker = QTimer(self)
+        self._checker.setInterval(0)
+        self._checker.timeout.connect(self.check_next)
 
     # Qt model API
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -143,9 +156,14 @@ class QueueModel(QAbstractListModel):
 
     @staticmethod
     def state_text(item: QueueItem) -> str:
-        """'done', 'running', ...; a run the repetition guard stopped says so."""
+        """'done', 'running', ...; a failed item says why, a run the repetition guard stopped says so."""
         text = item.state.value
-        stops = [getattr(t.result, "stop_reason", "") for t in item.targets if t.result is not None]
+        if item.error:
+            return f"{text} \u2014 {item.reason}"
+        failed = next((t.error for t in item.targets if t.state == State.FAILED and t.error), "")
+        if failed:
+            return f"{text} \u2014 {failed}"
+        stops = [t.result.stop_reason for t in item.targets if t.result is not None]
         if "repetition" in stops:
             text += " \u2014 repetition stopped"
         elif "max_tokens" in stops:
@@ -160,7 +178,34 @@ class QueueModel(QAbstractListModel):
             self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
             self.items.extend(items)
             self.endInsertRows()
+            self._checker.start()
         return first
+
+    def unchecked(self) -> int:
+        return sum(not i.checked for i in self.items)
+
+    def check_next(self) -> bool:
+        """Check the next unchecked item (decode it); False when every item is checked."""
+        row = next((r for r, i in enumerate(self.items) if not i.checked), None)
+        if row is None:
+            self._checker.stop()
+            return False
+        item = self.items[row]
+        if item.page is None and not item.error:
+            try:
+                self.image(row)
+            except eb.ImageError:
+                pass  # recorded on the item
+        item.checked = True
+        return True
+
+    def locate(self, target: Target) -> tuple[int, int] | None:
+        """(row, target index) of a target, None if it is no longer in the queue."""
+        for r, item in enumerate(self.items):
+            for k, t in enumerate(item.targets):
+                if t is target:
+                    return r, k
+        return None
 
     def remove(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)
@@ -178,7 +223,7 @@ class QueueModel(QAbstractListModel):
         """Tell views that the item's state changed."""
         if 0 <= row < len(self.items):
             idx = self.index(row)
-            emit(self.dataChanged, idx, idx)
+            self.dataChanged.emit(idx, idx)
 
     def image(self, row: int) -> Image.Image:
         """The item's RGB image (cached); raises engine.ImageError and records the error on the item."""
@@ -193,6 +238,7 @@ class QueueModel(QAbstractListModel):
             self.changed(row)
             raise eb.ImageError(item.error) from None
         item.size = img.size
+        item.checked = True
         if item.error:
             item.error = ""
             self.changed(row)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
-from .qt_compat import emit
+from .tiling_panel import TilingPanel
 
 STOP_NOTES = {
     "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
@@ -24,6 +24,14 @@ STOP_NOTES = {
 
 def _fmt_int(n) -> str:
     return f"{int(n):,}".replace(",", "\u202f")
+
+
+def run_summary(result) -> str:
+    """One line that keeps the two numbers people compare apart: the decode speed (tokens per second while
+    writing) and the total time of the run (reading the image included)."""
+    return (f"{_fmt_int(result.generated_tokens)} tokens \u00b7 decode {result.decode_tokens_per_s:.1f} tokens/s "
+            f"\u00b7 total {result.elapsed_s:.1f} s (image and prompt {result.encode_s + result.prefill_s:.1f} s) "
+            f"\u00b7 stop: {result.stop_reason}")
 
 
 class ResultsPane(QWidget):
@@ -66,7 +74,7 @@ class ResultsPane(QWidget):
         self.editor.setFont(mono)
         self.editor.setPlaceholderText("The markdown appears here as the model writes it. You can edit it.")
         self.editor.textChanged.connect(self._on_text_changed)
-        self.editor.cursorPositionChanged.connect(lambda: emit(self.cursorMoved, self.editor.textCursor().position()))
+        self.editor.cursorPositionChanged.connect(lambda: self.cursorMoved.emit(self.editor.textCursor().position()))
         self.tabs.addTab(self.editor, "Markdown")
 
         self.rendered = QTextBrowser()
@@ -89,6 +97,8 @@ class ResultsPane(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.tabs.addTab(self.table, "Tokens")
+        self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
+        self.tabs.addTab(self.tiling, "Tiling")
         layout.addWidget(self.tabs, 1)
 
         self._raw = ""
@@ -118,7 +128,7 @@ class ResultsPane(QWidget):
 
     def _on_text_changed(self) -> None:
         if not self._setting and not self._streaming:
-            emit(self.textEdited, self.editor.toPlainText())
+            self.textEdited.emit(self.editor.toPlainText())
         if not self._render_timer.isActive():  # at most every 400 ms while text streams in
             self._render_timer.start()
 
@@ -143,7 +153,8 @@ class ResultsPane(QWidget):
     def append_delta(self, text: str, tokens: int, elapsed: float, tps: float) -> None:
         self._raw += text
         self._dirty = True
-        self.stats.setText(f"Running: {_fmt_int(tokens)} tokens \u00b7 {tps:.1f} tokens/s \u00b7 {elapsed:.1f} s")
+        self.stats.setText(f"Running: {_fmt_int(tokens)} tokens \u00b7 decode {tps:.1f} tokens/s \u00b7 "
+                           f"{elapsed:.1f} s so far")
 
     @Slot()
     def _flush(self) -> None:
@@ -178,11 +189,8 @@ class ResultsPane(QWidget):
         self.set_text(result.text if text is None else text, result.raw_text)
         if self.tabs.currentWidget() is self.table:
             self.tabs.setCurrentWidget(self.editor)
-        stop = getattr(result, "stop_reason", "eos")
-        self.stats.setText(
-            f"{_fmt_int(result.generated_tokens)} tokens in {result.elapsed_s:.1f} s \u00b7 "
-            f"{result.decode_tokens_per_s:.1f} tokens/s \u00b7 prefill {result.prefill_s:.2f} s \u00b7 "
-            f"stop: {stop}")
+        stop = result.stop_reason
+        self.stats.setText(run_summary(result))
         if stop in STOP_NOTES:
             self.show_banner(STOP_NOTES[stop], warning=stop == "repetition")
         else:
@@ -210,10 +218,22 @@ class ResultsPane(QWidget):
         """No result yet: show what the run will cost (the token table)."""
         self.set_text("")
         self.hide_banner()
-        self.stats.setText("Not run yet: press Run (Ctrl+R). The tokens this image will cost:")
+        self.stats.setText("Not run yet: press Run (Ctrl+R). The tokens this image will cost:" if plan is not None
+                           else "No run yet")
         self.set_table(plan, None)
         if plan is not None:
             self.tabs.setCurrentWidget(self.table)
+
+    def show_failure(self, reason: str, plan=None) -> None:
+        """An item or run that failed: why, and (when it can still be planned) its token table."""
+        self.set_text("")
+        self.stats.setText("This item failed:" if plan is None else "The last run failed:")
+        self.show_banner(reason, warning=True)
+        self.set_table(plan, None)
+
+    def add_tab(self, widget: QWidget, title: str) -> int:
+        """Another view of the shown item (e.g. a panel of a later feature); returns its tab index."""
+        return self.tabs.addTab(widget, title)
 
     # table
     def set_table(self, plan, result=None) -> None:
@@ -232,7 +252,7 @@ class ResultsPane(QWidget):
         if result is not None:
             rows.append(("Prompt tokens", "image + text", _fmt_int(result.prompt_tokens)))
             rows.append(("Generated tokens", result.stop_reason, _fmt_int(result.generated_tokens)))
-            for name, value in (("Encode + prefill", getattr(result, "encode_s", 0.0) + result.prefill_s),
+            for name, value in (("Encode + prefill", result.encode_s + result.prefill_s),
                                 ("Elapsed", result.elapsed_s)):
                 rows.append((name, "seconds", f"{value:.2f}"))
             rows.append(("Decode speed", "tokens/s", f"{result.decode_tokens_per_s:.1f}"))

@@ -137,6 +137,10 @@ class Settings:
     def pdf_dpi(self) -> int:
         return min(600, max(72, _int(self._get("files/pdf_dpi", 144), 144)))
 
+    @pdf_dpi.setter
+    def pdf_dpi(self, value: int) -> None:
+        self._set("files/pdf_dpi", int(value))
+
     # window
     def geometry(self, key: str) -> QByteArray | None:
         value = self._get(f"window/{key}")

@@ -17,7 +17,6 @@ from PIL import Image
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from . import engine_bridge as eb
-from .qt_compat import emit
 
 
 class DownloadCancelled(Exception):
@@ -54,16 +53,6 @@ def progress_class(report, cancel: threading.Event):
     return QtProgress
 
 
-def _in_hub_cache(repo_id: str) -> bool:
-    """True if the model is already in the Hugging Face cache (then there is nothing to download)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except Exception:  # noqa: BLE001
-        return False
-
-
 class _NullFile:
     def write(self, *_):
         return 0
@@ -77,12 +66,12 @@ _job_ids = itertools.count(1)
 
 @dataclass
 class Job:
-    """One run: the image (already cropped to the region) and the engine options."""
+    """One run: the image (already cropped to the region), the engine options, and the caller's `key` (what the
+    run is for; the app uses the queue's Target)."""
 
     image: Image.Image
     options: dict
-    row: int = -1  # queue row
-    target: int = 0  # target index within the item
+    key: object = None
     cancel: threading.Event = field(default_factory=threading.Event)
     id: int = field(default_factory=lambda: next(_job_ids))
 
@@ -110,14 +99,13 @@ class OcrWorker(QObject):
     def load_model(self, source: str, cancel: threading.Event, options: dict | None = None) -> None:
         """Load `source`; `options`: `dtype` ("auto", "float32", "bfloat16") and `memory_limit_gb` (0: auto)."""
         if cancel.is_set():
-            emit(self.modelFailed, "Loading the model was cancelled.")
+            self.modelFailed.emit("Loading the model was cancelled.")
             return
-        emit(self.modelLoading, source)
-        if eb.is_repo_id(source) and not _in_hub_cache(source):
-            size = eb.hub_download_size(source)
-            if size:
-                emit(self.downloadSize, int(size))
-        progress = progress_class(lambda n, t, d: emit(self.downloadProgress, n, t, d), cancel)
+        self.modelLoading.emit(source)
+        size = eb.pending_download_size(source)
+        if size:
+            self.downloadSize.emit(int(size))
+        progress = progress_class(lambda n, t, d: self.downloadProgress.emit(n, t, d), cancel)
         shown = [-1]
 
         def load_progress(done: int, total: int) -> None:
@@ -126,71 +114,74 @@ class OcrWorker(QObject):
             permille = int(1000 * done / max(total, 1))
             if permille != shown[0]:
                 shown[0] = permille
-                emit(self.loadProgress, permille)
+                self.loadProgress.emit(permille)
 
         options = options or {}
         try:
-            model = eb.load_model(source, progress=progress, dtype=options.get("dtype"),
-                                  memory_limit_gb=options.get("memory_limit_gb"), load_progress=load_progress)
+            dtype = options.get("dtype")
+            model = eb.load_model(source, progress=progress, dtype=None if dtype in (None, "", "auto") else dtype,
+                                  memory_limit_gb=options.get("memory_limit_gb") or None,
+                                  load_progress=load_progress)
         except DownloadCancelled:
-            emit(self.modelFailed, "The model download was cancelled.")
+            self.modelFailed.emit("The model download was cancelled.")
             return
         except LoadCancelled:
-            emit(self.modelFailed, "Loading the model was cancelled.")
+            self.modelFailed.emit("Loading the model was cancelled.")
             return
         except eb.CheckpointError as e:
             if cancel.is_set():  # the engine wraps our DownloadCancelled into a download error
-                emit(self.modelFailed, "The model download was cancelled.")
+                self.modelFailed.emit("The model download was cancelled.")
                 return
-            emit(self.modelFailed, str(e))
+            self.modelFailed.emit(str(e))
             return
         except MemoryError:
-            emit(self.modelFailed, "Not enough memory to load this model.")
+            self.modelFailed.emit("Not enough memory to load this model.")
             return
         except Exception as e:  # noqa: BLE001 - any failure becomes a message, never a crash
             traceback.print_exc()
-            emit(self.modelFailed, f"Could not load {source}: {type(e).__name__}: {e}")
+            self.modelFailed.emit(f"Could not load {source}: {type(e).__name__}: {e}")
             return
         self.model = model
-        emit(self.modelLoaded, model)
+        self.modelLoaded.emit(model)
 
     @Slot(object)
     def run_job(self, job: Job) -> None:
         if job.cancel.is_set():
-            emit(self.jobFailed, job.id, "cancelled")
+            self.jobFailed.emit(job.id, "cancelled")
             return
         if self.model is None:
-            emit(self.jobFailed, job.id, "No model is loaded.")
+            self.jobFailed.emit(job.id, "No model is loaded.")
             return
-        emit(self.jobStarted, job.id)
+        self.jobStarted.emit(job.id)
         result = None
         try:
             for event in eb.stream(self.model, job.image, cancel=job.cancel, **job.options):
-                if eb.is_result(event):
+                if isinstance(event, eb.Result):
                     result = event
                 else:
-                    emit(self.jobDelta, job.id, event.text, int(event.generated_tokens), float(event.elapsed_s),
+                    self.jobDelta.emit(job.id, event.text, int(event.generated_tokens), float(event.elapsed_s),
                                        float(event.tokens_per_s))
         except MemoryError:
-            emit(self.jobFailed, job.id, "Not enough memory for this image: try fewer tiles or a smaller mode.")
+            self.jobFailed.emit(job.id, "Not enough memory for this image: try fewer tiles or a smaller mode.")
             return
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
-            emit(self.jobFailed, job.id, f"{type(e).__name__}: {e}")
+            self.jobFailed.emit(job.id, f"{type(e).__name__}: {e}")
             return
         if result is None:
-            emit(self.jobFailed, job.id, "The engine returned no result.")
+            self.jobFailed.emit(job.id, "The engine returned no result.")
         else:
-            emit(self.jobFinished, job.id, result)
+            self.jobFinished.emit(job.id, result)
 
     @Slot()
     def shutdown(self) -> None:
         self.model = None
-        emit(self.stopped)
+        self.stopped.emit()
 
 
 class WorkerHost(QObject):
-    """Owns the worker thread (parented to the window) and the queued signals that reach the worker."""
+    """Owns the worker thread (parented to `parent`) and the queued signals that reach the worker. Cancelling a
+    job is its own `cancel` event (the RunQueue sets it); closing cancels the load and waits for the thread."""
 
     requestLoad = Signal(str, object, object)
     requestRun = Signal(object)
@@ -207,23 +198,19 @@ class WorkerHost(QObject):
         self.requestShutdown.connect(self.worker.shutdown, Qt.ConnectionType.QueuedConnection)
         self.worker.stopped.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self.worker.deleteLater)
-        self.current: Job | None = None
         self.load_cancel = threading.Event()
         self._closed = False
         self.thread.start()
 
     def load(self, source: str, dtype: str | None = None, memory_limit_gb: float | None = None) -> None:
         self.load_cancel = threading.Event()
-        emit(self.requestLoad, source, self.load_cancel, {"dtype": dtype, "memory_limit_gb": memory_limit_gb})
+        self.requestLoad.emit(source, self.load_cancel, {"dtype": dtype, "memory_limit_gb": memory_limit_gb})
 
     def run(self, job: Job) -> None:
-        self.current = job
-        emit(self.requestRun, job)
+        self.requestRun.emit(job)
 
-    def cancel(self) -> None:
-        """Stop the running job and any download, at the next decode step."""
-        if self.current is not None:
-            self.current.cancel.set()
+    def cancel_load(self) -> None:
+        """Stop a model load (a download stops at once)."""
         self.load_cancel.set()
 
     def close(self, timeout_ms: int = 30000) -> bool:
@@ -231,9 +218,9 @@ class WorkerHost(QObject):
         if self._closed:
             return True
         self._closed = True
-        self.cancel()
+        self.cancel_load()
         if self.thread.isRunning():
-            emit(self.requestShutdown)
+            self.requestShutdown.emit()
             ok = self.thread.wait(timeout_ms)
             if not ok:  # the engine is inside a long non-cancellable step (e.g. encoding): stop the loop anyway
                 self.thread.quit()

@@ -13,6 +13,7 @@ Public API::
 
     import engine
     p = engine.plan((1240, 1754), version="v1", mode="gundam")      # no model needed
+    p.candidates, engine.scale_note(p)                               # the grids weighed; "page enlarged 1.1x ..."
     model = engine.load("deepseek-ai/DeepSeek-OCR-2")              # hub id or local folder
     for event in engine.stream(model, "page.png", task="markdown"):
         ...
@@ -28,17 +29,21 @@ load_fast_blas()  # before mlx.core is imported anywhere: MLX then uses the opti
 from .language.prompt import TASKS, task_prompt  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .outputs.export import ExportError, atomic_write, export_result, output_stem, unique_path  # noqa: E402
+from .outputs.export import export_json  # noqa: E402
 from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
 from .outputs.markdown import clean_markdown, plain_text, single_line, tables_tsv  # noqa: E402
 from .pipeline import Result, TextDelta, ocr, stream, stream_batch  # noqa: E402
+from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
 from .preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE, get_mode  # noqa: E402
 from .preprocess.pdf import InputError, parse_page_ranges, pdf_page_count, render_pdf_pages  # noqa: E402
-from .preprocess.plan import TilePlan, plan  # noqa: E402
+from .preprocess.plan import Candidate, TilePlan, parse_grid, plan  # noqa: E402
 from .runtime.blas import blas_library  # noqa: E402
 from .testing import write_tiny_checkpoint  # noqa: E402
 from .weights.checkpoint import DEFAULT_REPOS, hub_download_size, is_repo_id  # noqa: E402
+from .weights.checkpoint import pending_download_size  # noqa: E402
+from .preprocess.plan import check_tile_limits  # noqa: E402
 from .weights.errors import CheckpointError  # noqa: E402
 
 __version__ = "0.1.0"
@@ -50,4 +55,6 @@ __all__ = [
     "open_image", "output_stem", "parse_grounding", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",
     "write_tiny_checkpoint",
+    "pending_download_size", "check_tile_limits", "export_json",
+    "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
 ]

@@ -58,25 +58,30 @@ class Result:
     def tile_tokens(self) -> list[int]:
         return [t.tokens for t in self.plan.tiles]
 
+    @property
+    def timings(self) -> dict[str, float]:
+        """encode_s, prefill_s, decode_tokens_per_s, elapsed_s (rounded): the "timings" of `to_dict()`."""
+        return {"encode_s": round(self.encode_s, 4), "prefill_s": round(self.prefill_s, 4),
+                "decode_tokens_per_s": round(self.decode_tokens_per_s, 3), "elapsed_s": round(self.elapsed_s, 4)}
+
     def to_dict(self) -> dict:
         return {
             "model": self.model, "text": self.text, "raw_text": self.raw_text, "prompt": self.prompt,
-            "stop_reason": self.stop_reason, "plan": self.plan.to_dict(),
+            "stop_reason": self.stop_reason, "official_tiling": self.plan.official, "plan": self.plan.to_dict(),
             "tokens": {"prompt": self.prompt_tokens, "image": self.plan.image_tokens, "per_tile": self.tile_tokens,
                        "global": self.plan.global_tokens, "newlines": self.plan.newline_tokens,
                        "separator": self.plan.separator_tokens, "generated": self.generated_tokens},
-            "timings": {"encode_s": round(self.encode_s, 4), "prefill_s": round(self.prefill_s, 4),
-                        "decode_tokens_per_s": round(self.decode_tokens_per_s, 3),
-                        "elapsed_s": round(self.elapsed_s, 4)},
+            "timings": self.timings,
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "regions": [r.to_dict() for r in self.regions],
         }
 
 
-def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None) -> PreparedImage:
+def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None,
+                grid=None) -> PreparedImage:
     if isinstance(image, PreparedImage):
         return image
-    return prepare(image, model.version, mode, min_tiles, max_tiles)
+    return prepare(image, model.version, mode, min_tiles, max_tiles, grid)
 
 
 def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None,
@@ -157,30 +162,32 @@ def _whitelist(tok) -> frozenset[int]:
     return frozenset(i for i in (tok.special["td"], tok.special["td_end"]) if i is not None)
 
 
-def stream(model, image, task: str | None = "markdown", prompt: str | None = None, mode: str | None = None,
-           min_tiles: int | None = None, max_tiles: int | None = None, max_tokens: int = 8192,
-           cancel: threading.Event | None = None, temperature: float = 0.0, top_p: float = 1.0,
-           ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-           max_batch_tiles: int | None = None):
-    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`."""
-    for _, event in stream_batch(model, [image], task, prompt, mode, min_tiles, max_tiles, max_tokens, cancel,
-                                 temperature, top_p, ngram_size, ngram_window, locate, max_batch_tiles):
+def stream(model, image, **options):
+    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`.
+
+    `options` are those of `stream_batch` (keyword-only): task, prompt, locate, mode, min_tiles, max_tiles,
+    max_tokens, temperature, top_p, ngram_size, ngram_window, cancel, max_batch_tiles, grid."""
+    for _, event in stream_batch(model, [image], **options):
         yield event
 
 
-def stream_batch(model, images: list, task: str | None = "markdown", prompt: str | None = None,
+def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: str | None = None,
                  mode: str | None = None, min_tiles: int | None = None, max_tiles: int | None = None,
                  max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
                  top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-                 max_batch_tiles: int | None = None):
+                 max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None):
     """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
 
-    Yields (image index, TextDelta) while decoding and (image index, Result) once per image. Images must be
-    valid (prepare them first to report bad ones); a cancel ends every image with stop_reason "cancelled"."""
+    Yields `(index, event)` pairs, index into `images`: `(i, TextDelta)` while image i decodes and `(i, Result)`
+    once per image. Images must be valid (prepare them first to report bad ones); a cancel ends every image
+    with stop_reason "cancelled". Every option is keyword-only: `task` (or a custom `prompt`, `locate` text),
+    the tiling (`mode`, `min_tiles`, `max_tiles`), decoding (`max_tokens`, `temperature`, `top_p`,
+    `ngram_size`, `ngram_window`), `cancel` (a threading.Event), `max_batch_tiles` (encode memory) and `grid`
+    (cols, rows): one forced grid on every image not already prepared (a non-official tiling, marked in the plan)."""
     t_start = time.perf_counter()
     mx.reset_peak_memory()
     prompt_text = task_prompt(task, prompt, locate)
-    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles), prompt_text, t_start) for im in images]
+    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles, grid), prompt_text, t_start) for im in images]
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                               ngram_size=ngram_size, ngram_window=ngram_window)
     tok = model.tokenizer
@@ -214,9 +221,9 @@ def stream_batch(model, images: list, task: str | None = "markdown", prompt: str
             yield i, j.result()
 
 
-def ocr(model, image, **kwargs) -> Result:
-    """Blocking OCR of one image; same arguments as `stream`."""
+def ocr(model, image, **options) -> Result:
+    """Blocking OCR of one image; the options of `stream_batch`."""
     result = None
-    for event in stream(model, image, **kwargs):
+    for event in stream(model, image, **options):
         result = event
     return result

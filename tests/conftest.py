@@ -24,9 +24,21 @@ def reference_cases(version=None):
     return cases
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_configure(config):
     if os.environ.get("DSOCR_REFERENCE") and not reference_cases():
-        raise pytest.UsageError(f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']} holds no reference cases")
+        raise pytest.UsageError(
+            f"DSOCR_REFERENCE={os.environ['DSOCR_REFERENCE']}: "
+            f"{'holds no reference cases (folders with meta.json)' if REFERENCE.is_dir() else 'no such folder'}; "
+            "point it at the reference vectors (shared/reference) or unset it")
+
+
+def pytest_report_header(config):
+    """Say once, at the top of the run, where the reference vectors were found (or that they were not)."""
+    cases = reference_cases()
+    if cases:
+        return f"reference vectors: {REFERENCE} ({len(cases)} cases)"
+    return (f"reference vectors: not found at {REFERENCE}; the parity tests skip "
+            "(set DSOCR_REFERENCE to the shared/reference folder)")
 
 
 def rel(a, ref):
@@ -43,21 +55,3 @@ def relrms(a, ref):
 
     a, ref = np.asarray(a, np.float64), np.asarray(ref, np.float64)
     return float(np.linalg.norm(a - ref) / max(np.linalg.norm(ref), 1e-12))
-
-
-_exit_status = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status["code"] = int(exitstatus)
-
-
-def pytest_unconfigure(config):
-    """After Qt tests, leave without interpreter teardown: PySide6 6.12 can crash while Python finalises its
-    objects (seen as a segfault after '... passed'), which would turn a green run red. Results are final here."""
-    import sys
-
-    if "PySide6.QtCore" in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status["code"])

@@ -35,7 +35,7 @@ def test_plan_json_matches_engine_plan(files, capsys):
 
 
 def test_plan_of_a_broken_file_is_one_line(files, capsys):
-    assert main(["plan", str(files / "broken.jpg")]) == 2
+    assert main(["plan", str(files / "broken.jpg")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.jpg" in err[0] and "Traceback" not in err[0]
 
@@ -59,10 +59,11 @@ def test_ocr_batch_writes_outputs_and_reports_bad_inputs(files, model_dir, capsy
     assert data["plan"]["grid"] == [2, 3] and data["tokens"]["per_tile"] == [100] * 6
     assert data["model"] and data["timings"]["elapsed_s"] > 0 and data["tokens"]["generated"] == 4
     assert "broken.jpg" in err and "missing.png: no such file" in err and "Traceback" not in err
-    # a second run refuses to overwrite silently
+    # a second run never overwrites silently: it skips the input, before any model work, and says so
+    before = (out / "scan.json").read_text()
     rc = main(["ocr", str(files / "scan.png"), "--model", str(model_dir), "--max-tokens", "2", "--out", str(out),
                "--format", "json"])
-    assert rc == 1 and "already exists" in capsys.readouterr().err
+    assert rc == 0 and "skipped" in capsys.readouterr().err and (out / "scan.json").read_text() == before
 
 
 def test_dump_writes_the_reference_keys(files, model_dir, tmp_path):

@@ -19,8 +19,8 @@ def run_case(case, dtype):
     exp = np.load(case / "expected.npz")
     model = load(case / "checkpoint", dtype=dtype)
     mode = None if meta["mode"] == "default" else meta["mode"]
-    got = dump_arrays(model, case / "image.png", meta["prompt"], mode, meta.get("min_tiles"), meta.get("max_tiles"),
-                      len(exp["greedy_ids"]), intermediates=True)
+    got = dump_arrays(model, case / "image.png", meta["prompt"], mode=mode, min_tiles=meta.get("min_tiles"),
+                      max_tiles=meta.get("max_tiles"), max_tokens=len(exp["greedy_ids"]), intermediates=True)
     return got, exp
 
 

@@ -1,9 +1,11 @@
 """`dsocr ocr INPUT...`: OCR images, folders and PDF pages; stream one, batch many, write outputs.
 
-A single input with no `--out` streams its text to stdout. Otherwise every page is written to the output
-folder, named after its input (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`), with a
-progress line on stderr. A bad input gets one line on stderr and the others still run; the exit code is 1
-if any input failed.
+Before any model work, every input is checked (an image's header, a PDF's pages) and, with `--out`, every
+output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`): an input whose
+outputs exist is skipped (and says so) unless `--overwrite`, one that would write another input's file fails.
+Without `--out` nothing is written: one page streams its text to stdout, several pages each get a
+`==> name <==` header, as `head` prints them. A bad input gets one line on stderr and the others still run;
+the exit code is 1 if any input failed (see `report.EXIT_CODES`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from pathlib import Path
 
 from ..language.prompt import TASKS
 from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
 from ..preprocess.pdf import DEFAULT_DPI
 from ..weights.checkpoint import DEFAULT_REPOS
+from . import report
+from .options import add_grid_option, add_tile_options, number
+from .outputs import plan_outputs
 
 DEFAULT_MODEL = DEFAULT_REPOS["v2"]
 
@@ -28,47 +34,41 @@ def add_parser(sub) -> None:
     p.add_argument("inputs", nargs="+", help="image files, folders or PDFs")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"hub id or local folder (default {DEFAULT_MODEL}; v1: {DEFAULT_REPOS['v1']})")
-    p.add_argument("--mode", default=None, help="resolution mode (default gundam)")
-    p.add_argument("--min-tiles", type=int, default=None)
-    p.add_argument("--max-tiles", type=int, default=None)
+    add_tile_options(p)
+    add_grid_option(p)
     p.add_argument("--task", default="markdown", choices=[*TASKS, "locate"], help="what to ask (default markdown)")
     p.add_argument("--locate", default=None, help="text to find, for --task locate")
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
-    p.add_argument("--max-tokens", type=int, default=8192)
-    p.add_argument("--out", default=None, help="output folder (default: stream a single input to stdout)")
-    p.add_argument("--format", default="md", choices=FORMATS)
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--max-tokens", type=number(int, 1), default=8192, metavar="N",
+                   help="most tokens generated per page (default 8192)")
+    p.add_argument("--out", default=None, metavar="FOLDER", help="output folder; without it nothing is written: the text goes to "
+                                               "stdout (several pages each under a '==> name <==' header)")
+    p.add_argument("--format", default="md", choices=FORMATS, help="output format (default md)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files (default: skip the inputs whose outputs exist)")
     p.add_argument("--pages", default=None, help="PDF pages, e.g. 1-3,5 (default all)")
-    p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"PDF render resolution (default {DEFAULT_DPI})")
-    p.add_argument("--batch", type=int, default=1, help="pages decoded together (default 1)")
+    p.add_argument("--dpi", type=number(int, 36, 1200), default=DEFAULT_DPI,
+                   help=f"PDF render resolution, 36-1200 (default {DEFAULT_DPI})")
+    p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
-    p.add_argument("--ngram", type=int, default=30, help="no-repeat n-gram size, 0 turns it off (default 30)")
-    p.add_argument("--ngram-window", type=int, default=90)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--ngram", type=number(int, 0), default=30, metavar="N",
+                   help="no-repeat n-gram size, 0 turns it off (default 30)")
+    p.add_argument("--ngram-window", type=number(int, 0), default=90, metavar="N",
+                   help="tokens the n-gram ban looks back over (default 90)")
+    p.add_argument("--temperature", type=number(float, 0.0), default=0.0, help="0 = greedy (default 0)")
+    p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=1.0,
+                   help="nucleus sampling, in (0, 1] (default 1)")
     p.set_defaults(func=run)
-
-
-def _err(msg: str) -> None:
-    print(f"dsocr: {msg}", file=sys.stderr, flush=True)
 
 
 def load_model(name: str, dtype):
     """Load with a size notice before a first download (huggingface-hub draws the progress bars)."""
     from ..model import load
-    from ..weights.checkpoint import hub_download_size, is_repo_id
+    from ..weights.checkpoint import pending_download_size
 
-    if is_repo_id(name):
-        try:
-            from huggingface_hub import constants, try_to_load_from_cache
-
-            cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
-            offline = bool(constants.HF_HUB_OFFLINE)
-        except Exception:  # noqa: BLE001
-            cached, offline = False, False
-        size = None if cached or offline else hub_download_size(name)
-        if size:  # announce only a download that can happen (an unreachable hub gets one error line)
-            _err(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
+    size = pending_download_size(name)
+    if size:  # announce only a download that can happen (an unreachable hub gets one error line)
+        report.note(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
     return load(name, dtype=dtype)
 
 
@@ -90,82 +90,170 @@ def check_output_folder(out: Path) -> None:
 
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
-                max_tiles=args.max_tiles, max_tokens=args.max_tokens, temperature=args.temperature,
+                max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
                 top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
 
 
 def run(args) -> int:
-    from ..pipeline import Result, TextDelta, prepare_for, stream, stream_batch
-
+    out = Path(args.out) if args.out else None
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     failed = [it for it in items if it.error]
     for it in failed:
-        _err(it.error)
-    todo = [it for it in items if not it.error]
-    if not todo:
-        return 1
-    single = len(items) == 1 and args.out is None  # one page: stream to stdout
-    if single:
-        image = todo[0].load()  # decoded before the model loads: a broken file costs no model work
-    else:
-        check_output_folder(Path(args.out or "."))
+        report.error(it.error)
+    # every output path decided and checked, every input opened (headers only) before any model work
+    if out is not None:
+        check_output_folder(out)
+    targets, clashes = plan_outputs([it for it in items if not it.error], out, [args.format], args.overwrite)
+    for item, message in clashes:
+        report.error(message)
+        failed.append(item)
+    skipped = [t for t in targets if t.existing]
+    for t in skipped:
+        report.note(f"skipped {t.item.label}: {t.existing[0]} exists (--overwrite replaces it)")
+    todo = []
+    for t in targets:
+        if t.existing:
+            continue
+        try:
+            t.item.check()
+            todo.append(t)
+        except ImageError as e:
+            report.error(str(e))
+            failed.append(t.item)
+    # a single input is decoded now (a damaged file fails before the model loads: exit 1, one line)
+    images = {0: todo[0].item.load()} if len(items) == 1 and todo else {}
+    written = _run_targets(args, todo, images, out, headers=len(items) > 1, failed=failed) if todo else 0
+    if len(items) > 1 or skipped:
+        _summary(len(items), len(failed), written, len(skipped), out)
+    return report.FAILED if failed else report.OK
+
+
+def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool, failed: list) -> int:
+    """Load the model, OCR the targets in batches, write (or print) each result; return how many were done."""
+    from ..pipeline import Result, prepare_for, stream_batch
+    from ..preprocess.modes import get_mode
+    from ..preprocess.plan import check_tile_limits
+
     model = load_model(args.model, args.dtype)
+    try:  # the model's version decides these: checked before any image is encoded
+        get_mode(model.version, args.mode)
+        check_tile_limits(model.version, args.min_tiles, args.max_tiles)
+    except ValueError as e:
+        raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
+    sink = _Folder(out, args.format, args.overwrite, len(todo)) if out else _Stdout(args.format, headers)
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
-
-    if single:
-        item = todo[0]
-        result = None
-        for event in stream(model, image, cancel=cancel, **kwargs):
-            if isinstance(event, TextDelta) and args.format != "json":
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            elif isinstance(event, Result):
-                result = event
-        if args.format == "json":
-            sys.stdout.write(render(result, "json"))
-        else:
-            sys.stdout.write("\n")
-        _report_stop(item, result)
-        return 0
-
-    out = Path(args.out or ".")
-    total, finished, done_tokens, t0 = len(todo), 0, 0, time.perf_counter()
-    for start in range(0, total, max(1, args.batch)):
-        group: list[tuple[InputItem, object]] = []
-        for item in todo[start:start + max(1, args.batch)]:
+    done = 0
+    for start in range(0, len(todo), args.batch):
+        group = []
+        for k, t in enumerate(todo[start:start + args.batch], start):
             try:
-                group.append((item, prepare_for(model, item.load(), args.mode, args.min_tiles, args.max_tiles)))
+                image = images.pop(k) if k in images else t.item.load()
+                group.append((t, prepare_for(model, image, args.mode, args.min_tiles, args.max_tiles, args.grid)))
             except ImageError as e:
-                _err(str(e))
-                failed.append(item)
+                report.error(str(e))
+                failed.append(t.item)
         if not group:
             continue
+        sink.begin([t for t, _ in group])
         for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
-            if isinstance(event, Result):
-                item = group[i][0]
-                done_tokens += event.generated_tokens
-                try:
-                    paths = export_result(event, out, item.stem, args.format, args.overwrite)
-                except ExportError as e:
-                    _err(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
-                    failed.append(item)
-                    continue
-                _report_stop(item, event)
-                finished += 1
-                rate = done_tokens / max(time.perf_counter() - t0, 1e-9)
-                print(f"[{finished}/{total}] {item.label} -> {paths[0]} "
-                      f"({event.generated_tokens} tokens, {rate:.1f} tok/s overall)", file=sys.stderr, flush=True)
-    if failed:
-        _err(f"{len(failed)} of {len(items)} inputs failed; the others were written to {out}")
-        return 1
-    return 0
+            if not isinstance(event, Result):
+                sink.delta(i, event.text)
+            elif sink.result(i, event):
+                _report_stop(group[i][0].item, event)
+                done += 1
+            else:
+                failed.append(group[i][0].item)
+    return done
+
+
+class _Folder:
+    """Results written into the --out folder as they finish, with a progress line each."""
+
+    def __init__(self, out: Path, fmt: str, overwrite: bool, total: int):
+        self.out, self.fmt, self.overwrite, self.total = out, fmt, overwrite, total
+        self.finished, self.tokens, self.t0 = 0, 0, time.perf_counter()
+
+    def begin(self, targets: list) -> None:
+        self.targets = targets
+
+    def delta(self, i: int, text: str) -> None:
+        pass
+
+    def result(self, i: int, result) -> bool:
+        item = self.targets[i].item
+        try:
+            paths = export_result(result, self.out, item.stem, self.fmt, self.overwrite)
+        except ExportError as e:
+            report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+            return False
+        self.finished += 1
+        self.tokens += result.generated_tokens
+        rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
+        report.note(f"[{self.finished}/{self.total}] {item.label} -> {paths[0]} "
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
+        return True
+
+
+class _Stdout:
+    """Results printed to stdout in input order, each under a `==> name <==` header when there are several.
+
+    The first unfinished page of a batch streams as it decodes; the others are held until it is done."""
+
+    def __init__(self, fmt: str, headers: bool):
+        self.fmt, self.headers, self.printed = fmt, headers, 0
+
+    def begin(self, targets: list) -> None:
+        self.targets, self.next, self.held, self.done, self.started = targets, 0, {}, {}, set()
+
+    def _write(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def _start(self, i: int) -> None:
+        if i in self.started:
+            return
+        self.started.add(i)
+        if self.headers:
+            gap = "\n" if self.printed else ""  # a blank line between results, as `head` prints
+            self._write(f"{gap}==> {self.targets[i].item.label} <==\n")
+        self.printed += 1
+        self._write("".join(self.held.pop(i, [])))
+
+    def delta(self, i: int, text: str) -> None:
+        if self.fmt == "json":
+            return
+        if i == self.next:
+            self._start(i)
+            self._write(text)
+        else:
+            self.held.setdefault(i, []).append(text)
+
+    def result(self, i: int, result) -> bool:
+        self.done[i] = result
+        while self.next in self.done:
+            self._start(self.next)
+            self._write(render(self.done.pop(self.next), "json") if self.fmt == "json" else "\n")
+            self.next += 1
+            if self.next < len(self.targets) and self.fmt != "json":
+                self._start(self.next)
+        return True
+
+
+def _summary(n_inputs: int, n_failed: int, n_done: int, n_skipped: int, out: Path | None) -> None:
+    """The last line: how many inputs failed, were written (or printed) and skipped."""
+    verb = f"written to {out}" if out else "printed"
+    done = f"{n_done} {verb}" if n_done else f"nothing was {'written' if out else 'printed'}"
+    one = n_skipped == 1
+    skipped = (f", {n_skipped} skipped ({'its output exists' if one else 'their outputs exist'}; --overwrite "
+               f"redoes {'it' if one else 'them'})") if n_skipped else ""
+    report.note((f"{n_failed} of {n_inputs} inputs failed; " if n_failed else "") + done + skipped)
 
 
 def _report_stop(item: InputItem, result) -> None:
-    if result is None:
-        return
+    if not result.plan.official:
+        report.note(f"{item.label}: {grid_reason(result.plan)}")
     if result.stop_reason == "repetition":
-        _err(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
+        report.warning(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
     elif result.stop_reason == "max_tokens":
-        _err(f"{item.label}: reached --max-tokens; the text may be cut off")
+        report.warning(f"{item.label}: reached --max-tokens; the text may be cut off")

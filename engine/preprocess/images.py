@@ -82,8 +82,8 @@ def _bomb_message(name: str, error: Exception, max_pixels: int) -> str:
             "(a possible decompression bomb); scale it down first")
 
 
-def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Return the image as RGB at its visible orientation, or raise ImageError with a one-line reason."""
+def _open_lazy(source: ImageSource, max_pixels: int) -> tuple[str, Image.Image]:
+    """(name, opened image with only its header read), or ImageError with a one-line reason."""
     name = _describe(source)
     if isinstance(source, Image.Image):
         img = source
@@ -124,11 +124,29 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             raise ImageError(f"{name}: the file is truncated or damaged ({reason}); re-export or re-download it") \
                 from None
     w, h = img.size
+    problem = None
     if w <= 0 or h <= 0:
-        raise ImageError(f"{name}: the image is empty ({w}x{h} pixels); re-export it")
-    if w * h > max_pixels:
-        raise ImageError(f"{name}: the image is {w}x{h} pixels, more than the {max_pixels // 1_000_000} "
-                         "megapixel limit; scale it down first")
+        problem = f"{name}: the image is empty ({w}x{h} pixels); re-export it"
+    elif w * h > max_pixels:
+        problem = (f"{name}: the image is {w}x{h} pixels, more than the {max_pixels // 1_000_000} "
+                   "megapixel limit; scale it down first")
+    if problem:
+        if img is not source:
+            img.close()
+        raise ImageError(problem)
+    return name, img
+
+
+def check_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> None:
+    """Raise ImageError (as `open_image` would) when `source` is not an image, reading only its header."""
+    _name, img = _open_lazy(source, max_pixels)
+    if img is not source:
+        img.close()
+
+
+def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Return the image as RGB at its visible orientation, or raise ImageError with a one-line reason."""
+    name, img = _open_lazy(source, max_pixels)
     try:
         img.load()
         try:

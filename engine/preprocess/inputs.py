@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .images import ImageError, open_image
+from .images import ImageError, check_image, open_image
 from .pdf import DEFAULT_DPI, parse_page_ranges, pdf_page_count, render_pdf_pages
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".heic", ".heif"}
@@ -36,6 +36,12 @@ class InputItem:
         from ..outputs.export import output_stem
 
         return output_stem(self.path, None if self.page is None else self.page + 1)
+
+    def check(self) -> None:
+        """Raise ImageError when the input cannot be used, reading only an image's header (PDF pages were
+        counted by `expand_inputs` already)."""
+        if self.page is None:
+            check_image(self.path)
 
     def load(self) -> Image.Image:
         """The page as an RGB image (raises ImageError / InputError with a clear message)."""

@@ -58,10 +58,12 @@ def prepare(
     mode: str | None = None,
     min_tiles: int | None = None,
     max_tiles: int | None = None,
+    grid: tuple[int, int] | None = None,
 ) -> PreparedImage:
-    """Load, plan and preprocess one image. Raises ImageError (clear, one line) for unusable input."""
+    """Load, plan and preprocess one image (`grid` forces a (cols, rows) grid). Raises ImageError (clear, one
+    line) for unusable input."""
     img = open_image(source)
-    p = make_plan(img.size, version, mode, min_tiles, max_tiles)
+    p = make_plan(img.size, version, mode, min_tiles, max_tiles, grid)
     tiles = [normalize(t) for t in tile_images(img, p)]
     tile_array = np.stack(tiles) if tiles else np.zeros((0, 3, p.tile_size, p.tile_size), np.float32)
     return PreparedImage(p, tile_array, normalize(global_view_image(img, p))[None], img)

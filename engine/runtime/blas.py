@@ -2,8 +2,8 @@
 
 MLX's Linux CPU wheel links a reference BLAS. If OpenBLAS or MKL is loaded into the process with
 RTLD_GLOBAL before `mlx.core` is imported, MLX's `cblas_sgemm` calls resolve to it. This module finds such
-a library, loads it once, and remembers which one it used (`blas_library()`); when none is found it warns
-once with the install hint. On macOS (Accelerate/Metal) it does nothing.
+a library, loads it once, and remembers which one it used (`blas_library()`); when none is found it says so
+once (one line on stderr) with the install hint. On macOS (Accelerate/Metal) it does nothing.
 
 OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU do not know it:
 OpenBLAS 0.3.21 (Debian 12) takes a Xeon "Emerald Rapids" for a generic "Prescott" and runs SSE3 kernels at
@@ -22,7 +22,8 @@ import ctypes
 import glob
 import os
 import sys
-import warnings
+
+from .settings import warn_once
 
 _CANDIDATES = (
     # Debian / Ubuntu packages (libopenblas0-pthread, libopenblas0-openmp, libmkl-rt)
@@ -111,17 +112,31 @@ def load_fast_blas() -> str | None:
     choice = os.environ.get("DSOCR_BLAS", "").strip()
     if choice.lower() == "none":
         return None
-    candidates = [choice] if choice else [*_CANDIDATES, *_pip_mkl()]
-    for path in candidates:
-        if path and os.path.exists(path):
+    problem = None
+    if choice:  # the user's library first; when it cannot be used, say so and search the usual places
+        if os.path.isfile(choice):
+            try:
+                _handle = _dlopen(choice)
+                _loaded = choice
+                return choice
+            except OSError as e:
+                problem = f"cannot be loaded ({' '.join(str(e).split())})"
+        else:
+            problem = "no such file" if not os.path.exists(choice) else "not a file"
+    for path in [*_CANDIDATES, *_pip_mkl()]:
+        if os.path.exists(path):
             try:
                 _handle = _dlopen(path)
             except OSError:
                 continue
             _loaded = path
+            if problem:
+                warn_once(f"DSOCR_BLAS={choice}: {problem}; using {path} instead")
             return path
-    if "mlx.core" not in sys.modules or choice:
-        warnings.warn(INSTALL_HINT, RuntimeWarning, stacklevel=2)
+    if problem:
+        warn_once(f"DSOCR_BLAS={choice}: {problem}; {INSTALL_HINT}")
+    elif "mlx.core" not in sys.modules:
+        warn_once(INSTALL_HINT)
     return None
 
 

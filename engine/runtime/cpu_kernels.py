@@ -44,15 +44,14 @@ import mlx.core as mx
 import numpy as np
 
 from . import cancel
+from .settings import env_choice, env_number
 
 MODES = ("numpy", "mlx")
-_mode = os.environ.get("DSOCR_CPU_KERNELS", "numpy").strip().lower() or "numpy"
-if _mode not in MODES:
-    raise ValueError(f"DSOCR_CPU_KERNELS={_mode!r}: use one of {', '.join(MODES)}")
+_mode = env_choice("DSOCR_CPU_KERNELS", MODES, "numpy")
 
 CHUNK_ELEMENTS = 1 << 20  # scores per chunk (float32: 4 MB, cache-sized)
 MAP_CHUNK = 1 << 16  # elements per chunk of an elementwise kernel (float32: 256 KB per temporary, L2-sized)
-_THREADS = int(os.environ.get("DSOCR_CPU_KERNELS_THREADS", "0") or 0) or (os.cpu_count() or 1)
+_THREADS = env_number("DSOCR_CPU_KERNELS_THREADS", 0) or (os.cpu_count() or 1)
 _ALIGN = 64  # MLX path: the augmented q/k width is padded to a multiple of this (odd widths run ~2x slower)
 _pool_obj = None
 
@@ -63,9 +62,9 @@ def ensure_buffer_cache(limit_bytes: int | None = None) -> int:
     if mx.default_device().type != mx.DeviceType.cpu:
         return -1
     if limit_bytes is None:
-        env = os.environ.get("DSOCR_MLX_CACHE_MB", "").strip()
-        if env:
-            limit_bytes = int(float(env) * 2**20)
+        env = env_number("DSOCR_MLX_CACHE_MB", None, kind=float)
+        if env is not None:
+            limit_bytes = int(env * 2**20)
         else:
             try:
                 ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -42,6 +42,22 @@ def hub_download_size(repo_id: str) -> int | None:
         return None
 
 
+def pending_download_size(model: str | os.PathLike) -> int | None:
+    """Bytes that loading `model` would download first: None for a local folder, a repo already in the Hugging
+    Face cache, offline mode, or a hub that cannot be asked (then there is nothing worth announcing)."""
+    name = str(model)
+    if not is_repo_id(name):
+        return None
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        if constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return None
+    except Exception:  # noqa: BLE001 - the size is only informative
+        return None
+    return hub_download_size(name) or None
+
+
 def resolve(model: str | os.PathLike, progress: Callable | None = None) -> Path:
     """A local model folder for `model` (a folder, or a hub repo id fetched into the Hugging Face cache).
 

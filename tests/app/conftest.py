@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from dsocr_app import engine_bridge as eb  # noqa: E402
-from dsocr_app.app import DsocrApplication  # noqa: E402
+from dsocr_app.app import DsocrApplication, release_clipboard  # noqa: E402
 from dsocr_app.sample import document_page  # noqa: E402
 from dsocr_app.settings import Settings  # noqa: E402
 
@@ -17,6 +17,13 @@ from dsocr_app.settings import Settings  # noqa: E402
 @pytest.fixture(scope="session")
 def qapp_cls():
     return DsocrApplication
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quit_like_the_app(qapp):
+    """At the end, what the app does when it quits: no Python-made clipboard data survives the interpreter."""
+    yield
+    release_clipboard()
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ def test_corrupt_file_gives_a_message_not_a_crash(window, tmp_path, page):
     assert "scan.png" in window.statusBar().currentMessage()
     assert "scan.png" in window.placeholder.text()
     assert window.stack.currentWidget() is window.placeholder
-    assert not window.act_run.isEnabled()
+    assert not window.acts["run"].isEnabled()
     window.run_current()  # refused politely
-    assert window.running is None
+    assert window.runs.running is None
     # still usable: a good file next
     window.add_paths([empty, page])
     assert window.queue.items[1].state == State.FAILED and "empty" in window.queue.items[1].error
@@ -48,7 +48,7 @@ def test_folder_drop_queues_images_and_skips_other_files(window, tmp_path):
     (folder / "notes.txt").write_text("not an image")
     assert drop_files(window, [folder])  # dropped on the window itself
     names = [i.name for i in window.queue.items]
-    assert names == ["b.png", "a.jpg"]
+    assert names == ["b.png"]  # the engine's rule, as in `dsocr ocr FOLDER`: not its subfolders
     assert window.settings.last_folder == str(folder)
 
 

@@ -55,12 +55,12 @@ def test_about_lists_versions():
 
 def test_standard_shortcuts(window):
     std = QKeySequence.StandardKey
-    assert window.act_open.shortcut() == QKeySequence(std.Open)
-    assert window.act_paste.shortcut() == QKeySequence(std.Paste)
-    assert window.act_copy["markdown"].shortcut() == QKeySequence(std.Copy)
-    assert window.act_save.shortcut() == QKeySequence(std.Save)
-    assert window.act_run.shortcut() == QKeySequence("Ctrl+R")
-    assert window.act_cancel.shortcut() == QKeySequence("Esc")
+    assert window.acts["open"].shortcut() == QKeySequence(std.Open)
+    assert window.acts["paste"].shortcut() == QKeySequence(std.Paste)
+    assert window.acts["copy_markdown"].shortcut() == QKeySequence(std.Copy)
+    assert window.acts["save"].shortcut() == QKeySequence(std.Save)
+    assert window.acts["run"].shortcut() == QKeySequence("Ctrl+R")
+    assert window.acts["cancel"].shortcut() == QKeySequence("Esc")
 
 
 def test_controls_have_accessible_names(window):

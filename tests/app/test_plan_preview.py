@@ -4,14 +4,15 @@ import engine
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
+from dsocr_app.plan_options import PlanOptions
 from dsocr_app.preview_view import BadgeItem, TILE_COLOR
 
 from .helpers import drop_files, plan_of, tile_rows
 
 
 def _expected(window, size):
-    return engine.plan(size, version=window.version(), mode=window.mode(), min_tiles=window.min_spin.value(),
-                       max_tiles=window.max_spin.value())
+    return engine.plan(size, version=window.options().version, mode=window.options().mode, min_tiles=window.options_bar.min_spin.value(),
+                       max_tiles=window.options_bar.max_spin.value())
 
 
 def _badge_texts(window):
@@ -27,12 +28,11 @@ def test_dropped_page_shows_engine_plan(window, page):
     want = engine.plan((1240, 1754), version="v1", mode="gundam")
     assert shown.to_dict() == want.to_dict()
     assert want.grid == (2, 3) and len(want.tiles) == 6
-    # every tile labelled with its token count, and the global view and total spelled out
+    # every tile labelled (counted from 1) with its token count; the totals are spelled out below the image
     badges = _badge_texts(window)
-    assert [b for b in badges if b[0].startswith("Tile ")] == [[f"Tile {t.index + 1}: {t.tokens} tokens"]
-                                                              for t in want.tiles]
-    summary = badges[-1]
-    assert f"{want.global_tokens} tokens" in summary[0] and f"Total: {want.image_tokens}" in summary[2]
+    assert badges == [[f"Tile {t.index + 1} \u00b7 col {t.col + 1}, row {t.row + 1} \u00b7 {t.tokens} tokens"]
+                      for t in want.tiles]
+    assert f"global view 1024 px: {want.global_tokens} tokens" in window.plan_label.text()
     assert f"total {want.image_tokens} image tokens" in window.plan_label.text()
     # the table lists one row per tile, then the other parts
     rows = tile_rows(window)
@@ -49,14 +49,14 @@ def test_options_replan_instantly(window, page, qtbot):
     window.add_paths([page])
     size = (1240, 1754)
     window.set_plan_options(version="v1")
-    assert [window.mode_combo.itemData(i) for i in range(window.mode_combo.count())] == list(engine.MODES["v1"])
+    assert [window.options_bar.mode_combo.itemData(i) for i in range(window.options_bar.mode_combo.count())] == list(engine.MODES["v1"])
     for mode in engine.MODES["v1"]:
-        with qtbot.waitSignal(window.planChanged, timeout=1000) if mode != window.mode() else _null():
+        with qtbot.waitSignal(window.planChanged, timeout=1000) if mode != window.options().mode else _null():
             window.set_plan_options(mode=mode)
         want = _expected(window, size)
         assert plan_of(window).to_dict() == want.to_dict(), mode
         tiled = engine.MODES["v1"][mode].tiled
-        assert window.min_spin.isEnabled() == tiled
+        assert window.options_bar.min_spin.isEnabled() == tiled
         assert len(tile_rows(window)) == len(want.tiles)
         assert sum(1 for b in _badge_texts(window) if b[0].startswith("Tile ")) == len(want.tiles)
     # tile limits
@@ -65,12 +65,12 @@ def test_options_replan_instantly(window, page, qtbot):
     assert plan_of(window).to_dict() == want.to_dict()
     assert len(want.tiles) <= 4
     window.set_plan_options(min_tiles=9, max_tiles=9)
-    assert window.tiles() == (9, 9)
+    assert (window.options().min_tiles, window.options().max_tiles) == (9, 9)
     assert plan_of(window).to_dict() == engine.plan(size, "v1", "gundam", 9, 9).to_dict()
     # v2 has its own modes and tile range
     window.set_plan_options(version="v2")
-    assert [window.mode_combo.itemData(i) for i in range(window.mode_combo.count())] == list(engine.MODES["v2"])
-    assert window.max_spin.maximum() == 6
+    assert [window.options_bar.mode_combo.itemData(i) for i in range(window.options_bar.mode_combo.count())] == list(engine.MODES["v2"])
+    assert window.options_bar.max_spin.maximum() == 6
     assert plan_of(window).to_dict() == _expected(window, size).to_dict()
 
 
@@ -99,14 +99,14 @@ def test_options_are_remembered(make_window, settings, page):
     w.set_plan_options(version="v1", mode="gundam-m", min_tiles=3, max_tiles=5)
     w.close()
     w2 = make_window(settings)
-    assert (w2.version(), w2.mode(), w2.tiles()) == ("v1", "gundam-m", (3, 5))
+    assert w2.options() == PlanOptions("v1", "gundam-m", 3, 5)
 
 
 def test_region_drag_plans_the_region(window, page, qtbot):
     window.set_plan_options(version="v1", mode="gundam")
     window.add_paths([page])
     view = window.view
-    window.act_region.trigger()
+    window.acts["region"].trigger()
     assert view.region_mode()
     a = view.mapFromScene(QPointF(100, 200))
     b = view.mapFromScene(QPointF(1100, 900))
@@ -127,9 +127,9 @@ def test_region_drag_plans_the_region(window, page, qtbot):
     assert view.plan_overlay.origin == (x0, y0)
     assert not view.region_mode()  # one drag per selection
     # the whole image's plan is still one pick away; the region is kept
-    window.target_combo.setCurrentIndex(0)
+    window.target_bar.combo.setCurrentIndex(0)
     assert plan_of(window).image_size == (1240, 1754)
-    window.target_combo.setCurrentIndex(1)
+    window.target_bar.combo.setCurrentIndex(1)
     assert plan_of(window).image_size == (x1 - x0, y1 - y0)
 
 

@@ -2,6 +2,7 @@
 
 from PySide6.QtCore import QPointF, Qt
 
+import engine
 from dsocr_app.regions import locate_in_text, region_at, region_contents
 
 from .conftest import grounded_result
@@ -62,9 +63,9 @@ def test_boxes_of_a_region_sit_on_the_region(window, page):
     assert x1 - x0 < 800 and y1 - y0 < 800
     assert window.view.boxes[0].rect().getCoords() == (200 + x0, 300 + y0, 200 + x1, 300 + y1)
     # results are kept per region
-    window.target_combo.setCurrentIndex(0)
+    window.target_bar.combo.setCurrentIndex(0)
     assert window.results.text() == "" and window.view.boxes == []
-    window.target_combo.setCurrentIndex(k)
+    window.target_bar.combo.setCurrentIndex(k)
     assert "Quarterly Report" in window.results.text()
 
 
@@ -89,10 +90,8 @@ def test_edits_are_kept(window, page):
 def test_region_text_mapping():
     raw = ("<|ref|>title<|/ref|><|det|>[[1, 2, 3, 4]]<|/det|>\n# A\n\n"
            "<|ref|>text<|/ref|><|det|>[[5, 6, 7, 8]]<|/det|>\nbody one\nbody two\n")
-    tag2 = raw.index("<|ref|>text")
-    regions = [{"label": "title", "boxes": [(1, 2, 3, 4)], "span": (0, raw.index("\n# A"))},
-               {"label": "text", "boxes": [(5, 6, 7, 8)], "span": (tag2, raw.index("\nbody"))}]
-    contents = region_contents(raw, regions)
+    regions = engine.parse_grounding(raw, (1000, 1000))  # the engine's Regions, used as they are
+    contents = region_contents(regions)
     assert contents == ["# A", "body one\nbody two"]
     spans = locate_in_text("# A\n\nbody one\nbody two", contents)
     assert spans == [(0, 3), (5, 22)]

@@ -36,7 +36,7 @@ def test_run_streams_text_and_fills_the_table(loaded, page, qtbot):
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()
         assert window.queue.items[0].targets[0].state == State.RUNNING
-        assert window.act_cancel.isEnabled()
+        assert window.acts["cancel"].isEnabled()
     target = window.queue.items[0].targets[0]
     assert target.state == State.DONE, target.error
     result = target.result
@@ -66,11 +66,11 @@ def test_cancel_leaves_the_app_usable(loaded, page, qtbot):
         window.run_current()
         qtbot.waitUntil(lambda: len(started) >= 3, timeout=300_000)
         t0 = time.perf_counter()
-        window.act_cancel.trigger()
+        window.acts["cancel"].trigger()
     assert time.perf_counter() - t0 < 10
     target = window.queue.items[0].targets[0]
     assert target.state == State.CANCELLED
-    assert window.running is None and not window.is_busy()
+    assert window.runs.running is None and not window.is_busy()
     assert "Cancelled" in window.results.banner_message()
     # usable: plan changes and another run work
     window.set_plan_options(mode="gundam")
@@ -130,7 +130,7 @@ def test_close_during_run_stops_the_thread(make_window, tiny_v1, page, qtbot):
     window.textStreamed.connect(lambda *a: got.append(a))
     window.run_current()
     qtbot.waitUntil(lambda: len(got) >= 1, timeout=300_000)
-    thread = window.host.thread
+    thread = window.runs.host.thread
     window.close()
     assert thread.isFinished()
 
@@ -147,6 +147,3 @@ def test_screenshot_after_run(tiny_v1, page, tmp_path, qapp):
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1200, 800)
 
-
-def test_runtime_is_available():
-    assert eb.has_runtime(), "engine.load / engine.stream are not available yet"

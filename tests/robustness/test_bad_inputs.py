@@ -48,7 +48,7 @@ def test_engine_gives_one_clear_message(corpus, case):
 @pytest.mark.parametrize("case", CASES)
 def test_plan_cli_reports_the_file_before_any_model_work(corpus, case, capsys):
     path, words = corpus[case]
-    assert main(["plan", str(path)]) == 2
+    assert main(["plan", str(path)]) == 1  # a bad input: exit 1, as in `dsocr ocr`
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("dsocr: error: ")
@@ -69,7 +69,7 @@ def test_single_input_ocr_fails_before_loading_a_model(corpus, case, capsys, mon
     path, words = corpus[case]
     rc = main(["ocr", str(path), "--model", "unused/model"])
     out, err = capsys.readouterr()
-    assert rc in (1, 2) and out == ""
+    assert rc == 1 and out == ""
     assert "a model was loaded" not in err
     assert_clear(err, path)
     assert words in err
@@ -100,7 +100,7 @@ def test_batch_with_every_bad_input_still_writes_the_good_ones(corpus, good_png,
         assert len(named) == 1, (path, named)
         assert named[0].startswith("dsocr: ")
         assert_clear(named[0], path)
-    assert lines[-1] == f"dsocr: {len(bad) + 3} of {len(bad) + 8} inputs failed; the others were written to {out}"
+    assert lines[-1] == f"dsocr: {len(bad) + 3} of {len(bad) + 8} inputs failed; 5 written to {out}"
 
 
 class TestNoReadPermission:
@@ -121,7 +121,7 @@ class TestNoReadPermission:
         assert_clear(str(e.value), pdf)
         (item,) = expand_inputs([pdf])
         assert "permission denied" in item.error
-        assert main(["plan", str(img)]) == 2
+        assert main(["plan", str(img)]) == 1
         assert_clear(capsys.readouterr().err, img)
 
     def test_simulated_by_open(self, tmp_path, monkeypatch):
@@ -172,19 +172,20 @@ class TestNoReadPermission:
                 pdf_page_count(pdf)
             items = expand_inputs([folder])
             assert len(items) == 1 and "permission denied" in items[0].error
-            assert main(["plan", str(img)]) == 2
+            assert main(["plan", str(img)]) == 1
             assert_clear(capsys.readouterr().err, img)
         finally:
             for p in (img, pdf, folder):
                 p.chmod(0o700)
 
 
-def test_debug_flag_raises_instead(corpus):
+def test_debug_flag_adds_the_traceback_and_keeps_the_code(corpus, capsys):
     path, _ = corpus["truncated PNG"]
-    with pytest.raises(ImageError):
-        main(["--debug", "plan", str(path)])
-    with pytest.raises(ImageError):
-        main(["plan", str(path), "--debug"])  # after the subcommand too
+    for argv in (["--debug", "plan", str(path)], ["plan", str(path), "--debug"]):  # after the subcommand too
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "ImageError" in err
+        assert err.strip().splitlines()[-1].startswith(f"dsocr: error: {path}: ")
 
 
 def test_unexpected_errors_are_one_line_that_points_to_debug(good_png, monkeypatch, capsys):
@@ -195,17 +196,17 @@ def test_unexpected_errors_are_one_line_that_points_to_debug(good_png, monkeypat
     assert main(["plan", str(good_png)]) == 3
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--debug" in err and "RuntimeError" in err
-    with pytest.raises(RuntimeError):
-        main(["plan", str(good_png), "--debug"])
+    assert main(["plan", str(good_png), "--debug"]) == 3
+    assert "Traceback" in capsys.readouterr().err
 
 
 def test_the_real_command_prints_no_traceback(corpus):
-    """As a user runs it: a process, stderr, exit code; --debug shows the traceback."""
+    """As a user runs it: a process, stderr, exit code; --debug shows the traceback and keeps the code."""
     path, _ = corpus["HTML named .jpg"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "engine.cli.main", "plan", str(path)]
     plain = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert plain.returncode == 2 and plain.stdout == ""
+    assert plain.returncode == 1 and plain.stdout == ""
     assert_clear(plain.stderr, path)
     debug = subprocess.run(cmd + ["--debug"], capture_output=True, text=True, env=env, timeout=120)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "ImageError" in debug.stderr

@@ -1,0 +1,91 @@
+"""The settings dialog: one tab per `SettingsSection`, each a small widget that reads and writes its settings.
+
+A new group of settings is a `SettingsSection` subclass (title, `load`, `save`) added to `SECTIONS`; the
+dialog saves every section on OK and nothing on Cancel.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QTabWidget, QVBoxLayout, QWidget
+
+from .settings import Settings
+
+
+class SettingsSection(QWidget):
+    """One tab of the settings dialog."""
+
+    title = ""
+
+    def load(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+    def save(self, settings: Settings) -> None:
+        raise NotImplementedError
+
+
+class RunSection(SettingsSection):
+    title = "Run"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.max_tokens = QSpinBox()
+        self.max_tokens.setRange(16, 32768)
+        self.max_tokens.setSingleStep(256)
+        self.max_tokens.setAccessibleName("Max tokens")
+        self.max_tokens.setToolTip("The longest text one run may write (tokens)")
+        form.addRow("Max tokens per run", self.max_tokens)
+
+    def load(self, settings: Settings) -> None:
+        self.max_tokens.setValue(settings.max_tokens)
+
+    def save(self, settings: Settings) -> None:
+        settings.max_tokens = self.max_tokens.value()
+
+
+class FilesSection(SettingsSection):
+    title = "Files"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.pdf_dpi = QSpinBox()
+        self.pdf_dpi.setRange(72, 600)
+        self.pdf_dpi.setSuffix(" dpi")
+        self.pdf_dpi.setAccessibleName("PDF resolution")
+        self.pdf_dpi.setToolTip("The resolution PDF pages are rendered at (for pages added from now on)")
+        form.addRow("PDF pages rendered at", self.pdf_dpi)
+
+    def load(self, settings: Settings) -> None:
+        self.pdf_dpi.setValue(settings.pdf_dpi)
+
+    def save(self, settings: Settings) -> None:
+        settings.pdf_dpi = self.pdf_dpi.value()
+
+
+SECTIONS: list[type[SettingsSection]] = [RunSection, FilesSection]
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent=None, sections=None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setAccessibleName("Settings")
+        self.settings = settings
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.sections = [cls() for cls in (sections or SECTIONS)]
+        for section in self.sections:
+            section.load(settings)
+            self.tabs.addTab(section, section.title)
+        layout.addWidget(self.tabs)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        for section in self.sections:
+            section.save(self.settings)
+        self.settings.sync()
+        super().accept()

@@ -1,0 +1,65 @@
+"""Argument types and options shared by the subcommands: every number is range-checked by the parser."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE
+
+MAX_TILES = max(hi for _, hi in TILE_RANGE.values())
+
+
+def number(kind: type = int, minimum: float | None = None, maximum: float | None = None,
+           above: float | None = None):
+    """An argparse `type` that reads a `kind` (int or float) and checks minimum <= x <= maximum (x > above)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") \
+                from None
+        if value != value or (minimum is not None and value < minimum) or (above is not None and value <= above) \
+                or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {describe()} (got {text})")
+        return value
+
+    def describe() -> str:
+        lo = f"at least {minimum:g}" if minimum is not None else f"above {above:g}" if above is not None else ""
+        hi = f"at most {maximum:g}" if maximum is not None else ""
+        return " and ".join(x for x in (lo, hi) if x)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def add_tile_options(p: argparse.ArgumentParser) -> None:
+    """--mode, --min-tiles, --max-tiles (plan, ocr, dump)."""
+    (v1_lo, v1_hi), (v2_lo, v2_hi) = DEFAULT_TILES["v1"], DEFAULT_TILES["v2"]
+    lo = f"{v1_lo}" if v1_lo == v2_lo else f"{v1_lo} for v1, {v2_lo} for v2"
+    modes = "; ".join(f"{v}: {', '.join(MODES[v])}" for v in MODES)
+    p.add_argument("--mode", default=None, help=f"resolution mode (default gundam; {modes})")
+    p.add_argument("--min-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
+                   help=f"fewest tiles of a tiled image (default {lo}; lowered to "
+                        "--max-tiles when only that is given and it is smaller)")
+    p.add_argument("--max-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
+                   help=f"most tiles (default and limit: {v1_hi} for v1, {v2_hi} for v2)")
+
+
+def grid_value(text: str) -> tuple[int, int]:
+    """An argparse `type` for --grid: 'CxR' -> (cols, rows), a typo rejected by the parser (exit 2, one line)."""
+    from ..preprocess.plan import parse_grid
+
+    try:
+        return parse_grid(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+grid_value.__name__ = "grid"
+
+
+def add_grid_option(p: argparse.ArgumentParser) -> None:
+    """--grid CxR (plan, ocr): force a tile grid instead of the official choice."""
+    p.add_argument("--grid", type=grid_value, default=None, metavar="CxR",
+                   help="force a grid of C columns and R rows, e.g. 3x2 (not the official tiling)")
