@@ -26,6 +26,7 @@ class RunQueue(QObject):
     modelLoading = Signal(str)  # source
     downloadSize = Signal(int)  # bytes of a first download
     downloadProgress = Signal(int, int, str)  # bytes done, bytes total, description
+    loadProgress = Signal(int)  # weights read and converted, per mille
     modelReady = Signal(object)  # engine Model
     modelFailed = Signal(str)
     started = Signal(object)  # Job
@@ -47,6 +48,7 @@ class RunQueue(QObject):
         w.modelLoading.connect(self.modelLoading)
         w.downloadSize.connect(self.downloadSize)
         w.downloadProgress.connect(self.downloadProgress)
+        w.loadProgress.connect(self.loadProgress)
         w.modelLoaded.connect(self._on_model_loaded)
         w.modelFailed.connect(self._on_model_failed)
         w.jobDelta.connect(self._on_delta)
@@ -67,13 +69,14 @@ class RunQueue(QObject):
 
     # ---- model ---------------------------------------------------------------------------------------------
 
-    def load(self, source: str) -> None:
-        """Load a model (hub id or folder) in the worker; waiting runs start when it is ready."""
+    def load(self, source: str, dtype: str | None = None, memory_limit_gb: float | None = None) -> None:
+        """Load a model (hub id or folder) in the worker; waiting runs start when it is ready. `dtype` and
+        `memory_limit_gb` as in `engine.load` (None / "auto" / 0: the defaults)."""
         if self.running is not None:
             raise RuntimeError("wait for the run to finish (or cancel it) before changing the model")
         self.loading = str(source)
         self.model = None
-        self.host.load(str(source))
+        self.host.load(str(source), dtype, memory_limit_gb)
         self.busyChanged.emit(True)
 
     @Slot(object)

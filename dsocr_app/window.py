@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         r.downloadSize.connect(lambda size: self.statusBar().showMessage(
             f"Downloading the model once: {_fmt_bytes(size)} into the Hugging Face cache"))
         r.downloadProgress.connect(self._on_download_progress)
+        r.loadProgress.connect(self._on_load_progress)
         r.modelReady.connect(self._on_model_ready)
         r.modelFailed.connect(self._on_model_failed)
         r.started.connect(self._on_started)
@@ -617,7 +618,7 @@ class MainWindow(QMainWindow):
         if self.runs.running is not None:
             self.report("Wait for the run to finish (or cancel it) before changing the model")
             return
-        self.runs.load(str(source))
+        self.runs.load(str(source), self.settings.compute_dtype, self.settings.memory_limit_gb)
         self.model_label.setText(f"Loading {Path(source).name or source}\u2026")
         self._show_progress("Loading model")
         self.update_actions()
@@ -634,6 +635,12 @@ class MainWindow(QMainWindow):
             self.progress.setValue(int(1000 * min(done, total) / total))
             self.progress.setFormat(f"{_fmt_bytes(done)} of {_fmt_bytes(total)}")
             self.model_label.setText(f"Downloading the model: {_fmt_bytes(done)} of {_fmt_bytes(total)}")
+
+    @Slot(int)
+    def _on_load_progress(self, permille: int) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(permille)
+        self.progress.setFormat(f"Loading model: {permille // 10}%")
 
     @Slot(object)
     def _on_model_ready(self, model) -> None:

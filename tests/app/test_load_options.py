@@ -45,3 +45,32 @@ def test_model_settings_defaults_and_values(settings):
     settings.compute_dtype = "int3"
     settings.q.setValue("model/memory_limit_gb", "lots")
     assert settings.compute_dtype == "auto" and settings.memory_limit_gb == 0.0
+
+
+def test_the_window_loads_with_the_model_settings_and_shows_load_progress(make_window, settings, tiny_v1, qtbot):
+    settings.compute_dtype = "float32"
+    settings.memory_limit_gb = 0.001  # below what float32 needs: the routed experts stay bf16
+    window = make_window(settings)
+    seen = []
+    window.runs.loadProgress.connect(seen.append)
+    window.runs.loadProgress.connect(lambda p: seen.append(("bar", window.progress.value(), window.progress.format())))
+    with qtbot.waitSignal(window.modelReady, timeout=120_000):
+        window.load_model(str(tiny_v1))
+    values = [v for v in seen if isinstance(v, int)]
+    assert values and values[-1] == 1000 and values == sorted(values)
+    assert ("bar", 1000, "Loading model: 100%") in seen
+    assert window.model.dtype == mx.float32 and window.model.expert_dtype == mx.bfloat16
+
+
+def test_model_settings_tab_round_trip(settings, qtbot):
+    from dsocr_app.settings_dialog import ModelSection, SettingsDialog
+
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    section = next(s for s in dialog.sections if isinstance(s, ModelSection))
+    assert section.dtype.currentData() == "auto" and section.memory.value() == 0.0
+    assert section.memory.text() == "Automatic (80% of the memory)"
+    section.dtype.setCurrentIndex(section.dtype.findData("bfloat16"))
+    section.memory.setValue(12.0)
+    dialog.accept()
+    assert settings.compute_dtype == "bfloat16" and settings.memory_limit_gb == 12.0
