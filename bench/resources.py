@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import engine  # noqa: E402,F401  (first in every child: it loads the fast BLAS before mlx.core is imported)
+
 PAGE = (1536, 1536)  # plans to 2x2 tiles + the global view in v2's gundam mode (842 prompt tokens)
 
 
@@ -112,11 +114,7 @@ def cancel_latencies(folder: str, memory_limit_gb: float | None) -> dict:
 def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
     """The app's worker (a QThread) loads `folder` and runs one page while a 10 ms QTimer ticks in the GUI
     thread (offscreen); the longest and the 99th-percentile interval between ticks, ms."""
-    import os
-
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import threading
-
     import encoders
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -160,7 +158,6 @@ SMALL_MACHINE_CAP_GB = 12.8  # the default memory cap of a 16 GB machine (80%): 
 
 
 def _child(args: list[str], log, timeout: float = 1200) -> dict:
-    import os
     import subprocess
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
@@ -212,7 +209,6 @@ class Busy:
 
 def busy_speeds(quick: bool, log) -> dict:
     """Decode tokens/s (a 4-layer real-width LM) and a v2 global-view encode idle and beside busy loops."""
-    import os
     import statistics
 
     import mlx.core as mx
