@@ -112,37 +112,35 @@ def cancel_latencies(folder: str, memory_limit_gb: float | None) -> dict:
 
 
 def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
-    """The app's worker (a QThread) loads `folder` and runs one page while a 10 ms QTimer ticks in the GUI
-    thread (offscreen); the longest and the 99th-percentile interval between ticks, ms."""
+    """The app's run queue (its worker thread) loads `folder` and runs one page while a 10 ms QTimer ticks in
+    the GUI thread (offscreen); the longest and the 99th-percentile interval between ticks, ms."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import encoders
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from dsocr_app.worker import Job, WorkerHost
+    from dsocr_app.run_queue import RunQueue
 
     app = QApplication.instance() or QApplication([])
-    host = WorkerHost(app)
+    state: dict = {}
+    from engine.weights.config import read_config
+
+    prep = encoders.page(read_config(Path(folder)).version, size=PAGE)  # before the clock: not GUI work
+    runs = RunQueue(lambda key: (prep, {"max_tokens": tokens, "ngram_size": 0}))
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    state: dict = {}
-
-    def loaded(model):
-        state["model"] = model
-        prep = encoders.page(model.version, size=PAGE)
-        host.run(Job(image=prep, options={"max_tokens": tokens, "ngram_size": 0}))
-
-    host.worker.modelLoaded.connect(loaded)
-    host.worker.modelFailed.connect(lambda msg: (state.setdefault("error", msg), app.quit()))
-    host.worker.jobFinished.connect(lambda *_: app.quit())
-    host.worker.jobFailed.connect(lambda _, msg: (state.setdefault("error", msg), app.quit()))
+    # RunQueue re-emits the worker's signals from the GUI thread: these run there
+    runs.modelFailed.connect(lambda msg: (state.setdefault("error", msg), app.quit()))
+    runs.finished.connect(lambda job, result: (state.setdefault("stop", result.stop_reason), app.quit()))
+    runs.failed.connect(lambda job, msg: (state.setdefault("error", msg), app.quit()))
     timer.start()
-    host.load(folder, memory_limit_gb=memory_limit_gb)
+    runs.load(folder, None, memory_limit_gb)
+    runs.submit(["page"])
     app.exec()
     timer.stop()
-    host.close()
+    runs.host.close()
     gaps = sorted(1e3 * (b - a) for a, b in zip(ticks, ticks[1:]))
     return {"gui_max_gap_ms": gaps[-1] if gaps else None,
             "gui_p99_gap_ms": gaps[int(0.99 * (len(gaps) - 1))] if gaps else None,
