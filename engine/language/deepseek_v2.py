@@ -168,6 +168,8 @@ class SwitchGLU(nn.Module):
     sorted by expert and laid out in blocks of `block` rows that each belong to one expert, so every block is
     one small GEMM (`gather_mm` with sorted block indices). The number of blocks has a static bound
     (ceil(M / block) + min(E, M)), so no host sync is needed; unused rows are computed and never read.
+    On a CPU (numpy path) both are replaced by `cpu_kernels.expert_mlp`: each chosen expert's rows go through
+    its three matrices as whole products, one expert per thread-pool job (bf16 experts widened inside it).
     """
 
     def __init__(self, input_dims: int, hidden_dims: int, num_experts: int):
@@ -188,10 +190,13 @@ class SwitchGLU(nn.Module):
 
     def __call__(self, x: mx.array, indices: mx.array) -> mx.array:
         """x [..., D], indices [..., k] -> expert outputs [..., k, D] (in x's dtype)."""
+        # CPU (numpy path): grouped by expert, one job per expert, for decode and prefill alike
+        y = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"],
+                                   indices)
+        if y is not None:
+            return y
         if indices.size >= self.grouped_threshold():
-            y = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"],
-                                       self.down_proj["weight"], indices)
-            return self._grouped(x, indices) if y is None else y
+            return self._grouped(x, indices)
         y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False)  # [..., k, 1, D]
         return y.squeeze(-2)
 
