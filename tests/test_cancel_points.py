@@ -45,13 +45,20 @@ def _run(model, event, **kw):
     return events[-1]
 
 
-def test_cancel_between_sam_blocks_stops_the_encode(model, monkeypatch):
+def _cancel_after_first(model, monkeypatch, block, *counted):
+    """Set the cancel once the first `block` call has returned; run; return the Result and the call counts of
+    the `counted` classes."""
     event = threading.Event()
-    _trip(monkeypatch, sam.Block, event, after=1)
-    attention = _trip(monkeypatch, sam.Attention, threading.Event(), after=-1)
+    _trip(monkeypatch, block, event, after=1)
+    calls = [_trip(monkeypatch, cls, threading.Event(), after=-1) for cls in counted]
     res = _run(model, event)
     assert res.stop_reason == "cancelled" and res.generated_tokens == 0
-    assert len(attention) == 1  # the next block (of this batch or the next one) stopped at its start
+    return res, [len(c) for c in calls]
+
+
+def test_cancel_between_sam_blocks_stops_the_encode(model, monkeypatch):
+    _, (attention,) = _cancel_after_first(model, monkeypatch, sam.Block, sam.Attention)
+    assert attention == 1  # the next block (of this batch or the next one) stopped at its start
 
 
 @pytest.mark.parametrize("second", ["clip", "flow"])
@@ -60,29 +67,19 @@ def test_cancel_in_the_second_encoder_stops_it(model, monkeypatch, second):
         pytest.skip("the other version's encoder")
     part = {"clip": clip, "flow": causal_flow}[second]
     block = part.TransformerBlock if second == "clip" else part.DecoderLayer
-    event = threading.Event()
-    _trip(monkeypatch, block, event, after=1)
-    attention = _trip(monkeypatch, part.Attention, threading.Event(), after=-1)
-    prefill = _trip(monkeypatch, deepseek_v2.DecoderLayer, threading.Event(), after=-1)
-    res = _run(model, event)
-    assert res.stop_reason == "cancelled" and len(attention) == 1 and not prefill
+    _, (attention, prefill) = _cancel_after_first(model, monkeypatch, block, part.Attention, deepseek_v2.DecoderLayer)
+    assert attention == 1 and prefill == 0
 
 
 def test_cancel_between_prefill_layers_stops_the_prefill(model, monkeypatch):
-    event = threading.Event()
-    _trip(monkeypatch, deepseek_v2.DecoderLayer, event, after=1)
-    attention = _trip(monkeypatch, deepseek_v2.Attention, threading.Event(), after=-1)
-    res = _run(model, event)
-    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
-    assert len(attention) == 1  # layer 0 of the first chunk only; no further layer, chunk or decode step
+    _, (attention,) = _cancel_after_first(model, monkeypatch, deepseek_v2.DecoderLayer, deepseek_v2.Attention)
+    assert attention == 1  # layer 0 of the first chunk only; no further layer, chunk or decode step
 
 
 def test_cancel_between_the_halves_of_a_layer(model, monkeypatch):
-    event = threading.Event()
-    attention = _trip(monkeypatch, deepseek_v2.Attention, event, after=1)
-    moe = _trip(monkeypatch, deepseek_v2.MLP, threading.Event(), after=-1)
-    res = _run(model, event)
-    assert res.stop_reason == "cancelled" and len(attention) == 1 and not moe  # layer 0's MLP never ran
+    _, (attention, mlp) = _cancel_after_first(model, monkeypatch, deepseek_v2.Attention, deepseek_v2.Attention,
+                                              deepseek_v2.MLP)
+    assert attention == 1 and mlp == 0  # layer 0's MLP never ran
 
 
 def test_cancel_during_decode_stops_before_the_next_step(model):
@@ -136,8 +133,5 @@ def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch)
     from engine.runtime import cpu_kernels
 
     monkeypatch.setattr(cpu_kernels, "_mode", "mlx")
-    event = threading.Event()
-    products = _trip(monkeypatch, deepseek_v2.SwitchLinear, event, after=1)
-    res = _run(model, event)
-    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
-    assert len(products) == 2  # gate and up of the first MoE layer; its down projection never ran
+    _, (products,) = _cancel_after_first(model, monkeypatch, deepseek_v2.SwitchLinear, deepseek_v2.SwitchLinear)
+    assert products == 2  # gate and up of the first MoE layer; its down projection never ran
