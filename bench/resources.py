@@ -74,12 +74,12 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
             event.set()
         threading.Timer(delay, fire).start()
 
-    original = generate.prefill_chunks, generate.sample
+    original = generate.prefill, generate.sample
     if when == "prefill":
         def hooked(*args, **kwargs):
             set_later(1.0)
             return original[0](*args, **kwargs)
-        generate.prefill_chunks = hooked
+        generate.prefill = hooked
     elif when == "decode":  # (a random model's tokens mostly decode to no text: count sampled tokens instead)
         def sampled(*args, **kwargs):
             out = original[1](*args, **kwargs)
@@ -96,7 +96,7 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
             pass
         end = time.perf_counter()
     finally:
-        generate.prefill_chunks, generate.sample = original
+        generate.prefill, generate.sample = original
     if ev.stop_reason != "cancelled" or "set" not in stamp:
         return float("nan")
     return end - stamp["set"]

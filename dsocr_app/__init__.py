@@ -17,12 +17,15 @@ signals; the window composes them:
 - `target_bar`      whole image or region, region tool; `preview_view` the image with tiles and boxes;
                     `results_pane` text, rendered, raw and token table; `regions` boxes <-> text.
 - `exporting`       clipboard forms and file formats (`FILE_FORMATS`, data); `inputs` files, folders, mime.
+- `export_actions`  copy, save and export-all commands with their dialogs; `status_bar` messages, model, progress.
 - `settings`        typed QSettings; `settings_dialog` one tab per `SettingsSection` (`SECTIONS`).
 - `model_dialog`, `about`, `sample`, `self_test`.
 
 Extending: a command is a row in `actions.ACTIONS` plus a window method; a file format an entry of
 `exporting.FILE_FORMATS`; a settings group a `SettingsSection` in `settings_dialog.SECTIONS`; a panel about the
-shown item a widget added with `window.results.add_tab`; a new source of images calls `window.add_image`.
+shown item a widget added with `window.results.add_tab`; a new source of images calls `window.add_image`;
+engine options of a run come from `MainWindow._prepare_run`, those of a model load go in `RunQueue.load(source,
+options)`; model state and progress show in `status_bar.StatusBar`.
 """
 
 __version__ = "0.1.0"

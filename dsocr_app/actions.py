@@ -1,6 +1,7 @@
 """The app's actions, menus and toolbar as data: one `ActionSpec` row per action, then where each appears.
 
-An action calls a method of the window by name (`slot`, with `args`; a checkable one also gets its state).
+An action calls a method of the window by name (`slot`, a dotted path such as `exports.save_dialog` reaching
+a part the window holds, with `args`; a checkable one also gets its state), looked up when it fires.
 A new command is a row in `ACTIONS`, its name in `MENUS` (and `TOOLBAR`), and the method on the window.
 """
 
@@ -19,7 +20,7 @@ Key = QKeySequence.StandardKey
 class ActionSpec:
     name: str
     text: str
-    slot: str  # the window method it calls
+    slot: str  # the window method it calls (dotted: a method of a part of the window)
     args: tuple = ()
     shortcut: str | QKeySequence.StandardKey | None = None
     icon: QStyle.StandardPixmap | None = None
@@ -34,22 +35,26 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open", "&Open\u2026", "open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
                short="Open"),
     ActionSpec("paste", "&Paste image", "paste", (), Key.Paste, None, "Add the image on the clipboard"),
-    ActionSpec("save", "&Save result\u2026", "save_dialog", (), Key.Save, SP.SP_DialogSaveButton,
+    ActionSpec("save", "&Save result\u2026", "exports.save_dialog", (), Key.Save, SP.SP_DialogSaveButton,
                "Save this result as a file", short="Save"),
-    ActionSpec("export", "&Export all\u2026", "export_dialog", (), "Ctrl+Shift+E", None,
+    ActionSpec("save_pdf", "Save as searchable &PDF\u2026", "exports.save_dialog", ("pdf",), None, None,
+               "Save this page as a PDF: the image with its text selectable and searchable"),
+    ActionSpec("export", "&Export all\u2026", "exports.export_dialog", (), "Ctrl+Shift+E", None,
                "Export every result in the queue to a folder"),
+    ActionSpec("export_pdf", "Export all as searchable P&DF\u2026", "exports.export_dialog", (("pdf",),), None, None,
+               "Export the queue as searchable PDFs, one per file (a PDF's pages together)"),
     ActionSpec("remove", "Remove from queue", "remove_current", (), None, SP.SP_TrashIcon,
                "Remove the selected item from the queue"),
     ActionSpec("settings", "&Settings\u2026", "settings_dialog", (), Key.Preferences, None,
                "Run and file settings", role=QAction.MenuRole.PreferencesRole),
     ActionSpec("quit", "&Quit", "close", (), Key.Quit, role=QAction.MenuRole.QuitRole),
-    ActionSpec("copy_markdown", "&Copy as markdown", "copy_as", ("markdown",), Key.Copy, None,
+    ActionSpec("copy_markdown", "&Copy as markdown", "exports.copy_as", ("markdown",), Key.Copy, None,
                "Copy the result as markdown", short="Copy"),
-    ActionSpec("copy_plain", "Copy as &plain text", "copy_as", ("plain",), "Ctrl+Shift+C", None,
+    ActionSpec("copy_plain", "Copy as &plain text", "exports.copy_as", ("plain",), "Ctrl+Shift+C", None,
                "Copy the result as plain text (no markdown)"),
-    ActionSpec("copy_single", "Copy as &single line", "copy_as", ("single",), "Ctrl+Alt+C", None,
+    ActionSpec("copy_single", "Copy as &single line", "exports.copy_as", ("single",), "Ctrl+Alt+C", None,
                "Copy the result as one line"),
-    ActionSpec("copy_tsv", "Copy &tables as TSV", "copy_as", ("tsv",), None, None,
+    ActionSpec("copy_tsv", "Copy &tables as TSV", "exports.copy_as", ("tsv",), None, None,
                "Copy the tables, tab-separated, for a spreadsheet"),
     ActionSpec("run", "&Run", "run_current", (), "Ctrl+R", SP.SP_MediaPlay, "OCR the image or region shown"),
     ActionSpec("run_all", "Run &all", "run_all", (), "Ctrl+Shift+R", SP.SP_MediaSeekForward,
@@ -59,11 +64,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Choose and load the model (hub id or local folder)", short="Model"),
     ActionSpec("region", "Select &region", "toggle_region_mode", (), "Ctrl+E", None,
                "Drag a rectangle on the image to OCR only that region", checkable=True),
-    ActionSpec("zoom_in", "Zoom &in", "zoom_by", (1.25,), Key.ZoomIn),
-    ActionSpec("zoom_out", "Zoom &out", "zoom_by", (0.8,), Key.ZoomOut),
-    ActionSpec("fit", "&Fit to window", "fit", (), "Ctrl+0"),
-    ActionSpec("tiles", "Show &tile grid", "set_tiles_visible", (), "Ctrl+T", checkable=True, checked=True),
-    ActionSpec("boxes", "Show &boxes", "set_boxes_visible", (), "Ctrl+B", checkable=True, checked=True),
+    ActionSpec("zoom_in", "Zoom &in", "view.zoom_by", (1.25,), Key.ZoomIn),
+    ActionSpec("zoom_out", "Zoom &out", "view.zoom_by", (0.8,), Key.ZoomOut),
+    ActionSpec("fit", "&Fit to window", "view.fit", (), "Ctrl+0"),
+    ActionSpec("tiles", "Show &tile grid", "view.set_tiles_visible", (), "Ctrl+T", checkable=True, checked=True),
+    ActionSpec("boxes", "Show &boxes", "view.set_boxes_visible", (), "Ctrl+B", checkable=True, checked=True),
     ActionSpec("about", "&About DSOCR", "about", (), role=QAction.MenuRole.AboutRole),
 )
 
@@ -71,7 +76,8 @@ COPY_ACTIONS = ("copy_markdown", "copy_plain", "copy_single", "copy_tsv")
 
 # menu title -> action names (None: a separator)
 MENUS: dict[str, tuple[str | None, ...]] = {
-    "&File": ("open", "paste", None, "save", "export", None, "remove", None, "settings", None, "quit"),
+    "&File": ("open", "paste", None, "save", "save_pdf", "export", "export_pdf", None, "remove", None, "settings",
+              None, "quit"),
     "&Edit": COPY_ACTIONS,
     "&View": ("zoom_in", "zoom_out", "fit", None, "tiles", "boxes"),
     "&Run": ("run", "run_all", "cancel", None, "region"),
@@ -81,6 +87,14 @@ MENUS: dict[str, tuple[str | None, ...]] = {
 
 # the toolbar: action names, None for a separator, a tuple for a button with a menu (first is the default)
 TOOLBAR: tuple = ("open", "model", None, "run", "run_all", "cancel", None, COPY_ACTIONS, "save")
+
+
+def resolve(window: QWidget, path: str):
+    """The method `path` ('name' or 'part.name') of `window`."""
+    obj = window
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
 
 
 def build_actions(window: QWidget, specs=ACTIONS) -> dict[str, QAction]:
@@ -102,11 +116,10 @@ def build_actions(window: QWidget, specs=ACTIONS) -> dict[str, QAction]:
             a.setMenuRole(spec.role)
         a.setCheckable(spec.checkable)
         a.setChecked(spec.checked)
-        slot = getattr(window, spec.slot)
         if spec.checkable:
-            a.toggled.connect(slot)
+            a.toggled.connect(lambda on, path=spec.slot: resolve(window, path)(on))
         else:
-            a.triggered.connect(lambda _=False, slot=slot, args=spec.args: slot(*args))
+            a.triggered.connect(lambda _=False, path=spec.slot, args=spec.args: resolve(window, path)(*args))
         window.addAction(a)
         actions[spec.name] = a
     return actions

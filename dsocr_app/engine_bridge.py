@@ -36,13 +36,14 @@ atomic_write = engine.atomic_write
 unique_path = engine.unique_path
 output_stem = engine.output_stem
 export_result = engine.export_result
+SearchablePdf = engine.SearchablePdf
 export_json = engine.export_json  # the engine's JSON conventions (UTF-8, indent 2, no NaN)
 write_tiny_checkpoint = engine.write_tiny_checkpoint
 is_pdf = engine.is_pdf
 
 
 def engine_version() -> str:
-    return getattr(engine, "__version__", "unknown")
+    return engine.__version__
 
 
 # ---- the inference runtime ----------------------------------------------------------------------------------
@@ -50,6 +51,10 @@ def engine_version() -> str:
 Model = engine.Model
 Result = engine.Result
 TextDelta = engine.TextDelta
+Rollback = engine.Rollback  # a repetition loop rolled back: the streamed text is cut back, then goes on
+DEFAULT_PENALTY = engine.DEFAULT_PENALTY
+MATH_STYLES, TABLE_STYLES = engine.MATH_STYLES, engine.TABLE_STYLES
+renderable_markdown = engine.renderable_markdown  # HTML tables a viewer can draw (truncated ones closed)
 Region = engine.Region
 TilePlan = engine.TilePlan
 load_model = engine.load

@@ -1,5 +1,6 @@
 """Exports: clipboard forms (markdown, plain text, single line, tables as TSV) and file formats (.md with cropped
-figures, .txt, .json), one target or the whole queue.
+figures, .txt, .json, a searchable .pdf), one target or the whole queue (a queue's searchable PDFs are one per
+source file: `pdf_export.py`).
 
 File formats are data (`FILE_FORMATS`: key -> `FileFormat` with its dialog filter and writer), so a new format
 is one entry. Files go through the engine's exporters (atomic writes, the engine's JSON conventions; figures
@@ -46,7 +47,7 @@ def result_json(item, target) -> dict:
     return data
 
 
-def _edited(target, image) -> eb.Result | None:
+def edited_result(target, image) -> eb.Result | None:
     """The target's result with the user's text (and the image, for figure crops)."""
     if target.result is None:
         return None
@@ -57,7 +58,7 @@ def _edited(target, image) -> eb.Result | None:
 
 
 def _write_md(path: Path, item, target, overwrite: bool, image) -> list[Path]:
-    result = _edited(target, image)
+    result = edited_result(target, image)
     if result is None:
         return [eb.atomic_write(path, target.text + "\n", overwrite=overwrite)]
     return list(eb.export_result(result, path.parent, path.stem, "md", overwrite=overwrite))
@@ -69,6 +70,13 @@ def _write_txt(path: Path, item, target, overwrite: bool, image) -> list[Path]:
 
 def _write_json(path: Path, item, target, overwrite: bool, image) -> list[Path]:
     return [eb.export_json(path, result_json(item, target), overwrite=overwrite)]
+
+
+def _write_pdf(path: Path, item, target, overwrite: bool, image) -> list[Path]:
+    result = edited_result(target, image)
+    if result is None or result.image is None:
+        raise ValueError("a searchable PDF needs an OCR result and its image: run the OCR first")
+    return list(eb.export_result(result, path.parent, path.stem, "pdf", overwrite=overwrite))
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ FILE_FORMATS: dict[str, FileFormat] = {f.key: f for f in (
     FileFormat("md", "Markdown (*.md)", _write_md, needs_image=True),
     FileFormat("txt", "Plain text (*.txt)", _write_txt),
     FileFormat("json", "JSON with boxes, tiles and timings (*.json)", _write_json),
+    FileFormat("pdf", "Searchable PDF (*.pdf)", _write_pdf, needs_image=True),
 )}
 
 # the "Export all" choices: label -> format keys
@@ -117,10 +126,16 @@ def free_stem(folder: Path, stem: str, formats) -> str:
 def export_queue(folder: str | Path, items, formats: tuple[str, ...] = ("md",), image_for=None) -> list[Path]:
     """Export every target with a result into `folder`; existing files are kept and new names picked.
 
-    `image_for(item, target)` gives the image a run saw, for figure crops."""
+    `image_for(item, target)` gives the image a run saw, for figure crops and PDF pages. Searchable PDFs are
+    one per source file (a PDF's pages together), not one per page."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    if "pdf" in formats:
+        from .pdf_export import export_queue_pdfs
+
+        written += export_queue_pdfs(folder, items, image_for)
+        formats = tuple(f for f in formats if f != "pdf")
     needs_image = any(FILE_FORMATS[f].needs_image for f in formats)
     for item in items:
         for k, target in enumerate(item.targets):

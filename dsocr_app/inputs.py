@@ -8,6 +8,7 @@ is always queued, so a broken one gets a clear message in its row instead of van
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -15,9 +16,36 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
 from . import engine_bridge as eb
+from .queue_model import QueueItem
 
 OPEN_FILTER = (f"Images and PDFs ({' '.join('*' + s for s in sorted(eb.IMAGE_SUFFIXES))} *.pdf);;"
                "All files (*)")
+
+
+def queue_items(paths, pages: str | None, dpi: int, ask_pages: Callable[[Path, int], list[int] | None]) \
+        -> list[QueueItem]:
+    """Queue items for files and folders, in order: one per image, one per chosen page of a PDF (the engine
+    expands them with `pages`; `ask_pages(path, count)` then picks among a PDF's pages, None skipping it). An
+    input that cannot be used becomes an item with its error."""
+    entries: list = []  # QueueItems, and [path, pages] for each PDF
+    pdfs: dict[Path, list] = {}
+    for found in eb.expand_inputs(paths, pages=pages, dpi=dpi):
+        if found.page is None:
+            entries.append(QueueItem(found.path, error=found.error or ""))
+        elif found.path in pdfs:
+            pdfs[found.path][1].append(found.page)
+        else:
+            pdfs[found.path] = [found.path, [found.page]]
+            entries.append(pdfs[found.path])
+    out: list[QueueItem] = []
+    for entry in entries:
+        if isinstance(entry, QueueItem):
+            out.append(entry)
+            continue
+        path, found_pages = entry
+        chosen = ask_pages(path, len(found_pages))
+        out.extend(QueueItem(path, page=found_pages[k], dpi=dpi, checked=True) for k in chosen or [])
+    return out
 
 
 def paths_from_mime(mime: QMimeData) -> list[Path]:

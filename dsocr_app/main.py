@@ -74,6 +74,8 @@ def check_args(args, settings):
         raise ValueError("--run goes with --screenshot")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ValueError(f"--max-tokens {args.max_tokens}: give at least 1")
+    if args.pages is not None:
+        eb.parse_page_ranges(args.pages, 1_000_000)  # the syntax; each PDF checks its own page count
     if args.screenshot:
         parse_size(args.size)
         folder = Path(args.screenshot).expanduser().resolve().parent
@@ -129,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         from .self_test import run
 
         return run()
+    settings = _settings_for(args)
+    try:
+        options = check_args(args, settings)
+    except ValueError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     else:
@@ -138,12 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
-    settings = _settings_for(args)
-    try:
-        options = check_args(args, settings)
-    except ValueError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
 
     from PySide6.QtWidgets import QApplication
 

@@ -168,6 +168,8 @@ class QueueModel(QAbstractListModel):
             text += " \u2014 repetition stopped"
         elif "max_tokens" in stops:
             text += " \u2014 token limit"
+        elif any(t.result.recoveries for t in item.targets if t.result is not None):
+            text += " \u2014 loop recovered"
         return text
 
     # queue API

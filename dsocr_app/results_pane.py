@@ -6,10 +6,11 @@ Streamed text is buffered and flushed a few times a second, so a fast decoder ne
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout,
+                               QWidget)
 
 from . import engine_bridge as eb
 from .tiling_panel import TilingPanel
@@ -17,7 +18,7 @@ from .tiling_panel import TilingPanel
 STOP_NOTES = {
     "repetition": ("Stopped by the repetition guard: the model began repeating itself, so the run was cut there. "
                    "The text before the loop is kept; try another mode or a region to read the rest."),
-    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Run \u2192 Max tokens).",
+    "max_tokens": "Stopped at the token limit: the text may be incomplete (raise it in Settings \u2192 Run).",
     "cancelled": "Cancelled: the text so far is kept.",
 }
 
@@ -86,7 +87,8 @@ class ResultsPane(QWidget):
         self.raw.setReadOnly(True)
         self.raw.setFont(mono)
         self.raw.setAccessibleName("Raw model output with grounding tags")
-        self.tabs.addTab(self.raw, "Raw output")
+        i = self.tabs.addTab(self.raw, "Raw")
+        self.tabs.setTabToolTip(i, "The model's raw output, grounding tags included")
 
         self.table = QTableWidget(0, 3)
         self.table.setAccessibleName("Token counts per tile and timings")
@@ -94,8 +96,11 @@ class ResultsPane(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()  # the numbers always show; the long "Where" column gives way
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.tabs.addTab(self.table, "Tokens")
         self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
         self.tabs.addTab(self.tiling, "Tiling")
@@ -134,7 +139,7 @@ class ResultsPane(QWidget):
 
     @Slot()
     def _render(self) -> None:
-        self.rendered.setMarkdown(self.editor.toPlainText())
+        self.rendered.setMarkdown(eb.renderable_markdown(self.editor.toPlainText()))
 
     # streaming
     def begin_stream(self, so_far: str = "") -> None:
@@ -155,6 +160,13 @@ class ResultsPane(QWidget):
         self._dirty = True
         self.stats.setText(f"Running: {_fmt_int(tokens)} tokens \u00b7 decode {tps:.1f} tokens/s \u00b7 "
                            f"{elapsed:.1f} s so far")
+
+    def rewind_stream(self, keep: int, loop_start: int, strategy: str) -> None:
+        """A repetition loop was rolled back: the streamed text is cut to its first `keep` characters."""
+        self._raw = self._raw[:keep]
+        self._dirty = True
+        self.show_banner(f"The model began repeating itself at token {loop_start}: going back to there and "
+                         f"continuing with {strategy}\u2026", warning=False)
 
     @Slot()
     def _flush(self) -> None:
@@ -187,15 +199,43 @@ class ResultsPane(QWidget):
     def show_result(self, result, text: str | None = None) -> None:
         """Fill every tab from an engine Result; `text` is the (possibly edited) markdown to show."""
         self.set_text(result.text if text is None else text, result.raw_text)
+        self._mark_attempts(result)
         if self.tabs.currentWidget() is self.table:
             self.tabs.setCurrentWidget(self.editor)
         stop = result.stop_reason
         self.stats.setText(run_summary(result))
+        note = result.recovery_note()
         if stop in STOP_NOTES:
-            self.show_banner(STOP_NOTES[stop], warning=stop == "repetition")
+            self.show_banner(STOP_NOTES[stop] + (f" ({note})" if note else ""), warning=stop == "repetition")
+        elif note:
+            self.show_banner(note[:1].upper() + note[1:] + ".", warning=False)
         else:
             self.hide_banner()
         self.set_table(result.plan, result)
+
+    def _mark_attempts(self, result) -> None:
+        """In the raw view, tint the text each retry after a loop wrote, with its strategy as the tooltip."""
+        marks = []
+        attempts = result.attempts
+        for k in range(1, len(attempts)):
+            start = attempts[k].text_start
+            end = attempts[k + 1].text_start if k + 1 < len(attempts) else len(result.raw_text)
+            if start is None or end is None or end <= start:  # nothing of this retry was kept
+                continue
+            a, b = attempts[k - 1], attempts[k]
+            sel = QTextEdit.ExtraSelection()
+            sel.format.setBackground(self.palette().color(QPalette.ColorRole.AlternateBase))
+            sel.format.setToolTip(f"written by {b.strategy} after a loop at token {a.loop_start}")
+            sel.cursor = QTextCursor(self.raw.document())
+            sel.cursor.setPosition(start)
+            sel.cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            marks.append(sel)
+        self.raw.setExtraSelections(marks)
+
+    def attempt_marks(self) -> list[tuple[int, int, str]]:
+        """(start, end, tooltip) of each tinted retry in the raw view."""
+        return [(s.cursor.selectionStart(), s.cursor.selectionEnd(), s.format.toolTip())
+                for s in self.raw.extraSelections()]
 
     def show_banner(self, text: str, warning: bool = True) -> None:
         icon = QStyle.StandardPixmap.SP_MessageBoxWarning if warning else QStyle.StandardPixmap.SP_MessageBoxInformation
@@ -252,6 +292,11 @@ class ResultsPane(QWidget):
         if result is not None:
             rows.append(("Prompt tokens", "image + text", _fmt_int(result.prompt_tokens)))
             rows.append(("Generated tokens", result.stop_reason, _fmt_int(result.generated_tokens)))
+            if len(result.attempts) > 1:  # every decoding attempt of a run that met a loop
+                for k, a in enumerate(result.attempts, 1):
+                    loop = f", loop from token {a.loop_start} (period {a.period})" if a.loop_start is not None else ""
+                    rows.append((f"Attempt {k}", f"{a.strategy} from token {a.start}: {a.stop}{loop}",
+                                 _fmt_int(a.tokens)))
             for name, value in (("Encode + prefill", result.encode_s + result.prefill_s),
                                 ("Elapsed", result.elapsed_s)):
                 rows.append((name, "seconds", f"{value:.2f}"))

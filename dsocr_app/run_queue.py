@@ -10,7 +10,6 @@ tested on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Signal, Slot
 
@@ -31,6 +30,7 @@ class RunQueue(QObject):
     modelFailed = Signal(str)
     started = Signal(object)  # Job
     delta = Signal(object, str, int, float, float)  # Job, text, generated tokens, elapsed s, tokens/s
+    rolledBack = Signal(object, int, int, str)  # Job, characters of streamed text kept, loop start, strategy
     finished = Signal(object, object)  # Job, engine Result (its stop_reason says eos, cancelled, ...)
     failed = Signal(object, str)  # Job, message (CANCELLED when cancelled before a result)
     busyChanged = Signal(bool)
@@ -52,6 +52,7 @@ class RunQueue(QObject):
         w.modelLoaded.connect(self._on_model_loaded)
         w.modelFailed.connect(self._on_model_failed)
         w.jobDelta.connect(self._on_delta)
+        w.jobRollback.connect(self._on_rollback)
         w.jobFinished.connect(self._on_finished)
         w.jobFailed.connect(self._on_failed)
 
@@ -69,14 +70,14 @@ class RunQueue(QObject):
 
     # ---- model ---------------------------------------------------------------------------------------------
 
-    def load(self, source: str, dtype: str | None = None, memory_limit_gb: float | None = None) -> None:
-        """Load a model (hub id or folder) in the worker; waiting runs start when it is ready. `dtype` and
-        `memory_limit_gb` as in `engine.load` (None / "auto" / 0: the defaults)."""
+    def load(self, source: str, options: dict | None = None) -> None:
+        """Load a model (hub id or folder; `options`: more `engine.load` keyword arguments) in the worker;
+        waiting runs start when it is ready."""
         if self.running is not None:
             raise RuntimeError("wait for the run to finish (or cancel it) before changing the model")
         self.loading = str(source)
         self.model = None
-        self.host.load(str(source), dtype, memory_limit_gb)
+        self.host.load(str(source), options)
         self.busyChanged.emit(True)
 
     @Slot(object)
@@ -149,6 +150,12 @@ class RunQueue(QObject):
             self.partial += text
             self.delta.emit(self.running, text, tokens, elapsed, tps)
 
+    @Slot(int, int, int, str)
+    def _on_rollback(self, job_id: int, keep: int, loop_start: int, strategy: str) -> None:
+        if self.running is not None and self.running.id == job_id:
+            self.partial = self.partial[:keep]
+            self.rolledBack.emit(self.running, keep, loop_start, strategy)
+
     @Slot(int, object)
     def _on_finished(self, job_id: int, result) -> None:
         job = self._take(job_id)
@@ -184,9 +191,4 @@ class RunQueue(QObject):
         """Cancel everything and stop the worker thread (waits for it)."""
         self.cancel()
         return self.host.close()
-
-
-def model_label(model) -> str:
-    """'name (v2)' for the status bar."""
-    return f"{Path(model.name).name or model.name} ({model.version})"
 

@@ -3,12 +3,14 @@
 Checks, in order: the engine and its native dependencies import; huggingface_hub's download path answers
 offline; one MLX op runs on the default device (Metal on a Mac); a tiny random checkpoint is written to a
 temporary folder and loaded; a generated image is planned and OCR'd; a generated PDF is rendered (pypdfium2's
-binary); the window opens offscreen and closes. Prints `ok`/`FAIL` per check on stdout (a failure's traceback
+binary) and a searchable PDF of it written (pikepdf's binary, the bundled glyph-less font); the window opens
+offscreen and closes. Prints `ok`/`FAIL` per check on stdout (a failure's traceback
 goes to stderr) and returns 1 if any failed. No network, no model download, no user settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -40,6 +42,7 @@ def _imports(state: dict) -> str:
     import mlx.core as mx
     import numpy
     import PIL
+    import pikepdf
     import pypdfium2
     import tokenizers
     from PySide6 import __version__ as pyside
@@ -48,6 +51,7 @@ def _imports(state: dict) -> str:
     return (f"engine {engine.__version__}, mlx {mx.__version__}, numpy {numpy.__version__}, Pillow {PIL.__version__}, "
             f"tokenizers {tokenizers.__version__}, huggingface_hub {huggingface_hub.__version__}, "
             f"pypdfium2 {pypdfium2.version.PYPDFIUM_INFO} (pdfium {pypdfium2.version.PDFIUM_INFO.build}), "
+            f"pikepdf {pikepdf.__version__} (qpdf {pikepdf.__libqpdf_version__}), "
             f"PySide6 {pyside}; BLAS: {engine.blas_library()}")
 
 
@@ -96,6 +100,7 @@ def _ocr(state: dict) -> str:
     image = document_page(640, 480, title="Self-test")
     plan = engine.plan(image.size, version="v2", mode="small")  # the smallest v2 mode: a quick check
     result = engine.ocr(_need(state, "model"), image, mode="small", max_tokens=8)
+    state["result"] = result
     if result.plan.image_tokens != plan.image_tokens or result.generated_tokens < 1:
         raise RuntimeError(f"plan {plan.image_tokens} vs run {result.plan.image_tokens} image tokens, "
                            f"{result.generated_tokens} generated")
@@ -115,7 +120,16 @@ def _pdf(state: dict) -> str:
     (_, image), = list(engine.render_pdf_pages(path, [1], 72))
     if count != 2 or image.size != (300, 400):
         raise RuntimeError(f"{count} pages, page 2 rendered at {image.size}")
-    return f"{count} pages counted, page 2 rendered at {image.size[0]}x{image.size[1]}"
+    searchable = engine.SearchablePdf()
+    searchable.add(dataclasses.replace(_need(state, "result"), image=image))
+    data = searchable.to_bytes()
+    out = Path(state["tmp"]) / "searchable.pdf"
+    out.write_bytes(data)
+    if engine.pdf_page_count(out) != 1:
+        raise RuntimeError("the searchable PDF does not have its one page")
+    return (f"{count} pages counted, page 2 rendered at {image.size[0]}x{image.size[1]}, "
+            f"a searchable PDF of it written ({len(data)} bytes)")
+
 
 
 @check("window")

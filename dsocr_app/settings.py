@@ -141,6 +141,58 @@ class Settings:
     def pdf_dpi(self, value: int) -> None:
         self._set("files/pdf_dpi", int(value))
 
+    # recovery from repetition loops, and the output settings (engine options of every run)
+    @property
+    def recover(self) -> bool:
+        return str(self._get("run/recover", "true")).lower() not in ("false", "0", "no")
+
+    @recover.setter
+    def recover(self, value: bool) -> None:
+        self._set("run/recover", "true" if value else "false")
+
+    @property
+    def repetition_penalty(self) -> float:
+        try:
+            return min(2.0, max(1.0, float(self._get("run/repetition_penalty", eb.DEFAULT_PENALTY))))
+        except (TypeError, ValueError):
+            return eb.DEFAULT_PENALTY
+
+    @repetition_penalty.setter
+    def repetition_penalty(self, value: float) -> None:
+        self._set("run/repetition_penalty", float(value))
+
+    @property
+    def math(self) -> str:
+        value = str(self._get("output/math", "brackets"))
+        return value if value in eb.MATH_STYLES else "brackets"
+
+    @math.setter
+    def math(self, value: str) -> None:
+        self._set("output/math", value)
+
+    @property
+    def tables(self) -> str:
+        value = str(self._get("output/tables", "html"))
+        return value if value in eb.TABLE_STYLES else "html"
+
+    @tables.setter
+    def tables(self, value: str) -> None:
+        self._set("output/tables", value)
+
+    def load_options(self) -> dict:
+        """The keyword arguments these settings give `engine.load` (the defaults are left out)."""
+        out = {}
+        if self.compute_dtype != "auto":
+            out["dtype"] = self.compute_dtype
+        if self.memory_limit_gb > 0:
+            out["memory_limit_gb"] = self.memory_limit_gb
+        return out
+
+    def engine_options(self) -> dict:
+        """The keyword arguments these settings give `engine.stream`."""
+        return {"recover": self.recover, "repetition_penalty": self.repetition_penalty, "math": self.math,
+                "tables": self.tables}
+
     # window
     def geometry(self, key: str) -> QByteArray | None:
         value = self._get(f"window/{key}")

@@ -6,9 +6,10 @@ dialog saves every section on OK and nothing on Cancel.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSpinBox,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from . import engine_bridge as eb
 from .settings import Settings
 
 
@@ -36,12 +37,60 @@ class RunSection(SettingsSection):
         self.max_tokens.setAccessibleName("Max tokens")
         self.max_tokens.setToolTip("The longest text one run may write (tokens)")
         form.addRow("Max tokens per run", self.max_tokens)
+        self.recover = QCheckBox("Recover from repetition loops")
+        self.recover.setAccessibleName("Recover from repetition loops")
+        self.recover.setToolTip("When the model starts repeating itself, go back to where the loop began and "
+                                "continue with a stronger guard (a repetition penalty, then low-temperature "
+                                "sampling) instead of stopping there")
+        form.addRow(self.recover)
+        self.penalty = QDoubleSpinBox()
+        self.penalty.setRange(1.0, 2.0)
+        self.penalty.setSingleStep(0.05)
+        self.penalty.setDecimals(2)
+        self.penalty.setAccessibleName("Repetition penalty")
+        self.penalty.setToolTip("The penalty of the first retry after a loop (1.0 = none; 1.2 by default)")
+        self.recover.toggled.connect(self.penalty.setEnabled)
+        form.addRow("Repetition penalty after a loop", self.penalty)
 
     def load(self, settings: Settings) -> None:
         self.max_tokens.setValue(settings.max_tokens)
+        self.recover.setChecked(settings.recover)
+        self.penalty.setValue(settings.repetition_penalty)
+        self.penalty.setEnabled(settings.recover)
 
     def save(self, settings: Settings) -> None:
         settings.max_tokens = self.max_tokens.value()
+        settings.recover = self.recover.isChecked()
+        settings.repetition_penalty = self.penalty.value()
+
+
+class OutputSection(SettingsSection):
+    """How equations and tables are written into the markdown (the text, the copies and the exports)."""
+
+    title = "Output"
+    MATH = {"brackets": "as the model writes them: \\( \\) and \\[ \\]", "dollars": "$ and $$ (most viewers render these)"}
+    TABLES = {"html": "HTML, as the model writes them", "pipe": "markdown pipe tables (when no cells are merged)"}
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.math = QComboBox()
+        self.math.setAccessibleName("Equations")
+        self.tables = QComboBox()
+        self.tables.setAccessibleName("Tables")
+        for combo, labels, styles in ((self.math, self.MATH, eb.MATH_STYLES), (self.tables, self.TABLES, eb.TABLE_STYLES)):
+            for style in styles:
+                combo.addItem(labels[style], style)
+        form.addRow("Equations", self.math)
+        form.addRow("Tables", self.tables)
+
+    def load(self, settings: Settings) -> None:
+        self.math.setCurrentIndex(self.math.findData(settings.math))
+        self.tables.setCurrentIndex(self.tables.findData(settings.tables))
+
+    def save(self, settings: Settings) -> None:
+        settings.math = self.math.currentData()
+        settings.tables = self.tables.currentData()
 
 
 class FilesSection(SettingsSection):
@@ -100,7 +149,7 @@ class ModelSection(SettingsSection):
         settings.memory_limit_gb = self.memory.value()
 
 
-SECTIONS: list[type[SettingsSection]] = [RunSection, ModelSection, FilesSection]
+SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, ModelSection, FilesSection]
 
 
 class SettingsDialog(QDialog):

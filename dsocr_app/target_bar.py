@@ -54,7 +54,7 @@ class TargetBar(QWidget):
         finally:
             self._filling = False
         self.combo.setEnabled(len(labels) > 1)
-        self.remove_button.setEnabled(current > 0)
+        self.remove_button.setVisible(current > 0)
 
     def current(self) -> int:
         return self._current
@@ -63,5 +63,5 @@ class TargetBar(QWidget):
         if self._filling or index < 0 or index == self._current:
             return
         self._current = index
-        self.remove_button.setEnabled(index > 0)
+        self.remove_button.setVisible(index > 0)
         self.targetChosen.emit(index)

@@ -14,35 +14,28 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QInputDialog, QLabel, QListView, QMainWindow, QMenu,
-                               QMessageBox, QProgressBar, QSplitter, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+                               QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
-from . import exporting
 from .about import show_about
+from .export_actions import ExportActions
 from .actions import build_actions, build_menus, build_toolbar
-from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime
+from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
 from .preview_view import PreviewView
 from .queue_model import QueueItem, QueueModel, State, Target
 from .regions import locate_in_text, region_at, region_boxes, region_contents
 from .results_pane import ResultsPane, run_summary
-from .run_queue import CANCELLED, RunQueue, model_label
+from .run_queue import CANCELLED, RunQueue
 from .settings import Settings
 from .settings_dialog import SettingsDialog
+from .status_bar import StatusBar
 from .target_bar import TargetBar
 from .tiling_panel import ScaleStatus
 
 PLACEHOLDER = ("Drop images, folders or PDFs here\n\nor paste an image ({paste}), or open files ({open}).\n\n"
                "The tile grid the engine will use and its token cost appear before anything runs.")
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def plan_summary(plan) -> str:
@@ -89,6 +82,7 @@ class MainWindow(QMainWindow):
         self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
         self.last_error = ""
         self._message_box: QMessageBox | None = None
+        self._sized = False  # the splitter has its first sizes (or the user's)
         self.acts = build_actions(self)
         self._build_ui()
         build_menus(self.menuBar(), self.acts)
@@ -152,7 +146,14 @@ class MainWindow(QMainWindow):
         centre.setMinimumWidth(240)
 
         self.results = ResultsPane()
-        self.results.setMinimumWidth(240)
+        self.results.setMinimumWidth(300)
+        self.status = StatusBar()
+        self.setStatusBar(self.status)
+        self.scale_status = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
+        self.scale_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
+        self.status.addWidget(self.scale_status, 1)
+        self.exports = ExportActions(self, self.queue, self.settings, self.current, self.results.text, self.report,
+                                     self.status.showMessage)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         self.splitter.setChildrenCollapsible(False)
@@ -160,18 +161,6 @@ class MainWindow(QMainWindow):
             self.splitter.addWidget(w)
             self.splitter.setStretchFactor(k, stretch)
         self.setCentralWidget(self.splitter)
-
-        sb = self.statusBar()
-        self.scale_status = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
-        sb.addWidget(self.scale_status, 1)
-        self.model_label = QLabel("No model loaded")
-        self.model_label.setAccessibleName("Model status")
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Progress")
-        self.progress.setMaximumWidth(220)
-        self.progress.hide()
-        sb.addPermanentWidget(self.progress)
-        sb.addPermanentWidget(self.model_label)
 
     def _connect(self) -> None:
         self.options_bar.changed.connect(self._on_options_changed)
@@ -189,15 +178,15 @@ class MainWindow(QMainWindow):
         self.results.tiling.gridHovered.connect(self.preview_grid)
         self.results.tiling.gridChosen.connect(self.set_grid)
         r = self.runs
-        r.modelLoading.connect(lambda source: self.statusBar().showMessage(f"Loading the model {source}\u2026"))
-        r.downloadSize.connect(lambda size: self.statusBar().showMessage(
-            f"Downloading the model once: {_fmt_bytes(size)} into the Hugging Face cache"))
-        r.downloadProgress.connect(self._on_download_progress)
-        r.loadProgress.connect(self._on_load_progress)
+        r.modelLoading.connect(lambda source: self.status.showMessage(f"Loading the model {source}\u2026"))
+        r.downloadSize.connect(self.status.download_size)
+        r.downloadProgress.connect(self.status.download_progress)
+        r.loadProgress.connect(self.status.load_progress)
         r.modelReady.connect(self._on_model_ready)
         r.modelFailed.connect(self._on_model_failed)
         r.started.connect(self._on_started)
         r.delta.connect(self._on_delta)
+        r.rolledBack.connect(self._on_rollback)
         r.finished.connect(self._on_finished)
         r.failed.connect(self._on_failed)
         r.busyChanged.connect(self._on_busy_changed)
@@ -207,8 +196,26 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 900)
         state = self.settings.geometry("splitter")
-        if state is None or not self.splitter.restoreState(state):
-            self.splitter.setSizes([200, 700, 500])
+        self._sized = state is not None and self.splitter.restoreState(state)
+
+    def _fit_splitter(self) -> None:
+        """First sizes of queue, image and results for the window's width (until the user drags a handle): the
+        results get room for all their tabs."""
+        w = self.splitter.width()
+        tabs = self.results.tabs.tabBar().sizeHint().width() + 8
+        queue, results = min(max(int(w * 0.13), 110), 220), min(max(int(w * 0.36), tabs), max(560, tabs))
+        self.splitter.setSizes([queue, max(w - queue - results, 240), results])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._sized:
+            self._fit_splitter()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:
+            self._fit_splitter()
+        self._sized = True  # from now on the user's handle positions stay
 
     def save_settings(self) -> None:
         s, o = self.settings, self.options()
@@ -265,7 +272,7 @@ class MainWindow(QMainWindow):
             if target.grid is None:
                 note = str(e)
             else:  # options changed under a forced grid that no longer fits them: back to the official grid
-                self.statusBar().showMessage(f"Back to the automatic grid: {e}", 6000)
+                self.status.showMessage(f"Back to the automatic grid: {e}", 6000)
                 target.grid = None
                 self.replan()
                 return
@@ -292,10 +299,10 @@ class MainWindow(QMainWindow):
         plan = self.current_plan
         if grid is not None and plan is not None and grid != plan.grid:
             plan = self._target_plan(item, target, grid)
-            self.statusBar().showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
-                                         f"\u2014 click to use it", 4000)
-        elif grid is None and self.statusBar().currentMessage().startswith("Preview:"):
-            self.statusBar().clearMessage()
+            self.status.showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
+                                    f"\u2014 click to use it", 4000)
+        elif grid is None and self.status.currentMessage().startswith("Preview:"):
+            self.status.clearMessage()
         self.view.set_plan(plan, self._origin(target))
 
     @Slot(object)
@@ -307,7 +314,7 @@ class MainWindow(QMainWindow):
         target.grid = tuple(grid) if grid is not None else None
         self.replan()
         if self.current_plan is not None:
-            self.statusBar().showMessage(eb.grid_reason(self.current_plan), 6000)
+            self.status.showMessage(eb.grid_reason(self.current_plan), 6000)
 
     # ---- what is shown ------------------------------------------------------------------------------------
 
@@ -388,9 +395,9 @@ class MainWindow(QMainWindow):
         self.view.select_box(region, ensure_visible=False)
         if 0 <= region < len(self.region_spans) and self.region_spans[region] is not None:
             self.results.select_span(*self.region_spans[region])
-            self.statusBar().showMessage("Selected the text of this box", 3000)
+            self.status.showMessage("Selected the text of this box", 3000)
         else:
-            self.statusBar().showMessage("This box's text was not found in the markdown", 3000)
+            self.status.showMessage("This box's text was not found in the markdown", 3000)
 
     @Slot(int)
     def _on_cursor_moved(self, position: int) -> None:
@@ -404,19 +411,7 @@ class MainWindow(QMainWindow):
             target.text = text
             self._update_spans()
 
-    # ---- view actions --------------------------------------------------------------------------------------
-
-    def zoom_by(self, factor: float) -> None:
-        self.view.zoom_by(factor)
-
-    def fit(self) -> None:
-        self.view.fit()
-
-    def set_tiles_visible(self, on: bool) -> None:
-        self.view.set_tiles_visible(on)
-
-    def set_boxes_visible(self, on: bool) -> None:
-        self.view.set_boxes_visible(on)
+    # ---- small commands ------------------------------------------------------------------------------------
 
     def about(self) -> None:
         show_about(self, self.runs.model.name if self.runs.model is not None else "")
@@ -476,7 +471,7 @@ class MainWindow(QMainWindow):
     def toggle_region_mode(self, on: bool) -> None:
         self.view.set_region_mode(bool(on))
         if on:
-            self.statusBar().showMessage("Drag a rectangle on the image to OCR only that region (double-click a "
+            self.status.showMessage("Drag a rectangle on the image to OCR only that region (double-click a "
                                          "tile to pick it)", 5000)
 
     # ---- input ---------------------------------------------------------------------------------------------
@@ -498,26 +493,9 @@ class MainWindow(QMainWindow):
 
     def add_paths(self, paths, pages: str | None = None) -> int:
         """Queue files and folders (a PDF becomes one item per page: `pages` like '1-3,5', else every page, or
-        those the user picks); show the first new item. Returns the count. Raises ValueError for bad `pages`."""
-        dpi = self.settings.pdf_dpi
-        entries: list = []  # QueueItems, and [path, pages] for each PDF, in order
-        pdfs: dict[Path, list] = {}
-        for found in eb.expand_inputs(paths, pages=pages, dpi=dpi):
-            if found.page is None:
-                entries.append(QueueItem(found.path, error=found.error or ""))
-            elif found.path in pdfs:
-                pdfs[found.path][1].append(found.page)
-            else:
-                pdfs[found.path] = [found.path, [found.page]]
-                entries.append(pdfs[found.path])
-        out: list[QueueItem] = []
-        for entry in entries:
-            if isinstance(entry, QueueItem):
-                out.append(entry)
-                continue
-            path, found_pages = entry
-            chosen = found_pages if pages is not None else self.ask_pages(path, len(found_pages))
-            out.extend(QueueItem(path, page=p, dpi=dpi, checked=True) for p in chosen or [])
+        those the user picks); show the first new item. Returns the count (an unusable input is a failed item)."""
+        ask = (lambda path, count: list(range(count))) if pages is not None else self.ask_pages
+        out = queue_items(paths, pages, self.settings.pdf_dpi, ask)
         return self._add_items(out, [Path(p) for p in paths])
 
     def add_image(self, image, name: str = "Pasted image") -> int:
@@ -539,7 +517,7 @@ class MainWindow(QMainWindow):
             self.report(f"{len(bad)} of {len(items)} cannot be read: {bad[0].error}" if len(items) > 1
                         else bad[0].error)
         else:
-            self.statusBar().showMessage(f"Added {len(items)} item{'s' if len(items) != 1 else ''} to the queue",
+            self.status.showMessage(f"Added {len(items)} item{'s' if len(items) != 1 else ''} to the queue",
                                          4000)
         self.update_actions()
         return len(items)
@@ -618,36 +596,15 @@ class MainWindow(QMainWindow):
         if self.runs.running is not None:
             self.report("Wait for the run to finish (or cancel it) before changing the model")
             return
-        self.runs.load(str(source), self.settings.compute_dtype, self.settings.memory_limit_gb)
-        self.model_label.setText(f"Loading {Path(source).name or source}\u2026")
-        self._show_progress("Loading model")
+        self.runs.load(str(source), self.settings.load_options())
+        self.status.model_loading(str(source))
         self.update_actions()
-
-    def _show_progress(self, text: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(text)
-        self.progress.show()
-
-    @Slot(int, int, str)
-    def _on_download_progress(self, done: int, total: int, desc: str) -> None:
-        if total > 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * min(done, total) / total))
-            self.progress.setFormat(f"{_fmt_bytes(done)} of {_fmt_bytes(total)}")
-            self.model_label.setText(f"Downloading the model: {_fmt_bytes(done)} of {_fmt_bytes(total)}")
-
-    @Slot(int)
-    def _on_load_progress(self, permille: int) -> None:
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(permille)
-        self.progress.setFormat(f"Loading model: {permille // 10}%")
 
     @Slot(object)
     def _on_model_ready(self, model) -> None:
         self.settings.model = model.name
         self.settings.add_recent_model(model.name)
-        self.model_label.setText(f"Model: {model_label(model)}")
-        self.statusBar().showMessage(f"Model ready: {model.name}", 4000)
+        self.status.model_ready(model)
         if model.version != self.options().version:
             self.set_plan_options(version=model.version)
         self.update_actions()
@@ -655,7 +612,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
-        self.model_label.setText("No model loaded")
+        self.status.model_failed()
         self.report(message, title="Could not load the model", dialog=True)
         self.modelError.emit(message)
 
@@ -682,6 +639,9 @@ class MainWindow(QMainWindow):
         if self.runs.model is None and not self.runs.loading:
             if self.settings.model:
                 self.load_model(self.settings.model)
+            elif self.quiet:
+                self.report("No model is loaded: choose one first (Model \u2192 Choose model)")
+                return
             elif not self.choose_model():
                 return
         self.runs.submit(targets)
@@ -697,7 +657,8 @@ class MainWindow(QMainWindow):
             image = image.crop(target.rect)
         if self.runs.model.version != self.options().version:
             self.set_plan_options(version=self.runs.model.version)
-        return image, {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens)}
+        return image, {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens),
+                       **self.settings.engine_options()}
 
     @Slot(object)
     def _on_started(self, job) -> None:
@@ -706,16 +667,21 @@ class MainWindow(QMainWindow):
         self.queue.changed(where[0])
         if self._is_shown(job.key):
             self._show_result()
-        self._show_progress("Running")
-        self.statusBar().showMessage(f"Reading {self.queue.items[where[0]].name}\u2026")
+        self.status.busy("Running")
+        self.status.showMessage(f"Reading {self.queue.items[where[0]].name}\u2026")
         self.update_actions()
 
     @Slot(object, str, int, float, float)
     def _on_delta(self, job, text: str, tokens: int, elapsed: float, tps: float) -> None:
         if self._is_shown(job.key):
             self.results.append_delta(text, tokens, elapsed, tps)
-        self.progress.setFormat(f"{tokens} tokens \u00b7 decode {tps:.1f}/s")
+        self.status.run_progress(tokens, tps)
         self.textStreamed.emit(text, tokens)
+
+    @Slot(object, int, int, str)
+    def _on_rollback(self, job, keep: int, loop_start: int, strategy: str) -> None:
+        if self._is_shown(job.key):
+            self.results.rewind_stream(keep, loop_start, strategy)
 
     @Slot(object, object)
     def _on_finished(self, job, result) -> None:
@@ -725,7 +691,7 @@ class MainWindow(QMainWindow):
         if self._is_shown(job.key):
             self.results.end_stream()
         self.apply_result(*where, result)
-        self.statusBar().showMessage(f"{self.queue.items[where[0]].name}: {run_summary(result)}", 8000)
+        self.status.showMessage(f"{self.queue.items[where[0]].name}: {run_summary(result)}", 8000)
         self.runFinished.emit(*where)
 
     @Slot(object, str)
@@ -747,7 +713,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:
-            self.progress.hide()
+            self.status.idle()
         self.update_actions()
 
     def apply_result(self, row: int, index: int, result) -> None:
@@ -767,7 +733,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Stop the running job at once and drop the rest of the run queue (and any model download)."""
         if self.runs.is_busy():
-            self.statusBar().showMessage("Cancelling\u2026", 3000)
+            self.status.showMessage("Cancelling\u2026", 3000)
         self.runs.cancel()
         self.update_actions()
 
@@ -782,84 +748,6 @@ class MainWindow(QMainWindow):
         if SettingsDialog(self.settings, self).exec() == SettingsDialog.DialogCode.Accepted:
             self.max_tokens = self.settings.max_tokens
 
-    # ---- export --------------------------------------------------------------------------------------------
-
-    def copy_as(self, kind: str) -> str:
-        """Copy the shown result's markdown in form `kind`; say what was copied."""
-        text = self.results.text()
-        if not text.strip():
-            self.report("Nothing to copy yet: run the OCR first")
-            return ""
-        copied = exporting.copy_text(kind, text)
-        lines = copied.count("\n") + 1 if copied else 0
-        self.statusBar().showMessage(f"Copied {len(copied)} characters ({lines} line{'s' if lines != 1 else ''}) "
-                                     f"as {exporting.CLIPBOARD_FORMS[kind].lower()}", 5000)
-        return copied
-
-    def save_target(self, path: str | Path, fmt: str | None = None, overwrite: bool = False) -> list[Path]:
-        """Save the shown target in a format of `exporting.FILE_FORMATS` (from the suffix unless given)."""
-        item, target = self.current()
-        if target is None or (target.result is None and not target.text):
-            raise ValueError("nothing to save yet: run the OCR first")
-        path = Path(path)
-        fmt = fmt or path.suffix.lstrip(".").lower() or "md"
-        return exporting.write_target(path, fmt, item, target, overwrite=overwrite,
-                                      image=self._target_image(item, target))
-
-    def _target_image(self, item: QueueItem, target: Target):
-        """The image a target's run saw (for figure crops), read again from its source; None if unreadable."""
-        if target.result is not None and target.result.image is not None:
-            return target.result.image
-        where = self.queue.locate(target)
-        try:
-            image = self.queue.image(where[0]) if where else None
-        except eb.ImageError:
-            return None
-        return image.crop(target.rect) if image is not None and target.rect is not None else image
-
-    def save_dialog(self) -> None:
-        item, target = self.current()
-        if target is None or (target.result is None and not target.text):
-            self.report("Nothing to save yet: run the OCR first")
-            return
-        stem = item.stem if target.rect is None else f"{item.stem}-region{self.current_target}"
-        start = str(Path(self.settings.last_folder or Path.home()) / f"{stem}.md")
-        formats = exporting.FILE_FORMATS
-        path, chosen = QFileDialog.getSaveFileName(self, "Save result", start,
-                                                   ";;".join(f.filter for f in formats.values()))
-        if not path:
-            return
-        fmt = next((k for k, f in formats.items() if f.filter == chosen), "md")
-        if not Path(path).suffix:
-            path += f".{fmt}"
-        try:  # the dialog has already asked before replacing an existing file
-            written = self.save_target(path, Path(path).suffix.lstrip(".") or fmt, overwrite=True)
-        except (OSError, ValueError) as e:
-            self.report(f"Could not save: {e}", dialog=True)
-            return
-        self.settings.last_folder = str(Path(path).parent)
-        self.statusBar().showMessage(f"Saved {written[0]}" + (f" and {len(written) - 1} figure(s)"
-                                                              if len(written) > 1 else ""), 6000)
-
-    def export_all(self, folder: str | Path, formats: tuple[str, ...] = ("md", "json")) -> list[Path]:
-        """Export every result in the queue to `folder` (existing files are kept; new names are picked)."""
-        written = exporting.export_queue(folder, self.queue.items, formats, image_for=self._target_image)
-        self.statusBar().showMessage(f"Exported {len(written)} file(s) to {folder}", 6000)
-        return written
-
-    def export_dialog(self) -> None:
-        if not any(t.result is not None for i in self.queue.items for t in i.targets):
-            self.report("Nothing to export yet: run the OCR first")
-            return
-        choices = exporting.EXPORT_CHOICES
-        choice, ok = QInputDialog.getItem(self, "Export all", "Export every result as:", list(choices), 0, False)
-        folder = QFileDialog.getExistingDirectory(self, "Export to folder", self.settings.last_folder) if ok else ""
-        if folder:
-            try:
-                self.export_all(folder, choices[choice])
-            except OSError as e:
-                self.report(f"Could not export: {e}", dialog=True)
-
     # ---- state, messages, closing --------------------------------------------------------------------------
 
     def update_actions(self) -> None:
@@ -870,7 +758,9 @@ class MainWindow(QMainWindow):
         a["run_all"].setEnabled(any(not i.error for i in self.queue.items))
         a["cancel"].setEnabled(runs.is_busy())
         a["save"].setEnabled(target is not None and (target.result is not None or bool(target.text)))
+        a["save_pdf"].setEnabled(target is not None and target.result is not None)
         a["export"].setEnabled(any(t.result is not None for i in self.queue.items for t in i.targets))
+        a["export_pdf"].setEnabled(a["export"].isEnabled())
         a["remove"].setEnabled(item is not None and item.state != State.RUNNING)
         a["model"].setEnabled(runs.running is None)
         self.options_bar.version_combo.setEnabled(runs.running is None and not runs.pending)
@@ -878,7 +768,7 @@ class MainWindow(QMainWindow):
     def report(self, message: str, title: str = "DSOCR", dialog: bool = False) -> None:
         """Show a message in the status bar (and in a non-blocking box when `dialog`, unless scripted)."""
         self.last_error = message
-        self.statusBar().showMessage(message, 10000)
+        self.status.showMessage(message, 10000)
         if dialog and not self.quiet:
             if self._message_box is not None:
                 self._message_box.close()

@@ -87,6 +87,7 @@ class OcrWorker(QObject):
     modelFailed = Signal(str)
     jobStarted = Signal(int)
     jobDelta = Signal(int, str, int, float, float)  # job id, text, generated tokens, elapsed s, tokens/s
+    jobRollback = Signal(int, int, int, str)  # job id, characters of streamed text kept, loop start, new strategy
     jobFinished = Signal(int, object)  # job id, engine.Result
     jobFailed = Signal(int, str)
     stopped = Signal()
@@ -96,8 +97,7 @@ class OcrWorker(QObject):
         self.model = None
 
     @Slot(str, object, object)
-    def load_model(self, source: str, cancel: threading.Event, options: dict | None = None) -> None:
-        """Load `source`; `options`: `dtype` ("auto", "float32", "bfloat16") and `memory_limit_gb` (0: auto)."""
+    def load_model(self, source: str, cancel: threading.Event, options: dict) -> None:
         if cancel.is_set():
             self.modelFailed.emit("Loading the model was cancelled.")
             return
@@ -116,12 +116,8 @@ class OcrWorker(QObject):
                 shown[0] = permille
                 self.loadProgress.emit(permille)
 
-        options = options or {}
         try:
-            dtype = options.get("dtype")
-            model = eb.load_model(source, progress=progress, dtype=None if dtype in (None, "", "auto") else dtype,
-                                  memory_limit_gb=options.get("memory_limit_gb") or None,
-                                  load_progress=load_progress)
+            model = eb.load_model(source, progress=progress, load_progress=load_progress, **options)
         except DownloadCancelled:
             self.modelFailed.emit("The model download was cancelled.")
             return
@@ -158,6 +154,8 @@ class OcrWorker(QObject):
             for event in eb.stream(self.model, job.image, cancel=job.cancel, **job.options):
                 if isinstance(event, eb.Result):
                     result = event
+                elif isinstance(event, eb.Rollback):
+                    self.jobRollback.emit(job.id, event.text_length, event.loop_start, event.strategy)
                 else:
                     self.jobDelta.emit(job.id, event.text, int(event.generated_tokens), float(event.elapsed_s),
                                        float(event.tokens_per_s))
@@ -183,7 +181,7 @@ class WorkerHost(QObject):
     """Owns the worker thread (parented to `parent`) and the queued signals that reach the worker. Cancelling a
     job is its own `cancel` event (the RunQueue sets it); closing cancels the load and waits for the thread."""
 
-    requestLoad = Signal(str, object, object)
+    requestLoad = Signal(str, object, object)  # source, cancel event, engine.load keyword arguments
     requestRun = Signal(object)
     requestShutdown = Signal()
 
@@ -202,9 +200,9 @@ class WorkerHost(QObject):
         self._closed = False
         self.thread.start()
 
-    def load(self, source: str, dtype: str | None = None, memory_limit_gb: float | None = None) -> None:
+    def load(self, source: str, options: dict | None = None) -> None:
         self.load_cancel = threading.Event()
-        self.requestLoad.emit(source, self.load_cancel, {"dtype": dtype, "memory_limit_gb": memory_limit_gb})
+        self.requestLoad.emit(source, self.load_cancel, dict(options or {}))
 
     def run(self, job: Job) -> None:
         self.requestRun.emit(job)

@@ -31,8 +31,11 @@ from .model import Model, load  # noqa: E402
 from .outputs.export import ExportError, atomic_write, export_result, output_stem, unique_path  # noqa: E402
 from .outputs.export import export_json  # noqa: E402
 from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
-from .outputs.markdown import clean_markdown, plain_text, single_line, tables_tsv  # noqa: E402
-from .pipeline import Result, TextDelta, ocr, stream, stream_batch  # noqa: E402
+from .language.recovery import DEFAULT_PENALTY, Attempt  # noqa: E402
+from .outputs.markdown import (MATH_STYLES, TABLE_STYLES, clean_markdown, plain_text, renderable_markdown,  # noqa: E402
+                               single_line, tables_tsv)
+from .outputs.searchable_pdf import SearchablePdf  # noqa: E402
+from .pipeline import Result, Rollback, TextDelta, ocr, stream, stream_batch  # noqa: E402
 from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
@@ -49,8 +52,9 @@ from .weights.errors import CheckpointError  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    "Attempt", "DEFAULT_PENALTY", "MATH_STYLES", "Rollback", "TABLE_STYLES", "renderable_markdown",
     "Box", "CheckpointError", "IMAGE_SUFFIXES", "InputItem", "expand_inputs", "is_pdf", "is_repo_id", "DEFAULT_REPOS", "DEFAULT_TILES", "ExportError", "ImageError", "InputError", "MODES",
-    "Model", "Region", "Result", "TASKS", "TILE_RANGE", "TextDelta", "TilePlan", "__version__", "atomic_write",
+    "Model", "Region", "Result", "SearchablePdf", "TASKS", "TILE_RANGE", "TextDelta", "TilePlan", "__version__", "atomic_write",
     "blas_library", "clean_markdown", "export_result", "get_mode", "hub_download_size", "image_size", "load", "ocr",
     "open_image", "output_stem", "parse_grounding", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",

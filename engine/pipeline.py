@@ -1,6 +1,8 @@
 """Image in, text out: plan and preprocess, encode (batched), build the prompt, generate, post-process.
 
-`stream` yields `TextDelta`s while decoding and ends with a `Result`; `ocr` is the blocking form.
+`stream` yields `TextDelta`s while decoding and ends with a `Result`; `ocr` is the blocking form. When a
+repetition loop is rolled back (`recover=True`, the default), a `Rollback` comes first: the text streamed so
+far is cut back to its `text_length` characters and decoding goes on from there with a stronger guard.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 import numpy as np
 
-from .language.generate import Cancelled, GenerationConfig, GenerationStats, generate_batch, generate_tokens
+from .language.generate import (Cancelled, GenerationConfig, GenerationStats, Rewind, Step, generate_batch,
+                                generate_tokens)
+from .language.recovery import DEFAULT_PENALTY, Attempt, ladder
 from .language.prompt import prompt_ids, task_prompt
 from .outputs.grounding import parse_grounding
-from .outputs.markdown import clean_markdown
+from .outputs.markdown import check_styles, clean_markdown
 from .preprocess.images import ImageSource
 from .preprocess.pixels import PreparedImage, prepare
 from .preprocess.plan import TilePlan
+from .preprocess.source import PageSource, page_source
 from .runtime.cancel import scope as cancel_scope
 from .vision.encoder import encode_images
 
@@ -31,6 +36,17 @@ class TextDelta:
     generated_tokens: int
     elapsed_s: float
     tokens_per_s: float
+
+
+@dataclass
+class Rollback:
+    """A repetition loop beginning at generated token `loop_start` was dropped: keep the first `text_length`
+    characters of the text streamed so far and append what follows; decoding goes on with `strategy`."""
+
+    text_length: int
+    loop_start: int
+    strategy: str
+    generated_tokens: int  # tokens kept
 
 
 @dataclass
@@ -49,10 +65,31 @@ class Result:
     decode_tokens_per_s: float
     elapsed_s: float
     peak_memory_mb: float
-    stop_reason: str  # eos, max_tokens, cancelled, repetition
+    stop_reason: str  # eos, recovered (eos after recovering from a loop), max_tokens, cancelled, repetition
     model: str
     figures: list = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)  # one per decoding attempt, the first included
     image: object = field(default=None, repr=False)  # the RGB image the run saw (for crops and overlays)
+
+    @property
+    def source(self) -> PageSource:
+        """Where the page came from (file, PDF page and its size in points, DPI), as its loader recorded."""
+        return page_source(self.image)
+
+    @property
+    def recoveries(self) -> list[tuple[int, str]]:
+        """(token where a loop began, the strategy that took over) for every loop that was rolled back."""
+        return [(a.loop_start, b.strategy) for a, b in zip(self.attempts, self.attempts[1:])]
+
+    def recovery_note(self) -> str:
+        """One line about the loops of this run ('' when there were none), for the CLI and the app."""
+        notes = [f"a loop at token {start} was recovered by {strategy}" for start, strategy in self.recoveries]
+        if self.stop_reason == "repetition":
+            last = self.attempts[-1].loop_start if self.attempts else None
+            tried = " after " + ", ".join(s for _, s in self.recoveries) if self.recoveries else ""
+            where = f" at token {last}" if last is not None else ""
+            notes.append(f"stopped: still looping{where}{tried}; the text before the loop is kept")
+        return "; ".join(notes)
 
     @property
     def tile_tokens(self) -> list[int]:
@@ -74,6 +111,7 @@ class Result:
             "timings": self.timings,
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "regions": [r.to_dict() for r in self.regions],
+            "attempts": [a.to_dict() for a in self.attempts],
         }
 
 
@@ -126,15 +164,18 @@ def warm_up(model, tiles: int) -> dict:
 class _Job:
     """Bookkeeping of one image's run: prompt, streaming decoder, counters, and the final Result."""
 
-    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float):
+    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float, styles: dict):
         self.model, self.prep, self.prompt_text, self.t_start = model, prep, prompt_text, t_start
+        self.styles = styles  # clean_markdown's math= and tables=
         self.ids = prompt_ids(model.tokenizer, prompt_text, prep.plan.image_tokens)
         self.decoder = model.tokenizer.stream(skip_special=False)
         self.stats = GenerationStats()
         self.stop = "cancelled"
         self.encode_s = 0.0
 
-    def push(self, step) -> TextDelta | None:
+    def push(self, step) -> TextDelta | Rollback | None:
+        if isinstance(step, Rewind):
+            return self.rewind(step)
         if step.stop:
             self.stop = step.stop
         delta = self.decoder.push(step.token) if step.token != self.model.tokenizer.eos_id else ""
@@ -145,16 +186,31 @@ class _Job:
         return TextDelta(delta, self.stats.generated, time.perf_counter() - self.t_start,
                          self.stats.decode_tokens_per_s)
 
+    def rewind(self, rewind: Rewind) -> Rollback:
+        """Decode the kept ids again: the new decoder's text is exactly the prefix streamed for them."""
+        kept = self.decoder.ids[:rewind.keep]
+        self.decoder = self.model.tokenizer.stream(skip_special=False)
+        for t in kept:
+            self.decoder.push(t)
+        looped = self.stats.attempts[-2]
+        rewind.attempt.text_start = len(self.decoder.text)
+        return Rollback(len(self.decoder.text), looped.loop_start, rewind.attempt.strategy, rewind.keep)
+
     def result(self) -> Result:
         raw = self.decoder.text + self.decoder.flush()
-        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size)
+        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size, **self.styles)
         s = self.stats
+        if s.attempts and not s.attempts[-1].stop:  # cancelled: the attempt under way says so too
+            s.attempts[-1].stop = self.stop
+        if s.attempts:
+            s.attempts[0].text_start = 0
         return Result(
             text=text.strip(), raw_text=raw, plan=self.prep.plan, regions=parse_grounding(raw, self.prep.plan.image_size),
             prompt=self.prompt_text, prompt_tokens=s.prompt_tokens or len(self.ids), generated_tokens=s.generated,
             encode_s=self.encode_s, prefill_s=s.prefill_s, decode_tokens_per_s=s.decode_tokens_per_s,
             elapsed_s=time.perf_counter() - self.t_start, peak_memory_mb=mx.get_peak_memory() / 2**20,
             stop_reason=self.stop, model=self.model.name, figures=figures, image=self.prep.image,
+            attempts=list(s.attempts),
         )
 
 
@@ -163,10 +219,12 @@ def _whitelist(tok) -> frozenset[int]:
 
 
 def stream(model, image, **options):
-    """OCR one image, yielding `TextDelta`s as text decodes and finally a `Result`.
+    """OCR one image, yielding `TextDelta`s as text decodes (a `Rollback` when a loop is rolled back) and
+    finally a `Result`.
 
     `options` are those of `stream_batch` (keyword-only): task, prompt, locate, mode, min_tiles, max_tiles,
-    max_tokens, temperature, top_p, ngram_size, ngram_window, cancel, max_batch_tiles, grid."""
+    max_tokens, temperature, top_p, ngram_size, ngram_window, cancel, max_batch_tiles, grid, recover,
+    repetition_penalty, math, tables."""
     for _, event in stream_batch(model, [image], **options):
         yield event
 
@@ -175,21 +233,31 @@ def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: 
                  mode: str | None = None, min_tiles: int | None = None, max_tiles: int | None = None,
                  max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
                  top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-                 max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None):
+                 max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None, recover: bool = True,
+                 repetition_penalty: float = DEFAULT_PENALTY, math: str = "brackets", tables: str = "html"):
     """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
 
-    Yields `(index, event)` pairs, index into `images`: `(i, TextDelta)` while image i decodes and `(i, Result)`
-    once per image. Images must be valid (prepare them first to report bad ones); a cancel ends every image
-    with stop_reason "cancelled". Every option is keyword-only: `task` (or a custom `prompt`, `locate` text),
-    the tiling (`mode`, `min_tiles`, `max_tiles`), decoding (`max_tokens`, `temperature`, `top_p`,
-    `ngram_size`, `ngram_window`), `cancel` (a threading.Event), `max_batch_tiles` (encode memory) and `grid`
-    (cols, rows): one forced grid on every image not already prepared (a non-official tiling, marked in the plan)."""
+    Yields `(index, event)` pairs, index into `images`: `(i, TextDelta)` while image i decodes (`(i, Rollback)`
+    when a repetition loop is rolled back) and `(i, Result)` once per image. Images must be valid (prepare them
+    first to report bad ones); a cancel ends every image with stop_reason "cancelled". Every option is
+    keyword-only: `task` (or a custom `prompt`, `locate` text), the tiling (`mode`, `min_tiles`, `max_tiles`),
+    decoding (`max_tokens`, `temperature`, `top_p`, `ngram_size`, `ngram_window`), `cancel` (a
+    threading.Event), `max_batch_tiles` (encode memory) and `grid` (cols, rows): one forced grid on every image
+    not already prepared (a non-official tiling, marked in the plan). `recover` rolls a repetition loop back
+    and retries it with a stronger guard (see `engine/language/recovery.py`); `repetition_penalty` (>= 1.0) is
+    the penalty of its first retry. `math` ("brackets" or "dollars") and `tables` ("html" or "pipe") shape
+    `Result.text` (`clean_markdown`)."""
+    ladder(repetition_penalty)  # bad settings fail before any model work
+    check_styles(math, tables)
     t_start = time.perf_counter()
     mx.reset_peak_memory()
     prompt_text = task_prompt(task, prompt, locate)
-    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles, grid), prompt_text, t_start) for im in images]
+    styles = {"math": math, "tables": tables}
+    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles, grid), prompt_text, t_start, styles)
+            for im in images]
     config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                              ngram_size=ngram_size, ngram_window=ngram_window)
+                              ngram_size=ngram_size, ngram_window=ngram_window, recover=recover,
+                              repetition_penalty=repetition_penalty)
     tok = model.tokenizer
     done: set[int] = set()
     try:
@@ -210,7 +278,7 @@ def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: 
             delta = jobs[i].push(step)
             if delta is not None:
                 yield i, delta
-            if step.stop:
+            if isinstance(step, Step) and step.stop:
                 done.add(i)
                 yield i, jobs[i].result()
     except Cancelled:

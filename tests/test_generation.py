@@ -116,7 +116,7 @@ class LoopingLM:
 def test_forced_loop_stops_with_reason_repetition(tiny):
     lm = LoopingLM(tiny.language_model, [10, 11, 12, 13, 14])
     emb = tiny.language_model.embed(mx.array([[tiny.tokenizer.bos_id, 20, 21]]))[0]
-    config = GenerationConfig(max_tokens=1000, ngram_size=0)
+    config = GenerationConfig(max_tokens=1000, ngram_size=0, recover=False)
     steps = list(generate_tokens(lm, emb, tiny.tokenizer.eos_id, config))
     assert steps[-1].stop == "repetition" and len(steps) < 200
 

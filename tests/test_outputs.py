@@ -48,11 +48,14 @@ def test_pixels_follow_the_official_formula_and_are_clamped():
     (region,) = parse_grounding("<|ref|>a<|/ref|><|det|>[[333, 500, 999, 999]]<|/det|>", (1240, 1754))
     assert region.boxes[0].rect == (int(333 / 999 * 1240), int(500 / 999 * 1754), 1240, 1754)
     (region,) = parse_grounding("<|ref|>a<|/ref|><|det|>[[-5, 10, 1500, 20]]<|/det|>", (100, 100))
-    assert region.boxes[0].rect == (0, 1, 100, 2) and region.boxes[0].grid == (-5, 10, 1500, 20)
+    assert region.boxes[0].rect == (0, 1, 100, 2) and region.boxes[0].grid == (0, 10, 999, 20)
+    assert region.boxes[0].written == (-5, 10, 1500, 20)  # normalised, and what the model wrote is kept
+    assert region.to_dict()["boxes_as_written"] == [[-5, 10, 1500, 20]]
     (region,) = parse_grounding("<|ref|>a<|/ref|><|det|>[[800, 900, 100, 200]]<|/det|>", (999, 999))
     assert region.boxes[0].rect == (100, 200, 800, 900)  # corners put in order
     box = region.boxes[0].scaled((1998, 999))
-    assert box.rect == (int(100 / 999 * 1998), 200, int(800 / 999 * 1998), 900) and box.grid == (800, 900, 100, 200)
+    assert box.rect == (int(100 / 999 * 1998), 200, int(800 / 999 * 1998), 900) and box.grid == (100, 200, 800, 900)
+    assert box.written == (800, 900, 100, 200)
 
 
 def test_tolerant_of_spacing_floats_and_newlines():

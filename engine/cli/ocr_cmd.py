@@ -3,20 +3,26 @@
 Before any model work, every input is checked (an image's header, a PDF's pages) and, with `--out`, every
 output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`): an input whose
 outputs exist is skipped (and says so) unless `--overwrite`, one that would write another input's file fails.
-Without `--out` nothing is written: one page streams its text to stdout, several pages each get a
-`==> name <==` header, as `head` prints them. A bad input gets one line on stderr and the others still run;
-the exit code is 1 if any input failed (see `report.EXIT_CODES`).
+Without `--out` nothing is written: the text goes to stdout, each page under a `==> name <==` header when
+there are several, as `head` prints them; a terminal sees the raw text as it decodes, a file or pipe gets each
+finished result once, in `--format` (so a rolled-back repetition loop never reaches it). `--format md,pdf`
+writes several formats (with `--out`); `pdf` is one searchable PDF per input (`report.pdf` ->
+`FOLDER/report.pdf`, its OCR'd pages in order), written when the input's last page is done. A bad input gets
+one line on stderr and the others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
+from ..language.recovery import DEFAULT_PENALTY
 from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
@@ -43,7 +49,9 @@ def add_parser(sub) -> None:
                    help="most tokens generated per page (default 8192)")
     p.add_argument("--out", default=None, metavar="FOLDER", help="output folder; without it nothing is written: the text goes to "
                                                "stdout (several pages each under a '==> name <==' header)")
-    p.add_argument("--format", default="md", choices=FORMATS, help="output format (default md)")
+    p.add_argument("--format", default="md", type=parse_formats, metavar="FORMATS",
+                   help=f"{', '.join(FORMATS)}, or several comma-separated, e.g. md,pdf (default md; pdf: a "
+                        "searchable PDF per input; several formats and pdf need --out)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (default: skip the inputs whose outputs exist)")
     p.add_argument("--pages", default=None, help="PDF pages, e.g. 1-3,5 (default all)")
@@ -58,7 +66,29 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=number(float, 0.0), default=0.0, help="0 = greedy (default 0)")
     p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=1.0,
                    help="nucleus sampling, in (0, 1] (default 1)")
+    p.add_argument("--math", default="brackets", choices=MATH_STYLES,
+                   help="equations as the model writes them, \\( \\) and \\[ \\] (brackets, default), or as $ and $$ "
+                        "(dollars), which most markdown viewers render")
+    p.add_argument("--tables", default="html", choices=TABLE_STYLES,
+                   help="tables as the model writes them, HTML (default), or as markdown pipe tables where they "
+                        "have no merged cells (pipe)")
+    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
+                   help="roll a repetition loop back and retry it with a stronger guard (default on)")
+    p.add_argument("--repetition-penalty", type=number(float, 1.0), default=DEFAULT_PENALTY,
+                   help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
     p.set_defaults(func=run)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'md,pdf' -> ('md', 'pdf'): known formats, each once, in the order given."""
+    out: list[str] = []
+    for part in str(text).replace(" ", "").lower().split(","):
+        if part not in FORMATS:
+            raise argparse.ArgumentTypeError(f"unknown format {part!r}: use {', '.join(FORMATS)} "
+                                             "(several comma-separated, e.g. md,pdf)")
+        if part not in out:
+            out.append(part)
+    return tuple(out)
 
 
 def load_model(name: str, dtype):
@@ -91,11 +121,17 @@ def check_output_folder(out: Path) -> None:
 def _gen_kwargs(args) -> dict:
     return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
                 max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
-                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window)
+                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
+                repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
 
 
 def run(args) -> int:
     out = Path(args.out) if args.out else None
+    formats = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
+    if out is None and ("pdf" in formats or len(formats) > 1):
+        what = "a searchable PDF" if "pdf" in formats else "several formats"
+        raise ValueError(f"--format {','.join(formats)}: {what} can only be written to files; "
+                         "add --out FOLDER")
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     failed = [it for it in items if it.error]
     for it in failed:
@@ -103,7 +139,7 @@ def run(args) -> int:
     # every output path decided and checked, every input opened (headers only) before any model work
     if out is not None:
         check_output_folder(out)
-    targets, clashes = plan_outputs([it for it in items if not it.error], out, [args.format], args.overwrite)
+    targets, clashes = plan_outputs([it for it in items if not it.error], out, list(formats), args.overwrite)
     for item, message in clashes:
         report.error(message)
         failed.append(item)
@@ -130,7 +166,7 @@ def run(args) -> int:
 
 def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool, failed: list) -> int:
     """Load the model, OCR the targets in batches, write (or print) each result; return how many were done."""
-    from ..pipeline import Result, prepare_for, stream_batch
+    from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
 
@@ -140,7 +176,9 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
-    sink = _Folder(out, args.format, args.overwrite, len(todo)) if out else _Stdout(args.format, headers)
+    formats = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
+    sink = _Folder(out, formats, args.overwrite, todo) if out else \
+        _Stdout(formats[0], headers, live=sys.stdout.isatty())
     kwargs = _gen_kwargs(args)
     cancel = threading.Event()
     done = 0
@@ -153,12 +191,15 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
             except ImageError as e:
                 report.error(str(e))
                 failed.append(t.item)
+                sink.lost(t)
         if not group:
             continue
         sink.begin([t for t, _ in group])
         for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
-            if not isinstance(event, Result):
+            if isinstance(event, TextDelta):
                 sink.delta(i, event.text)
+            elif isinstance(event, Rollback):
+                sink.rollback(i, event)
             elif sink.result(i, event):
                 _report_stop(group[i][0].item, event)
                 done += 1
@@ -168,10 +209,14 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
 
 
 class _Folder:
-    """Results written into the --out folder as they finish, with a progress line each."""
+    """Results written into the --out folder as they finish, with a progress line each; searchable PDFs
+    collected per input (`PdfCollector`) and written when an input's last page is done."""
 
-    def __init__(self, out: Path, fmt: str, overwrite: bool, total: int):
-        self.out, self.fmt, self.overwrite, self.total = out, fmt, overwrite, total
+    def __init__(self, out: Path, formats: tuple[str, ...], overwrite: bool, todo: list):
+        self.out, self.overwrite, self.total = out, overwrite, len(todo)
+        self.formats = [f for f in formats if f != "pdf"]
+        self.pdf_at = formats.index("pdf") if "pdf" in formats else None  # the PDF's place in a target's paths
+        self.pdfs = PdfCollector(todo, overwrite, self.pdf_at) if "pdf" in formats else None
         self.finished, self.tokens, self.t0 = 0, 0, time.perf_counter()
 
     def begin(self, targets: list) -> None:
@@ -180,28 +225,100 @@ class _Folder:
     def delta(self, i: int, text: str) -> None:
         pass
 
+    def lost(self, target) -> None:
+        """A page that could not be run: its input's PDF goes on without it."""
+        self._pdf(target, None)
+
+    def rollback(self, i: int, event) -> None:
+        pass
+
     def result(self, i: int, result) -> bool:
-        item = self.targets[i].item
+        target = self.targets[i]
+        item, ok = target.item, True
         try:
-            paths = export_result(result, self.out, item.stem, self.fmt, self.overwrite)
+            paths = [p for f in self.formats for p in export_result(result, self.out, item.stem, f, self.overwrite)]
         except ExportError as e:
             report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+            paths, ok = [], False
+        pdfs = self._pdf(target, result)  # the page goes into its PDF even when a text format failed
+        if not ok or pdfs is None:
             return False
+        paths += pdfs
         self.finished += 1
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
-        report.note(f"[{self.finished}/{self.total}] {item.label} -> {paths[0]} "
-                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
+        dest = paths[0] if paths else f"{target.paths[self.pdf_at]} (when its last page is done)"
+        note = f", {result.recovery_note()}" if result.recoveries else ""
+        report.note(f"[{self.finished}/{self.total}] {item.label} -> {dest} "
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall{note})")
         return True
+
+    def _pdf(self, target, result) -> list[Path] | None:
+        """Hand the page to its PDF; the PDFs this completed, None when one could not be written."""
+        if self.pdfs is None:
+            return []
+        try:
+            written = self.pdfs.done(target, result)
+        except ExportError as e:
+            report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+            return None
+        for path in written:
+            report.note(f"searchable PDF -> {path}")
+        return written
+
+
+class PdfCollector:
+    """Searchable PDFs of whole inputs. Pages arrive in any order within a batch (`done(target, result)`,
+    None for a page that failed); they go into their input's PDF in input order, and each PDF is written
+    (to `target.paths[at]`, as `plan_outputs` named it) once its input's last page is in."""
+
+    def __init__(self, todo: list, overwrite: bool, at: int):
+        self.todo, self.overwrite, self.at = todo, overwrite, at
+        self.index = {id(t): k for k, t in enumerate(todo)}
+        self.pending: dict[int, object] = {}  # index -> Result, or None for a page that failed
+        self.next = 0
+        self.doc = None
+        self.missing: list[int] = []
+
+    def done(self, target, result) -> list[Path]:
+        """Page `target` finished; returns the PDFs completed by it."""
+        self.pending[self.index[id(target)]] = result
+        written = []
+        while self.next in self.pending:
+            k, result = self.next, self.pending.pop(self.next)
+            if result is not None:
+                from ..outputs.searchable_pdf import SearchablePdf
+
+                self.doc = self.doc or SearchablePdf()
+                self.doc.add(result)
+            else:
+                self.missing.append(k)
+            self.next += 1
+            if self.next == len(self.todo) or self.todo[self.next].item.path != self.todo[k].item.path:
+                written += self._write(self.todo[k])
+        return written
+
+    def _write(self, target) -> list[Path]:
+        doc, missing, self.doc, self.missing = self.doc, self.missing, None, []
+        if doc is None:
+            return []
+        path = doc.save(target.paths[self.at], self.overwrite)
+        if missing:
+            pages = ", ".join(str(self.todo[k].item.page + 1) for k in missing if self.todo[k].item.page is not None)
+            report.warning(f"{path}: written without page(s) {pages}, which could not be run")
+        return [path]
 
 
 class _Stdout:
     """Results printed to stdout in input order, each under a `==> name <==` header when there are several.
 
-    The first unfinished page of a batch streams as it decodes; the others are held until it is done."""
+    On a terminal (`live`) the first unfinished page of a batch streams its raw text as it decodes, the others
+    are held until it is done, and a rolled-back loop gets a note on stderr; into a file or pipe each page is
+    written once, finished, in --format, so a rolled-back repetition loop never reaches it."""
 
-    def __init__(self, fmt: str, headers: bool):
+    def __init__(self, fmt: str, headers: bool, live: bool):
         self.fmt, self.headers, self.printed = fmt, headers, 0
+        self.live = live and fmt != "json"
 
     def begin(self, targets: list) -> None:
         self.targets, self.next, self.held, self.done, self.started = targets, 0, {}, {}, set()
@@ -220,8 +337,11 @@ class _Stdout:
         self.printed += 1
         self._write("".join(self.held.pop(i, [])))
 
+    def lost(self, target) -> None:
+        pass
+
     def delta(self, i: int, text: str) -> None:
-        if self.fmt == "json":
+        if not self.live:
             return
         if i == self.next:
             self._start(i)
@@ -229,13 +349,23 @@ class _Stdout:
         else:
             self.held.setdefault(i, []).append(text)
 
+    def rollback(self, i: int, event) -> None:
+        if not self.live:
+            return
+        if i in self.held:  # not printed yet: drop the looped text
+            self.held[i] = ["".join(self.held[i])[:event.text_length]]
+        if i in self.started:
+            report.note(f"{self.targets[i].item.label}: a loop at token {event.loop_start} was rolled back; "
+                        f"continuing with {event.strategy}")
+
     def result(self, i: int, result) -> bool:
         self.done[i] = result
         while self.next in self.done:
             self._start(self.next)
-            self._write(render(self.done.pop(self.next), "json") if self.fmt == "json" else "\n")
+            finished = self.done.pop(self.next)
+            self._write("\n" if self.live else render(finished, self.fmt))
             self.next += 1
-            if self.next < len(self.targets) and self.fmt != "json":
+            if self.next < len(self.targets) and self.live:
                 self._start(self.next)
         return True
 
@@ -254,6 +384,8 @@ def _report_stop(item: InputItem, result) -> None:
     if not result.plan.official:
         report.note(f"{item.label}: {grid_reason(result.plan)}")
     if result.stop_reason == "repetition":
-        report.warning(f"{item.label}: stopped early, the model was repeating itself (output kept up to that point)")
-    elif result.stop_reason == "max_tokens":
+        report.warning(f"{item.label}: stopped early, the model was repeating itself ({result.recovery_note()})")
+    elif result.recoveries:
+        report.note(f"{item.label}: {result.recovery_note()}")
+    if result.stop_reason == "max_tokens":
         report.warning(f"{item.label}: reached --max-tokens; the text may be cut off")

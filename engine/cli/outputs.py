@@ -1,8 +1,9 @@
 """Where `dsocr` writes, decided and checked before any model is loaded or any image encoded.
 
 `plan_outputs` names every file each input will write (one per format, plus the cropped figures of
-markdown) and finds the inputs whose outputs already exist (skipped unless --overwrite) and the inputs
-that would write the same file as an earlier one (failed). `refuse_existing` guards the single output of
+markdown; the searchable PDF is one per input file, shared by its pages) and finds the inputs whose outputs
+already exist (skipped unless --overwrite; a PDF's pages together) and the inputs that would write the same
+file as an earlier one, or over an input file (failed). `refuse_existing` guards the single output of
 `dump`, `replace_checkpoint` the folders of `convert` and `tiny-checkpoint`.
 """
 
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs.export import FIGURE_DIR, ExportError, ExportExistsError, safe_name
+from ..outputs.export import FIGURE_DIR, ExportError, ExportExistsError, output_stem, safe_name
 from ..preprocess.inputs import InputItem
 
 
@@ -47,12 +48,20 @@ def plan_outputs(items: list[InputItem], out: Path | None, formats: list[str], o
     targets: list[Target] = []
     clashes: list[tuple[InputItem, str]] = []
     owner: dict[Path, InputItem] = {}
+    inputs = {item.path.resolve() for item in items}
     for item in items:
         if out is None:
             targets.append(Target(item))
             continue
         paths = output_files(out, item.stem, formats)
-        taken = next((p for p in paths if p.resolve() in owner), None)
+        if "pdf" in formats:  # one searchable PDF per input file, its pages together
+            paths[formats.index("pdf")] = out / f"{output_stem(item.path)}.pdf"
+        over = next((p for p in paths if p.resolve() in inputs), None)
+        if over is not None:
+            clashes.append((item, f"{item.label}: its output {over} would replace an input file; "
+                                  "choose another --out"))
+            continue
+        taken = next((p for p in paths if p.resolve() in owner and owner[p.resolve()].path != item.path), None)
         if taken is not None:
             clashes.append((item, f"{item.label}: its output {taken} would also be written by "
                                   f"{owner[taken.resolve()].label}; rename one or give it its own --out"))
@@ -62,6 +71,12 @@ def plan_outputs(items: list[InputItem], out: Path | None, formats: list[str], o
         if not overwrite and "md" in formats:
             existing += existing_figures(out, item.stem)
         targets.append(Target(item, paths, existing))
+    if "pdf" in formats:  # a PDF needs all its input's pages: one page's outputs there skip the whole input
+        for path in {t.item.path for t in targets if t.existing}:
+            pages = [t for t in targets if t.item.path == path]
+            found = [p for t in pages for p in t.existing]
+            for t in pages:
+                t.existing = t.existing or found[:1]
     return targets, clashes
 
 

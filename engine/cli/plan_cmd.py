@@ -31,7 +31,8 @@ def describe(pl) -> str:
         lines.append(f"grid {cols}x{rows} (cols x rows), {len(pl.tiles)} tiles of {pl.tiles[0].tokens} tokens")
         for t in pl.tiles:
             x0, y0, x1, y1 = t.box
-            lines.append(f"  tile {t.index:2d} (col {t.col}, row {t.row}) box [{x0:.0f}, {y0:.0f}, {x1:.0f}, {y1:.0f}]"
+            lines.append(f"  tile {t.index + 1:2d} (col {t.col + 1}, row {t.row + 1}) box "  # counted from 1, as in the app
+                         f"[{x0:.0f}, {y0:.0f}, {x1:.0f}, {y1:.0f}]"
                          f"  {t.tokens} tokens")
     else:
         lines.append("not tiled (global view only)")

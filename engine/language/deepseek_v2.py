@@ -5,8 +5,8 @@ causal) followed by a dense SwiGLU MLP (the first `first_k_dense_replace` layers
 softmax gate, top-k experts without renormalisation, the weighted sum taken in float32, plus the shared
 experts. Routed experts are stacked [E, out, in] and run with `mx.gather_mm` (`SwitchGLU`), never per expert.
 
-Public: `LanguageConfig`, `DeepseekV2LM`, `sanitize` (original names) and `sanitize_transformers`
-(transformers-native v2 names). Caches live in `kv_cache.py`.
+Public: `LanguageConfig`, `DeepseekV2LM`, `sanitize` (original names; other layouts are mapped to those by
+`weights/layouts.py`). Caches live in `kv_cache.py`.
 """
 
 from __future__ import annotations
@@ -426,30 +426,3 @@ def sanitize(weights: dict[str, mx.array]) -> dict[str, mx.array]:
     """
     renamed = {(name[len("model."):] if name.startswith("model.") else name): w for name, w in weights.items()}
     return _stack_experts(renamed)
-
-
-def sanitize_transformers(weights: dict[str, mx.array]) -> dict[str, mx.array]:
-    """transformers-native v2 LM names -> `DeepseekV2LM` parameter names; non-LM tensors are skipped.
-
-    `model.language_model.{embed_tokens,layers,norm}.*` and `lm_head.weight`; fused routed experts
-    `mlp.experts.gate_up_proj` [E, 2I, H] (gate rows first, then up) and `mlp.experts.down_proj` [E, H, I].
-    """
-    prefix = "model.language_model."
-    out: dict[str, mx.array] = {}
-    for name, w in weights.items():
-        if name.startswith("lm_head."):
-            out[name] = w
-            continue
-        if not name.startswith(prefix):
-            continue
-        name = name[len(prefix):]
-        fused = re.match(r"^(layers\.\d+\.mlp)\.experts\.(gate_up_proj|down_proj)$", name)
-        if fused is None:
-            out[name] = w
-        elif fused.group(2) == "gate_up_proj":
-            inter = w.shape[1] // 2
-            out[f"{fused.group(1)}.switch_mlp.gate_proj.weight"] = w[:, :inter]
-            out[f"{fused.group(1)}.switch_mlp.up_proj.weight"] = w[:, inter:]
-        else:
-            out[f"{fused.group(1)}.switch_mlp.down_proj.weight"] = w
-    return _stack_experts(out)

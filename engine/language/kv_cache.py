@@ -8,6 +8,10 @@ mlx-lm's KVCache does), and expose what the attention needs before it appends ne
 A batch holds prompts of different lengths left-padded to the same length. Sequence b has
 `left_padding[b]` padding slots in front; its real tokens get positions 0, 1, ... (padding excluded), and the
 mask hides the padding keys. `filter(keep)` drops finished sequences and trims padding no longer needed.
+
+Both can be cut back (a loop's rollback, `recovery.py`): `KVCache.trim(n)` forgets the last n positions;
+`BatchKVCache.trim(amounts)` forgets the last `amounts[b]` positions of sequence b only, by shifting its row
+right and widening its padding (the stored keys carry their RoPE positions, so they stay valid).
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ class KVCache:
     def size(self) -> int:
         return self.offset
 
+    def trim(self, n: int) -> None:
+        """Forget the last `n` positions (the buffers keep them until they are overwritten)."""
+        if not 0 <= n <= self.offset:
+            raise ValueError(f"cannot trim {n} of {self.offset} cached positions")
+        self.offset -= n
+
 
 class BatchKVCache:
     """Key/value cache of one layer for left-padded sequences of different lengths decoded together."""
@@ -73,10 +83,6 @@ class BatchKVCache:
         self._idx = 0  # slots filled in the buffers (padding included)
         self.keys: mx.array | None = None
         self.values: mx.array | None = None
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.left_padding.shape[0])
 
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         """Append keys/values [B, kv_heads, L, D] (the same L for every sequence); return all so far."""
@@ -117,6 +123,18 @@ class BatchKVCache:
             self._idx -= shift
             self.left_padding = self.left_padding - shift
 
+    def trim(self, amounts) -> None:
+        """Forget the last `amounts[b]` positions of each sequence b: its row moves right by that much and
+        the slots in front become padding. The other sequences are untouched."""
+        shift = mx.array(amounts, dtype=mx.int32)
+        if self.keys is None or not any(int(a) for a in amounts):
+            return
+        src = mx.maximum(mx.arange(self._idx)[None] - shift[:, None], 0)[:, None, :, None]  # [B, 1, S, 1]
+        self.keys = mx.take_along_axis(self.keys[..., :self._idx, :], src, axis=2)
+        self.values = mx.take_along_axis(self.values[..., :self._idx, :], src, axis=2)
+        self.left_padding = self.left_padding + shift
+        self.offset = self.offset - shift
+
     @property
     def lengths(self) -> mx.array:
         """Tokens stored per sequence (padding excluded)."""
@@ -148,6 +166,12 @@ def filter_cache(cache: list[BatchKVCache], keep) -> None:
     """Drop the sequences not in `keep` from every layer's batch cache."""
     for c in cache:
         c.filter(keep)
+
+
+def trim_batch_cache(cache: list[BatchKVCache], amounts) -> None:
+    """Cut sequence b of every layer's batch cache back by `amounts[b]` positions."""
+    for c in cache:
+        c.trim(amounts)
 
 
 def left_pad(sequences: list[mx.array]) -> tuple[mx.array, list[int]]:

@@ -10,6 +10,9 @@ Per period p it keeps r[p] = how many of the latest ids equal the id p places be
 length s is p-periodic exactly when r[p] >= s - p. `push` updates all periods at once with a few numpy
 operations on arrays of `max_period` entries (no Python loop over periods), i.e. O(1) Python work per id.
 
+When it fires, `period` is the cycle's length and `start` the index (in the ids pushed) where the periodic
+tail begins, i.e. where the loop began: the recovery rolls back to there (`recovery.py`).
+
 Cycles made only of `relaxed_ids` (e.g. the table tags `<tr>`, `<td>`, `</td>`, `</tr>`: an empty table
 legitimately repeats its empty rows) need `relaxed_span` ids before they count as a loop.
 """
@@ -52,6 +55,7 @@ class LoopDetector:
         self._relaxed_run = 0  # how many of the latest ids are relaxed ids
         self.count = 0
         self.period: int | None = None  # the period found, once push returned True
+        self.start: int | None = None  # index of the first id of the periodic tail, once push returned True
 
     def push(self, token_id: int) -> bool:
         """Add one generated id; True when the ids now end in a loop (see the module docstring)."""
@@ -75,4 +79,5 @@ class LoopDetector:
         if not hits.any():
             return False
         self.period = int(np.argmax(hits)) + 1
+        self.start = self.count - int(runs[self.period - 1]) - self.period
         return True

@@ -18,7 +18,7 @@ import re
 import tempfile
 from pathlib import Path
 
-FORMATS = ("md", "txt", "json")
+FORMATS = ("md", "txt", "json", "pdf")  # pdf: a searchable PDF (searchable_pdf.py)
 FIGURE_DIR = "images"
 
 
@@ -246,8 +246,8 @@ def export_json(path: str | os.PathLike, obj, overwrite: bool = False) -> Path:
 # ---- whole results (what the CLI writes) ----------------------------------------------------------------
 
 def render(result, fmt: str, stem: str | None = None) -> str:
-    """The text of a result in one export format (md, txt, json); with `stem`, markdown links point at the
-    figure files `export_result` writes."""
+    """The text of a result in one text export format (md, txt, json); with `stem`, markdown links point at
+    the figure files `export_result` writes."""
     from .markdown import plain_text
 
     if fmt == "md":
@@ -259,14 +259,21 @@ def render(result, fmt: str, stem: str | None = None) -> str:
         return plain_text(result.text) + "\n"
     if fmt == "json":
         return to_json(result.to_dict())
+    if fmt == "pdf":
+        raise ValueError("pdf is not a text format: write it with export_result(..., fmt='pdf')")
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
 def export_result(result, folder: str | os.PathLike, stem: str, fmt: str = "md", overwrite: bool = False) -> list[Path]:
-    """Write `folder/stem.<fmt>` (and, for markdown, its cropped figures); return the paths written."""
+    """Write `folder/stem.<fmt>` (and, for markdown, its cropped figures); return the paths written.
+    `fmt="pdf"` writes a one-page searchable PDF (several pages in one PDF: `searchable_pdf.SearchablePdf`)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     folder = Path(folder)
+    if fmt == "pdf":
+        from .searchable_pdf import export_searchable_pdf
+
+        return [export_searchable_pdf(_inside(folder, f"{stem}.pdf"), [result], overwrite)]
     if fmt == "md":
         return export_markdown(folder, stem, result.text, getattr(result, "figures", None) or [],
                                getattr(result, "image", None), overwrite)

@@ -5,7 +5,11 @@ official script computes them, clamped to the image. Truncated or malformed outp
 - a `<|det|>` without `<|/det|>` ends where its box list ends (the outer `]`), at a newline, at the next tag,
   or at the end of the text, and keeps its complete boxes;
 - a box that is not exactly four numbers (junk, a cut-off list) is skipped and the other boxes are kept;
-- a `<|ref|>` whose label or `<|det|>` never comes is ignored.
+- a `<|ref|>` whose label or `<|det|>` never comes is ignored;
+- a label whose `<|ref|>` is missing (hosted APIs cut the first token: `text<|/ref|><|det|>[[...]]`) still
+  opens a region, the label being what stands on the line before `<|/ref|>`;
+- a box outside the grid (coordinates above 999 or below 0) or with its corners swapped (x1 > x2) is
+  normalised: corners ordered, coordinates clipped to 0-999; its `written` field keeps what the model wrote.
 Each `Region` keeps its character span in the raw text and the text that follows it up to the next tag
 (the content the box labels), so an app can go from a box to its text and back.
 """
@@ -19,8 +23,10 @@ REF_OPEN, REF_CLOSE, DET_OPEN, DET_CLOSE = "<|ref|>", "<|/ref|>", "<|det|>", "<|
 EOS_TEXT = "<｜end▁of▁sentence｜>"
 GRID = 999  # coordinates run 0..999 over the original image
 
-# `<|ref|>` label `<|/ref|>` optional whitespace `<|det|>`; the label may not contain another tag
-_HEAD_RE = re.compile(r"<\|ref\|>((?:(?!<\|).)*?)<\|/ref\|>\s*<\|det\|>", re.S)
+# `<|ref|>` label `<|/ref|>` optional whitespace `<|det|>`; the label may not contain another tag. Without
+# its `<|ref|>`, the label is the rest of the line before `<|/ref|>` (at the start of a line or after a tag)
+_HEAD_RE = re.compile(r"<\|ref\|>((?:(?!<\|).)*?)<\|/ref\|>\s*<\|det\|>"
+                      r"|(?:^|(?<=\n)|(?<=\|>)|(?<=｜>))([^\n<]{0,100}?)<\|/ref\|>\s*<\|det\|>", re.S)
 _BOX_RE = re.compile(r"\[([^\[\]]*)\]")  # one innermost [...] group
 _NUM_RE = re.compile(r"[+-]?\d+(?:\.\d*)?")
 
@@ -28,8 +34,9 @@ _NUM_RE = re.compile(r"[+-]?\d+(?:\.\d*)?")
 @dataclass(frozen=True)
 class Box:
     """One box: `label`, pixels in the original image (x0, y0, x1, y1: left, top, right, bottom),
-    the model's 0-999 coordinates as written (`grid`), and the span [start, end) of its tag in the raw text.
-    Iterating a Box gives its four pixel coordinates."""
+    the model's 0-999 coordinates (`grid`: ordered and clipped to the grid), and the span [start, end) of its
+    tag in the raw text. `written` holds the coordinates as the model wrote them when they had to be
+    normalised (None when they were fine). Iterating a Box gives its four pixel coordinates."""
 
     label: str
     x0: int
@@ -38,6 +45,7 @@ class Box:
     y1: int
     grid: tuple[int, int, int, int] = (0, 0, 0, 0)
     span: tuple[int, int] = (0, 0)
+    written: tuple[int, int, int, int] | None = None
 
     @property
     def rect(self) -> tuple[int, int, int, int]:
@@ -56,10 +64,13 @@ class Box:
 
     def scaled(self, image_size: tuple[int, int]) -> Box:
         """The same box in the pixels of an image of `image_size` (W, H), from its 0-999 coordinates."""
-        return box_from_grid(self.grid, image_size, self.label, self.span)
+        return box_from_grid(self.written or self.grid, image_size, self.label, self.span)
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "box": list(self.rect), "box_0_999": list(self.grid), "span": list(self.span)}
+        d = {"label": self.label, "box": list(self.rect), "box_0_999": list(self.grid), "span": list(self.span)}
+        if self.written is not None:
+            d["box_as_written"] = list(self.written)
+        return d
 
 
 @dataclass
@@ -73,26 +84,36 @@ class Region:
     text_span: tuple[int, int] = field(default=(0, 0))  # [start, end) of `text` in the raw text
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "boxes": [list(b.rect) for b in self.boxes],
-                "boxes_0_999": [list(b.grid) for b in self.boxes], "span": list(self.span),
-                "text": self.text, "text_span": list(self.text_span)}
+        d = {"label": self.label, "boxes": [list(b.rect) for b in self.boxes],
+             "boxes_0_999": [list(b.grid) for b in self.boxes], "span": list(self.span),
+             "text": self.text, "text_span": list(self.text_span)}
+        if any(b.written is not None for b in self.boxes):
+            d["boxes_as_written"] = [list(b.written or b.grid) for b in self.boxes]
+        return d
 
 
 def _pixel(v: int, size: int) -> int:
     return min(max(int(v / GRID * size), 0), size)
 
 
+def normalise_grid(grid) -> tuple[int, int, int, int]:
+    """0-999 coordinates (x1, y1, x2, y2) with the corners ordered and every value clipped to the grid."""
+    x0, y0, x1, y1 = (min(max(int(v), 0), GRID) for v in grid)
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
 def box_from_grid(grid, image_size: tuple[int, int] | None, label: str = "", span: tuple[int, int] = (0, 0)) -> Box:
-    """A Box from 0-999 coordinates (x1, y1, x2, y2). Without `image_size` the pixel fields hold the 0-999
-    coordinates themselves. Corners are ordered (left <= right, top <= bottom)."""
-    gx0, gy0, gx1, gy1 = (int(v) for v in grid)
+    """A Box from 0-999 coordinates (x1, y1, x2, y2) as the model wrote them: normalised (`normalise_grid`;
+    `written` keeps the original when that changed it). Without `image_size` the pixel fields hold the
+    0-999 coordinates themselves."""
+    written = tuple(int(v) for v in grid)
+    g = normalise_grid(written)
     if image_size is None:
-        px = (gx0, gy0, gx1, gy1)
+        px = g
     else:
         w, h = int(image_size[0]), int(image_size[1])
-        px = (_pixel(gx0, w), _pixel(gy0, h), _pixel(gx1, w), _pixel(gy1, h))
-    return Box(label, min(px[0], px[2]), min(px[1], px[3]), max(px[0], px[2]), max(px[1], px[3]),
-               (gx0, gy0, gx1, gy1), tuple(span))
+        px = (_pixel(g[0], w), _pixel(g[1], h), _pixel(g[2], w), _pixel(g[3], h))
+    return Box(label, *px, g, tuple(span), None if written == g else written)
 
 
 def _number(text: str) -> int | None:
@@ -159,7 +180,8 @@ def iter_tags(raw: str):
             payload_end, tag_end = stop, stop + len(DET_CLOSE)
         else:  # unterminated: the box list ends the tag
             payload_end = tag_end = _unterminated_end(raw, body, stop)
-        yield m.group(1), raw[body:payload_end], m.start(), tag_end
+        label = m.group(1) if m.group(1) is not None else m.group(2)
+        yield label, raw[body:payload_end], m.start(), tag_end
         pos = tag_end
 
 

@@ -2,7 +2,13 @@
 
 `clean_markdown`: each `image` region becomes `![](images/k.jpg)\\n` (k counts image regions from 0; figure k
 is the region's box, cropped by `crop_figures` or the exporter), every other grounding tag is removed,
-`\\coloneqq` -> `:=`, `\\eqqcolon` -> `=:`, and a trailing end-of-sentence token is stripped.
+`\\coloneqq` -> `:=`, `\\eqqcolon` -> `=:`, and special tokens (`<｜begin▁of▁sentence｜>`, `<|User|>`, a
+trailing end-of-sentence ...) never reach the text. `\\[ 1995 \\]` (the model's way of writing literal
+brackets around a number) becomes `[1995]`. Two output settings:
+- `math="brackets"` keeps the model's `\\( \\)` / `\\[ \\]`; `math="dollars"` writes `$...$` / `$$...$$`, which
+  most markdown viewers render (and escapes the text's own `$` signs);
+- `tables="html"` keeps the model's HTML tables; `tables="pipe"` writes those without row/column spans as
+  markdown pipe tables (spanned ones stay HTML: a pipe table cannot hold them).
 `plain_text`, `single_line` and `tables_tsv` serve the copy formats of the app and the CLI; tables come both
 as markdown pipe tables and as the HTML `<table><tr><td>` that DeepSeek-OCR emits.
 """
@@ -16,7 +22,11 @@ from typing import NamedTuple
 
 from .grounding import EOS_TEXT, Box, box_from_grid, iter_tags, parse_det
 
-_STRAY_TAG_RE = re.compile(r"<\|(?:/?ref|/?det|grounding|User|Assistant)\|>")
+# special tokens: DeepSeek's `<｜...｜>` (full-width bars: BOS, EOS, pad) and the `<|...|>` ones (grounding tags,
+# `<|User|>`, `<|Assistant|>`, ...), stray ones of truncated output included
+_STRAY_TAG_RE = re.compile(r"<｜[^｜<>\n]{1,40}｜>|<\|/?[A-Za-z_▁]{1,30}\|>")
+MATH_STYLES = ("brackets", "dollars")
+TABLE_STYLES = ("html", "pipe")
 # a `<|ref|>label<|/ref|>` cut off at the very end, before its `<|det|>`
 _DANGLING_RE = re.compile(r"<\|ref\|>(?:(?!<\|).)*(?:<\|/ref\|>\s*)?\Z", re.S)
 
@@ -34,6 +44,14 @@ class Figure(NamedTuple):
         return self.box.grid
 
 
+def check_styles(math: str, tables: str) -> None:
+    """Raise a clear ValueError for an unknown math or table setting."""
+    if math not in MATH_STYLES:
+        raise ValueError(f"math must be one of {', '.join(MATH_STYLES)} (got {math!r})")
+    if tables not in TABLE_STYLES:
+        raise ValueError(f"tables must be one of {', '.join(TABLE_STYLES)} (got {tables!r})")
+
+
 def strip_eos(raw: str) -> str:
     """`raw` without a trailing end-of-sentence token (and the whitespace after it)."""
     text = raw.rstrip()
@@ -45,11 +63,14 @@ def _union(grids: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
             max(max(g[0], g[2]) for g in grids), max(max(g[1], g[3]) for g in grids))
 
 
-def clean_markdown(raw: str, image=None, image_size: tuple[int, int] | None = None) -> tuple[str, list[Figure]]:
+def clean_markdown(raw: str, image=None, image_size: tuple[int, int] | None = None, *, math: str = "brackets",
+                   tables: str = "html") -> tuple[str, list[Figure]]:
     """(markdown, figures) from raw output with grounding tags, as the official script cleans it.
 
     `image` (a PIL image) or `image_size` (W, H) sets the figures' pixel boxes. An image region with several
-    boxes gives one figure covering all of them; one without a readable box is dropped like other tags."""
+    boxes gives one figure covering all of them; one without a readable box is dropped like other tags.
+    `math` and `tables` choose the output settings of the module docstring."""
+    check_styles(math, tables)
     size = image.size if image is not None else image_size
     text = strip_eos(raw)
     figures: list[Figure] = []
@@ -67,9 +88,39 @@ def clean_markdown(raw: str, image=None, image_size: tuple[int, int] | None = No
         figures.append(Figure(name, box_from_grid(_union(grids), size, "image", (start, end))))
         parts.append(f"![]({name})\n")
     parts.append(_DANGLING_RE.sub("", text[pos:]))
-    out = _STRAY_TAG_RE.sub("", "".join(parts))  # stray tags of truncated output
+    out = _STRAY_TAG_RE.sub("", "".join(parts))  # special tokens and stray tags of truncated output
     out = out.replace("\\coloneqq", ":=").replace("\\eqqcolon", "=:")
+    out = _LITERAL_BRACKETS_RE.sub(lambda m: f"[{m.group(1).strip()}]", out)
+    if math == "dollars":
+        out = math_dollars(out)
+    if tables == "pipe":
+        out = tables_as_pipes(out)
     return out, figures
+
+
+# ---- math ----------------------------------------------------------------------------------------------
+
+# `\[ 1995 \]`, `\[12, 13\]`, `\[3-5\]`: numbers in display-math brackets are the page's literal brackets
+_LITERAL_BRACKETS_RE = re.compile(r"(?<!\\)\\\[[ \t]*(\d[\d \t.,;:–-]*?)[ \t]*(?<!\\)\\\]")
+# display `\[...\]` and inline `\(...\)`; `\\[2pt]` (a LaTeX line break) is not an opening bracket
+_MATH_RE = re.compile(r"(?<!\\)\\\[(.+?)(?<!\\)\\\]|(?<!\\)\\\((.+?)(?<!\\)\\\)", re.S)
+_DOLLAR_RE = re.compile(r"(?<!\\)\$")
+
+
+def math_dollars(markdown: str) -> str:
+    """`\\( x \\)` -> `$x$` and `\\[ x \\]` -> `$$x$$` (a block on its own lines when it spans lines); the
+    text's own `$` become `\\$` so that a price is not read as math."""
+    out, pos = [], 0
+    for m in _MATH_RE.finditer(markdown):
+        out.append(_DOLLAR_RE.sub(r"\\$", markdown[pos:m.start()]))
+        if m.group(1) is not None:
+            body = m.group(1).strip()
+            out.append(f"$$\n{body}\n$$" if "\n" in body else f"$${body}$$")
+        else:
+            out.append(f"${m.group(2).strip()}$")
+        pos = m.end()
+    out.append(_DOLLAR_RE.sub(r"\\$", markdown[pos:]))
+    return "".join(out)
 
 
 def crop_figures(image, figures: list[Figure]) -> list[tuple[str, object]]:
@@ -189,9 +240,12 @@ _SEPARATOR_CELL_RE = re.compile(r"\s*:?-{1,}:?\s*")
 _PIPE_SPLIT_RE = re.compile(r"(?<!\\)\|")
 
 
+_PARTIAL_TAG_RE = re.compile(r"<[^<>]*\Z")  # a tag cut off by a truncated run (`<td>-</td`)
+
+
 def _html_tables(fragment: str) -> list[list[list[str]]]:
     parser = _TableParser()
-    parser.feed(fragment)
+    parser.feed(_PARTIAL_TAG_RE.sub("", fragment))
     parser.close()
     return parser.tables
 
@@ -263,6 +317,49 @@ def _pipe_segments(text: str) -> list[tuple[str, object]]:
     if pos < len(lines):
         out.append(("text", "\n".join(lines[pos:])))
     return out
+
+
+_SPAN_RE = re.compile(r"\b(?:rowspan|colspan)\s*=\s*[\"']?\s*0*([2-9]|\d{2,})", re.I)
+
+
+def _pipe_cell(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|")
+
+
+def pipe_table(rows: list[list[str]]) -> str:
+    """A markdown pipe table; the first row is the header, short rows are padded."""
+    width = max(len(r) for r in rows)
+    lines = ["| " + " | ".join(_pipe_cell(c) for c in r + [""] * (width - len(r))) + " |" for r in rows]
+    lines.insert(1, "|" + " --- |" * width)
+    return "\n".join(lines)
+
+
+def _as_pipes(fragment: str) -> str | None:
+    """The HTML tables of `fragment` as pipe tables on their own lines (None when it holds no cells)."""
+    found = [t for t in _html_tables(fragment) if t]
+    return "\n\n" + "\n\n".join(pipe_table(t) for t in found) + "\n\n" if found else None
+
+
+def tables_as_pipes(markdown: str) -> str:
+    """HTML tables written as markdown pipe tables, each on its own lines; tables with row or column spans
+    stay HTML (a pipe table cannot merge cells)."""
+    def repl(m):
+        return m.group(0) if _SPAN_RE.search(m.group(0)) else _as_pipes(m.group(0)) or m.group(0)
+
+    out = _HTML_TABLE_RE.sub(repl, markdown)
+    return re.sub(r"\n{3,}(?=\| )|(?<= \|)\n{3,}", "\n\n", out) if out != markdown else out
+
+
+_TABLE_END_RE = re.compile(r"</table\s*>\s*\Z", re.I)
+
+
+def renderable_markdown(markdown: str) -> str:
+    """The markdown as a viewer (Qt's included) can draw it: a complete HTML table stays HTML (its spans
+    render), one cut off by a truncated run becomes a pipe table, which needs no closing tags."""
+    def repl(m):
+        return m.group(0) if _TABLE_END_RE.search(m.group(0)) else _as_pipes(m.group(0)) or ""
+
+    return _HTML_TABLE_RE.sub(repl, markdown)
 
 
 def tables(markdown_or_html: str) -> list[list[list[str]]]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .source import tag_image
+
 # Largest image we decode: 150 megapixels (e.g. 12247 x 12247, or an A0 scan at 600 dpi). Larger files are
 # refused before decoding: they would take gigabytes of memory and the model sees at most 9 tiles anyway.
 MAX_PIXELS = 150_000_000
@@ -153,7 +155,10 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image
             visible = ImageOps.exif_transpose(img)  # the official code falls back to the plain image on error
         except Exception:  # noqa: BLE001 - a damaged EXIF block must not reject a readable image
             visible = img
-        return visible.convert("RGB")
+        out = visible.convert("RGB")
+        if not isinstance(source, (bytes, bytearray, Image.Image)):
+            tag_image(out, source)
+        return out
     except Image.DecompressionBombError as e:
         raise ImageError(_bomb_message(name, e, max_pixels)) from None
     except MemoryError:

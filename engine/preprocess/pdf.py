@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from .images import ImageError
+from .source import tag_image
 
 DEFAULT_DPI = 144
 MAX_PIXELS = 80_000_000  # a page larger than this at the chosen dpi is rendered at a lower dpi
@@ -156,7 +157,8 @@ def pdf_page_count(path: str | os.PathLike, password: str | None = None) -> int:
             doc.close()
 
 
-def _render_page(doc, index: int, dpi: float) -> Image.Image:
+def _render_page(doc, index: int, dpi: float, path=None) -> Image.Image:
+    """Page `index` as an RGB image, tagged with its index and visible size in points (`source.py`)."""
     with _LOCK:
         page = doc[index]
         try:
@@ -166,7 +168,9 @@ def _render_page(doc, index: int, dpi: float) -> Image.Image:
                 scale = (MAX_PIXELS / max(w_pt * h_pt, 1.0)) ** 0.5
             bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255))
             try:
-                return bitmap.to_pil().convert("RGB")  # convert copies out of pdfium's buffer
+                img = bitmap.to_pil().convert("RGB")  # convert copies out of pdfium's buffer
+                tag_image(img, path, index, (w_pt, h_pt))
+                return img
             finally:
                 bitmap.close()
         finally:
@@ -194,11 +198,49 @@ def render_pdf_pages(path: str | os.PathLike, pages: Sequence[int] | str | None 
                                  f"choose pages from 1 to {n}")
         for i in indices:
             try:
-                img = _render_page(doc, i, dpi)
+                img = _render_page(doc, i, dpi, path)
             except Exception as e:  # noqa: BLE001 - pdfium raises plain errors for damaged pages
                 raise InputError(f"{path}: page {i + 1} cannot be rendered ({e}); the page is damaged; "
                                  f"try other pages or re-export the PDF") from None
             yield i, img
     finally:
         with _LOCK:
+            doc.close()
+
+
+def page_jpeg(path: str | os.PathLike, index: int, password: str | None = None) -> bytes | None:
+    """The JPEG bytes of a scanned page, as stored in the PDF: when page `index` (0-based) shows exactly one
+    DCT-encoded RGB or grey image, upright and covering the whole page, and nothing else. None otherwise (and
+    for any problem: the caller then uses the rendered page)."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        doc = _open(path, password)
+    except ImageError:
+        return None
+    with _LOCK:
+        try:
+            page = doc[index]
+            try:
+                if page.get_rotation() % 360:
+                    return None
+                objs = list(page.get_objects(max_depth=1))
+                if len(objs) != 1 or objs[0].type != pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                    return None
+                img = objs[0]
+                a, b, c, d, _, _ = img.get_matrix().get()
+                if img.get_filters() != ["DCTDecode"] or abs(b) > 1e-6 or abs(c) > 1e-6 or a <= 0 or d <= 0:
+                    return None
+                if img.get_metadata().colorspace not in (pdfium_c.FPDF_COLORSPACE_DEVICERGB,
+                                                         pdfium_c.FPDF_COLORSPACE_DEVICEGRAY):
+                    return None
+                box = page.get_cropbox()
+                if any(abs(u - v) > 1.0 for u, v in zip(img.get_bounds(), box)):
+                    return None
+                return bytes(img.get_data(decode_simple=False))
+            finally:
+                page.close()
+        except Exception:  # noqa: BLE001 - a damaged page: fall back to the rendered image
+            return None
+        finally:
             doc.close()

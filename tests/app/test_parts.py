@@ -27,9 +27,9 @@ def test_download_progress_reports_bytes_and_cancels():
 
 
 def test_download_progress_shows_in_the_window(window):
-    window._on_download_progress(1_500_000_000, 6_700_000_000, "Downloading bytes")
-    assert "1.5 GB of 6.7 GB" in window.model_label.text()
-    assert window.progress.maximum() == 1000 and window.progress.value() == int(1000 * 1.5 / 6.7)
+    window.status.download_progress(1_500_000_000, 6_700_000_000, "Downloading bytes")
+    assert "1.5 GB of 6.7 GB" in window.status.model_label.text()
+    assert window.status.progress.maximum() == 1000 and window.status.progress.value() == int(1000 * 1.5 / 6.7)
 
 
 def test_model_dialog(qtbot, tmp_path):

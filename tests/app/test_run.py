@@ -6,7 +6,6 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from dsocr_app import engine_bridge as eb
 from dsocr_app.queue_model import State
 
 from .helpers import plan_of, tile_rows
@@ -17,7 +16,7 @@ def loaded(window, tiny_v1, qtbot):
     with qtbot.waitSignal(window.modelReady, timeout=120_000):
         window.load_model(str(tiny_v1))
     assert window.model is not None and window.model.version == "v1"
-    assert "tiny-v1" in window.model_label.text()
+    assert "tiny-v1" in window.status.model_label.text()
     return window
 
 
@@ -102,7 +101,7 @@ def test_run_all_and_region(loaded, page, tmp_path, qtbot):
     window.run_all()
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=300_000)
     assert [i.targets[0].state for i in window.queue.items] == [State.DONE, State.DONE]
-    written = window.export_all(tmp_path / "out", ("md", "json"))
+    written = window.exports.export_all(tmp_path / "out", ("md", "json"))
     assert {p.name for p in written if p.suffix in (".md", ".json")} == {
         "page.md", "page.json", "page-region1.md", "page-region1.json", "small.md", "small.json"}
 

@@ -97,15 +97,15 @@ def test_bad_inputs_are_messages_on_their_items_and_the_good_ones_run(loaded, co
     assert all(i.targets[0].result.generated_tokens >= 1 for i in done)
     # still usable: a bad item shows its message, a good one its plan and result
     window.show_row(rows[bad["truncated PNG"]])
-    assert not window.act_run.isEnabled()
+    assert not window.acts["run"].isEnabled()
     window.show_row(0)
     assert window.current_plan is not None and window.results.text() == done[0].targets[0].result.text
 
 
 def test_a_folder_named_like_an_image_a_missing_path_and_no_permission(window, corpus, tmp_path, monkeypatch):
     folder, _ = corpus["folder named like an image"]
-    assert window.add_paths([folder]) == 0
-    assert window.last_error  # "Nothing to add: ..."
+    assert window.add_paths([folder]) == 1  # a failed item that says why, as `dsocr ocr` does
+    assert "holds no images or PDFs" in item_message(window, 0)
     missing, _ = corpus["path that does not exist"]
     window.add_paths([missing])
     window.show_row(len(window.queue.items) - 1)
@@ -154,15 +154,15 @@ def test_saving_into_a_read_only_folder_keeps_the_result(with_result, tmp_path, 
     try:
         monkeypatch.setattr(QFileDialog, "getSaveFileName",
                             staticmethod(lambda *a, **k: (str(ro / "good.md"), "Markdown (*.md)")))
-        window.save_dialog()
+        window.exports.save_dialog()
         assert "permission denied" in window.last_error.lower() and str(ro) in window.last_error
         assert target.result is result and window.results.text() == text
-        assert window.act_save.isEnabled() and window.act_export.isEnabled()
+        assert window.acts["save"].isEnabled() and window.acts["export"].isEnabled()
         assert not (ro / "good.md").exists()
     finally:
         ro.chmod(0o700)
     # the same result saves fine elsewhere
-    written = window.save_target(tmp_path / "ok" / "good.md")
+    written = window.exports.save_target(tmp_path / "ok" / "good.md")
     assert written[0].read_text().strip() == text.strip()
 
 
@@ -177,9 +177,9 @@ def test_export_all_into_a_read_only_folder_keeps_the_results(with_result, tmp_p
     try:
         monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *a, **k: ("Markdown", True)))
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(ro)))
-        window.export_dialog()
+        window.exports.export_dialog()
         assert "permission denied" in window.last_error.lower()
-        assert target.result is result and window.act_export.isEnabled()
+        assert target.result is result and window.acts["export"].isEnabled()
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
@@ -203,7 +203,7 @@ CLOSE_SCRIPT = textwrap.dedent("""
     def close():
         if not state["closed"]:
             state["closed"] = True
-            thread = w.host.thread
+            thread = w.runs.host.thread
             w.close()
             print("THREAD-FINISHED", thread.isFinished(), flush=True)
             app.quit()

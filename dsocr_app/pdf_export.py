@@ -1,0 +1,45 @@
+"""Export > Searchable PDF for the whole queue: one PDF per source file, its OCR'd pages in queue order.
+
+A PDF's pages that were run become the pages of `<name>.pdf` (an image file gives a one-page PDF, a pasted
+image `pasted.pdf`), through the engine's searchable-PDF writer: the page image as it was, the text invisible
+on top. Only whole-image results make pages (a region's result covers a crop, not a page); what goes in is
+the text as shown, with the user's edits. Existing files are kept: a new name is picked, as for the other
+queue exports. One item alone is saved by `exporting.write_target(..., "pdf", ...)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import engine_bridge as eb
+from .exporting import edited_result, free_stem
+
+
+def pdf_groups(items, image_for=None) -> list[tuple[str, list]]:
+    """(stem, results) per source file, in queue order: the whole-image results with the edited text;
+    files without one are left out. `image_for(item, target)` gives the image a run saw, when its result
+    no longer holds it."""
+    groups: dict[object, tuple[str, list]] = {}
+    for k, item in enumerate(items):
+        whole = next((t for t in item.targets if t.rect is None), None)
+        image = image_for(item, whole) if whole is not None and image_for is not None else None
+        result = edited_result(whole, image) if whole is not None else None
+        if result is None or getattr(result, "image", None) is None:
+            continue
+        key = item.source if item.source is not None else ("pasted", k)
+        stem = eb.output_stem(item.source) if item.source is not None else "pasted"
+        groups.setdefault(key, (stem, []))[1].append(result)
+    return list(groups.values())
+
+
+def export_queue_pdfs(folder: str | Path, items, image_for=None) -> list[Path]:
+    """Write one searchable PDF per source file with results into `folder`; returns the PDFs written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, results in pdf_groups(items, image_for):
+        doc = eb.SearchablePdf()
+        for result in results:
+            doc.add(result)
+        written.append(doc.save(folder / f"{free_stem(folder, stem, ('pdf',))}.pdf"))
+    return written
