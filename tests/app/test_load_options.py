@@ -53,7 +53,7 @@ def test_the_window_loads_with_the_model_settings_and_shows_load_progress(make_w
     window = make_window(settings)
     seen = []
     window.runs.loadProgress.connect(seen.append)
-    window.runs.loadProgress.connect(lambda p: seen.append(("bar", window.progress.value(), window.progress.format())))
+    window.runs.loadProgress.connect(lambda p: seen.append(("bar", window.status.progress.value(), window.status.progress.format())))
     with qtbot.waitSignal(window.modelReady, timeout=120_000):
         window.load_model(str(tiny_v1))
     values = [v for v in seen if isinstance(v, int)]
