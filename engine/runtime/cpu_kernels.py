@@ -446,9 +446,9 @@ def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
 
 
 def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array) -> mx.array | None:
-    """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for many rows (prefill), grouped by expert:
-    each expert's rows are gathered once and go through its three matrices as three whole GEMMs (no padding to
-    blocks), one expert per job on the thread pool; bfloat16 expert weights are widened block by block inside
+    """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for any number of rows (a decode step's few, a
+    prefill chunk's thousands), grouped by expert: each chosen expert's rows are gathered once and go through
+    its three matrices as three whole products (no padding to blocks), one expert per job on the thread pool; bfloat16 expert weights are widened block by block inside
     the job (no widened copy of the stack). x [..., D], indices [..., k], stacked weights [E, out, in] (float32
     or bfloat16); returns [..., k, D] float32, or None off the numpy path."""
     dtypes = (mx.float32, mx.bfloat16)
@@ -464,7 +464,6 @@ def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indice
     half = gate.dtype == mx.bfloat16
     ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
     res, out = _output((flat.size, down.shape[1]))
-
     event = cancel.current()
 
     def run(e):
@@ -505,7 +504,7 @@ def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array 
     def run(e):
         sel = np.flatnonzero(flat == e)
         xe = rows[sel].reshape(-1, dims)
-        y = _bf16_product(xe, w[e]) if half else xe @ w[e].T  # one product per expert
+        y = _expert_product(xe, w[e], half)  # one product per expert
         out[sel] = y.reshape(sel.size, m, -1)
 
     experts = np.unique(flat)
