@@ -136,7 +136,7 @@ def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
     runs.finished.connect(lambda job, result: (state.setdefault("stop", result.stop_reason), app.quit()))
     runs.failed.connect(lambda job, msg: (state.setdefault("error", msg), app.quit()))
     timer.start()
-    runs.load(folder, None, memory_limit_gb)
+    runs.load(folder, {"memory_limit_gb": memory_limit_gb} if memory_limit_gb else {})
     runs.submit(["page"])
     app.exec()
     timer.stop()
