@@ -33,22 +33,30 @@ def config(version: str, lm_layers: int | None = None) -> dict:
     return cfg
 
 
+def random_pool(rng: np.random.Generator) -> mx.array:
+    """16M standard normal float32 values to cut tensors from (`from_pool`)."""
+    return mx.array(rng.standard_normal(1 << 24, dtype=np.float32))
+
+
+def from_pool(pool: mx.array, rng: np.random.Generator, shape) -> mx.array:
+    """A tensor of `shape` cut from `pool` at a random offset (wrapping around), lazily."""
+    start, need, parts = int(rng.integers(0, pool.size)), int(np.prod(shape)), []
+    while need > 0:
+        take = min(need, pool.size - start)
+        parts.append(pool[start:start + take])
+        need -= take
+        start = 0
+    return (parts[0] if len(parts) == 1 else mx.concatenate(parts)).reshape(shape)
+
+
 def _randomize(module: nn.Module, seed: int, std: float = 0.05) -> None:
     """Gaussian float32 weights (norm weights around 1), cut from one 16M-value random pool at random offsets
     (generating billions of independent normals would take minutes; the values only need to be realistic)."""
     rng = np.random.default_rng(seed)
-    pool = mx.array(rng.standard_normal(1 << 24, dtype=np.float32))
+    pool = random_pool(rng)
     new = []
     for name, p in tree_flatten(module.parameters()):
-        n = int(np.prod(p.shape))
-        start = int(rng.integers(0, pool.size))
-        parts, need = [], n
-        while need > 0:
-            take = min(need, pool.size - start)
-            parts.append(pool[start:start + take])
-            need -= take
-            start = 0
-        w = (parts[0] if len(parts) == 1 else mx.concatenate(parts)).reshape(p.shape)
+        w = from_pool(pool, rng, p.shape)
         w = 1.0 + 0.1 * w if name.endswith(NORM_SUFFIXES) else std * w
         mx.eval(w)
         new.append((name, w))

@@ -92,6 +92,43 @@ MEANINGS = {
     # plan
     "plan_6000x4000_ms": "tiling plan of a 6000x4000 image (v2 gundam), ms",
     "plan_6000x4000_v1_ms": "the same for v1, ms",
+    # resources (bench/resources.py: a real-size v2 checkpoint on disk, each figure in a child process)
+    "resources_load_average": "1-minute load average when the resources section started (others' work)",
+    "real_v2_checkpoint_gb": "real-size random v2 checkpoint written for the run: bf16 safetensors, 5 shards, GB",
+    "real_v2_read_files_s": "reading its files once (64 MB buffer, page cache as it is), s",
+    "real_v2_read_files_fresh_s": "reading each file once into newly allocated memory (the page faults every "
+                                  "load pays), s",
+    "real_v2_load_s": "`engine.load` of it, float32 on a CPU (default memory cap), s",
+    "real_v2_load_s_bf16": "`engine.load(dtype='bfloat16')`, s",
+    "real_v2_peak_rss_gb_fp32": "peak resident memory (VmHWM) of a float32 load + one 2x2 page, default cap, GB",
+    "real_v2_peak_rss_gb_fp32_small_machine": "the same under a 16 GB machine's default cap (12.8 GB: routed "
+                                              "experts stay bf16), GB",
+    "real_v2_peak_rss_gb_bf16": "peak resident memory of a bfloat16 load (no run: bf16 compute is ~40x slower "
+                                "than float32 on a CPU), GB",
+    "real_v2_peak_over_checkpoint_bf16": "real_v2_peak_rss_gb_bf16 / real_v2_checkpoint_gb (target <= 1.25)",
+    "real_v2_peak_over_checkpoint_fp32_small_machine": "real_v2_peak_rss_gb_fp32_small_machine / "
+                                                       "real_v2_checkpoint_gb (target <= 1.4)",
+    "prefill_gflops": "prefill of the page's prompt: analytic FLOPs (active parameters + causal attention) / "
+                      "prefill time, GFLOP/s",
+    "prefill_fraction_of_matmul": "prefill_gflops / matmul_gflops (target >= 0.6)",
+    "decode_fraction_of_bound": "decode tokens/s of the page run / the bandwidth bound for the bytes it reads "
+                                "(small-machine run; target >= 0.8)",
+    "cancel_latency_s_encode": "cancel set 3 s into the page's encode -> final Result, s (target <= 0.5)",
+    "cancel_latency_s_prefill": "cancel set 1 s into the prefill -> final Result, s (target <= 0.5)",
+    "cancel_latency_s_decode": "cancel set when the 3rd token is sampled -> final Result, s (target <= 0.5)",
+    "gui_max_gap_ms": "longest interval of a 10 ms QTimer in the GUI thread (app offscreen) while the app's "
+                      "worker loads the real-size model and runs a page, ms",
+    "gui_p99_gap_ms": "its 99th percentile, ms", "gui_gaps_over_50ms": "intervals over 50 ms",
+    "gui_seconds": "how long the timer ran, s", "gui_error": "the worker's error message, if any",
+    "busy_cores": "logical CPUs for the busy-machine figures",
+    "busy_loops": "busy Python loops beside the work: idle, busy1 (half the cores), busy2 (all cores)",
+    "decode_tok_s_idle": "decode tokens/s of a 4-layer real-width LM (fp32), nothing else running",
+    "decode_tok_s_busy1": "the same beside busy1 loops", "decode_tok_s_busy2": "the same beside busy2 loops",
+    "decode_fair_share_busy1": "decode_tok_s_busy1 / idle / (cores / (cores + loops)) (target >= 0.8)",
+    "decode_fair_share_busy2": "the same for busy2 (target >= 0.8)",
+    "encode_s_idle": "v2 encode of one 1024-px global view (no tiles), s",
+    "encode_s_busy1": "the same beside busy1 loops, s",
+    "encode_fair_share_busy1": "encode_s_idle / encode_s_busy1 / (cores / (cores + loops)) (target >= 0.8)",
 }
 
 PATTERNS = (  # (prefix, suffix, meaning with {})
@@ -105,6 +142,10 @@ PATTERNS = (  # (prefix, suffix, meaning with {})
     ("decode_", "_mlxvlm_error", "{}: why mlx-vlm could not decode in this precision here"),
     ("decode_", "_ms_per_moe_layer", "{}: ms per MoE layer per token (slope between 2 and 4 layers)"),
     ("decode_", "_full_model_tok_s_est", "{}: tokens/s extrapolated to the real 12 layers"),
+    ("real_v2_fp32_small_machine_", "", "the page run under a 16 GB machine's cap: {}"),
+    ("real_v2_fp32_", "", "the page run with the default cap: {}"),
+    ("decode_bound_tok_s_", "", "bandwidth bound of the {} page run (its bytes per token), tokens/s"),
+    ("decode_fraction_of_bound_", "", "decode tokens/s / bound, {} page run"),
 )
 
 

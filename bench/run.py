@@ -8,7 +8,9 @@ virtual environment with this project, never into the app's: see docs/benchmarks
 are null. Figures are medians of several runs after a warm-up; `--quick` takes one run of each, fewer
 language-model layers and tokens, and for v2 only the batched encode (under 10 minutes on a 2-core CPU).
 Progress goes to stderr; the JSON object goes to stdout (`--json`: on one line). Sections: machine, matmul,
-flops, encode_v1, encode_v2, tiles, memory, decode, pages, plan. `bench/report.py` explains every key.
+flops, encode_v1, encode_v2, tiles, memory, decode, pages, plan, resources (a real-size checkpoint on disk:
+load, peak memory, cancel, GUI gaps, busy machine; ~15 min, so `--quick` skips it unless named in `--only`).
+`bench/report.py` explains every key.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from mlx.utils import tree_flatten  # noqa: E402
 
 import encoders  # noqa: E402
 import models  # noqa: E402
+import resources  # noqa: E402
 from engine.language.generate import GenerationConfig, GenerationStats, generate_batch, generate_tokens  # noqa: E402
 from engine.runtime import cpu_kernels  # noqa: E402
 
-SECTIONS = ("machine", "matmul", "flops", "encode_v1", "encode_v2", "tiles", "memory", "decode", "pages", "plan")
+SECTIONS = ("machine", "matmul", "flops", "encode_v1", "encode_v2", "tiles", "memory", "decode", "pages", "plan",
+            "resources")
 TILE_COUNTS = {2: ((1000, 2000), 2), 4: ((1500, 1500), 4), 6: (None, None), 9: ((2000, 2000), 9)}
 FULL_LM_LAYERS = 12  # the real DeepSeek-OCR language model (layer 0 dense, 11 MoE layers)
 
@@ -523,6 +527,8 @@ def main(argv=None) -> int:
     only = set(args.only.split(",")) if args.only else set(SECTIONS)
     if args.quick:
         only.discard("tiles")
+        if not args.only:  # ~15 minutes of its own: only when asked for
+            only.discard("resources")
     unknown = only - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -568,6 +574,10 @@ def main(argv=None) -> int:
         done(pages(args.quick, res.get("v1_page_encode_s")))
     if "plan" in only:
         done(plan_time())
+    if "resources" in only:
+        if "matmul_gflops" not in res or "matmul" not in only:
+            done(matmul(True))  # the limits the resources are measured against, in the same run
+        done(_round(resources.resources(args.quick, res, log)))
     done({"bench_wall_s": r(time.perf_counter() - t0, 1)})
     if args.plot and "v1_tiles" in res:
         plot(res, args.plot)

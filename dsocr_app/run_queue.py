@@ -25,6 +25,7 @@ class RunQueue(QObject):
     modelLoading = Signal(str)  # source
     downloadSize = Signal(int)  # bytes of a first download
     downloadProgress = Signal(int, int, str)  # bytes done, bytes total, description
+    loadProgress = Signal(int)  # weights read and converted, per mille
     modelReady = Signal(object)  # engine Model
     modelFailed = Signal(str)
     started = Signal(object)  # Job
@@ -47,6 +48,7 @@ class RunQueue(QObject):
         w.modelLoading.connect(self.modelLoading)
         w.downloadSize.connect(self.downloadSize)
         w.downloadProgress.connect(self.downloadProgress)
+        w.loadProgress.connect(self.loadProgress)
         w.modelLoaded.connect(self._on_model_loaded)
         w.modelFailed.connect(self._on_model_failed)
         w.jobDelta.connect(self._on_delta)

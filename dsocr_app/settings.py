@@ -100,6 +100,30 @@ class Settings:
         items = [source] + [m for m in self.recent_models if m != source]
         self._set("model/recent", items[:8])
 
+    COMPUTE_DTYPES = ("auto", "float32", "bfloat16")
+
+    @property
+    def compute_dtype(self) -> str:
+        """Compute dtype the model is loaded in: "auto" (float32 on a CPU, bfloat16 on a GPU) or a dtype."""
+        value = str(self._get("model/compute_dtype", "auto") or "auto")
+        return value if value in self.COMPUTE_DTYPES else "auto"
+
+    @compute_dtype.setter
+    def compute_dtype(self, value: str) -> None:
+        self._set("model/compute_dtype", value if value in self.COMPUTE_DTYPES else "auto")
+
+    @property
+    def memory_limit_gb(self) -> float:
+        """The memory cap (GB) a model is loaded under; 0 = automatic (80% of the RAM)."""
+        try:
+            return max(0.0, float(self._get("model/memory_limit_gb", 0.0) or 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+
+    @memory_limit_gb.setter
+    def memory_limit_gb(self, value: float) -> None:
+        self._set("model/memory_limit_gb", max(0.0, float(value)))
+
     # files
     @property
     def last_folder(self) -> str:
@@ -154,6 +178,15 @@ class Settings:
     @tables.setter
     def tables(self, value: str) -> None:
         self._set("output/tables", value)
+
+    def load_options(self) -> dict:
+        """The keyword arguments these settings give `engine.load` (the defaults are left out)."""
+        out = {}
+        if self.compute_dtype != "auto":
+            out["dtype"] = self.compute_dtype
+        if self.memory_limit_gb > 0:
+            out["memory_limit_gb"] = self.memory_limit_gb
+        return out
 
     def engine_options(self) -> dict:
         """The keyword arguments these settings give `engine.stream`."""

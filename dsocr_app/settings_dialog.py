@@ -115,7 +115,45 @@ class FilesSection(SettingsSection):
         settings.pdf_dpi = self.pdf_dpi.value()
 
 
+class ModelSection(SettingsSection):
+    """How the model is loaded (from the next load on): compute dtype and memory cap."""
+
+    title = "Model"
+    DTYPES = (("auto", "Automatic (float32 on a CPU, bfloat16 on a GPU)"), ("float32", "float32"),
+              ("bfloat16", "bfloat16 (half the memory; slow on a CPU)"))
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.dtype = QComboBox()
+        for value, text in self.DTYPES:
+            self.dtype.addItem(text, value)
+        self.dtype.setAccessibleName("Compute precision")
+        self.dtype.setToolTip("The precision the model computes in (takes effect when a model is loaded)")
+        form.addRow("Compute precision", self.dtype)
+        self.memory = QDoubleSpinBox()
+        self.memory.setRange(0.0, 1024.0)
+        self.memory.setDecimals(1)
+        self.memory.setSingleStep(1.0)
+        self.memory.setSuffix(" GB")
+        self.memory.setSpecialValueText("Automatic (80% of the memory)")
+        self.memory.setAccessibleName("Memory limit")
+        self.memory.setToolTip("The memory the model may use; below what float32 needs, a CPU keeps most of the "
+                               "model in bfloat16 (same results, slower text)")
+        form.addRow("Memory limit", self.memory)
+
+    def load(self, settings: Settings) -> None:
+        self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.compute_dtype)))
+        self.memory.setValue(settings.memory_limit_gb)
+
+    def save(self, settings: Settings) -> None:
+        settings.compute_dtype = self.dtype.currentData()
+        settings.memory_limit_gb = self.memory.value()
+
+
 class CaptureSection(SettingsSection):
+    """Screen capture: the task a capture asks for, and whether DSOCR stays resident in the menu bar."""
+
     title = "Capture"
 
     def __init__(self, parent=None):
@@ -142,7 +180,7 @@ class CaptureSection(SettingsSection):
         s.task, s.keep_running = self.task.currentData(), self.keep.isChecked()
 
 
-SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, FilesSection, CaptureSection]
+SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, ModelSection, FilesSection, CaptureSection]
 
 
 class SettingsDialog(QDialog):

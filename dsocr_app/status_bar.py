@@ -60,6 +60,12 @@ class StatusBar(QStatusBar):
             self.progress.setFormat(f"{fmt_bytes(done)} of {fmt_bytes(total)}")
             self.model_label.setText(f"Downloading the model: {fmt_bytes(done)} of {fmt_bytes(total)}")
 
+    def load_progress(self, permille: int) -> None:
+        """Weights read and converted, per mille (after any download)."""
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(permille)
+        self.progress.setFormat(f"Loading model: {permille // 10}%")
+
     def model_ready(self, model) -> None:
         self.model_label.setText(f"Model: {Path(model.name).name or model.name} ({model.version})")
         self.showMessage(f"Model ready: {model.name} (loaded in {model.load_seconds:.1f} s)", 6000)

@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
         r.modelLoading.connect(lambda source: self.status.showMessage(f"Loading the model {source}\u2026"))
         r.downloadSize.connect(self.status.download_size)
         r.downloadProgress.connect(self.status.download_progress)
+        r.loadProgress.connect(self.status.load_progress)
         r.modelReady.connect(self._on_model_ready)
         r.modelFailed.connect(self._on_model_failed)
         r.started.connect(self._on_started)
@@ -601,7 +602,7 @@ class MainWindow(QMainWindow):
         if self.runs.running is not None:
             self.report("Wait for the run to finish (or cancel it) before changing the model")
             return
-        self.runs.load(str(source))
+        self.runs.load(str(source), self.settings.load_options())
         self.status.model_loading(str(source))
         self.update_actions()
 

@@ -23,6 +23,10 @@ class DownloadCancelled(Exception):
     """Raised from the progress hook to stop a model download."""
 
 
+class LoadCancelled(Exception):
+    """Raised from the load progress hook to stop reading the weights."""
+
+
 def progress_class(report, cancel: threading.Event):
     """A tqdm-compatible class (for the hub download) that reports (bytes done, bytes total, description) and
     stops the download when `cancel` is set."""
@@ -78,6 +82,7 @@ class OcrWorker(QObject):
     modelLoading = Signal(str)
     downloadProgress = Signal(int, int, str)  # bytes done, bytes total, description
     downloadSize = Signal(int)
+    loadProgress = Signal(int)  # weights read and converted, per mille
     modelLoaded = Signal(object)  # the engine model
     modelFailed = Signal(str)
     jobStarted = Signal(int)
@@ -101,10 +106,23 @@ class OcrWorker(QObject):
         if size:
             self.downloadSize.emit(int(size))
         progress = progress_class(lambda n, t, d: self.downloadProgress.emit(n, t, d), cancel)
+        shown = [-1]
+
+        def load_progress(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise LoadCancelled
+            permille = int(1000 * done / max(total, 1))
+            if permille != shown[0]:
+                shown[0] = permille
+                self.loadProgress.emit(permille)
+
         try:
-            model = eb.load_model(source, progress=progress, **options)
+            model = eb.load_model(source, progress=progress, load_progress=load_progress, **options)
         except DownloadCancelled:
             self.modelFailed.emit("The model download was cancelled.")
+            return
+        except LoadCancelled:
+            self.modelFailed.emit("Loading the model was cancelled.")
             return
         except eb.CheckpointError as e:
             if cancel.is_set():  # the engine wraps our DownloadCancelled into a download error

@@ -2,6 +2,12 @@
 
 `load(model)` resolves a folder or hub id, checks the weights against config.json, builds the modules,
 maps the original tensor names onto them (one `sanitize` per model part) and casts to the compute dtype.
+
+Memory: the stored tensors are read lazily and each parameter is built (read, stacked, cast) and evaluated on
+its own, its stored tensors released as soon as it is done, so a load holds the model plus one parameter's
+sources, never a second copy of the checkpoint (`Model.checkpoint.weights` is emptied). On a CPU the routed
+experts (two thirds of the parameters) may stay in the stored bfloat16 while everything computes in float32
+(`runtime.memory.expert_dtype`: when the float32 model would not fit the memory cap).
 """
 
 from __future__ import annotations
@@ -14,12 +20,16 @@ from typing import Callable
 
 import mlx.core as mx
 import mlx.nn as nn
+from mlx.utils import tree_flatten
 
 from .language import deepseek_v2
 from .runtime.device import parse_dtype
+from .runtime.memory import expert_dtype as choose_expert_dtype
+from .runtime.memory import fit_buffer_cache, release_freed_memory
 from .vision import causal_flow, clip, sam
 from .vision.encoder import VisionV1, VisionV2
 from .weights.errors import CheckpointError
+from .weights.expected import net3_width
 from .weights.load import Checkpoint, read_checkpoint
 
 # checkpoint prefix -> (module prefix, the part's sanitize); first match wins, the rest is the language model
@@ -39,11 +49,10 @@ class DeepseekOCR(nn.Module):
         super().__init__()
         cfg = ck_config
         hidden = int(cfg.projector.get("n_embed") or cfg.hidden_size)
+        sam_cfg = sam.SAMConfig.from_dict(cfg.sam, net3_out=net3_width(cfg))
         if cfg.version == "v1":
-            sam_cfg = sam.SAMConfig.from_dict(cfg.sam, net3_out=int(cfg.sam["downsample_channels"][1]))
             self.vision = VisionV1(sam_cfg, clip.CLIPConfig.from_dict(cfg.clip), hidden)
         else:
-            sam_cfg = sam.SAMConfig.from_dict(cfg.sam, net3_out=int(cfg.qwen2["dim"]))
             self.vision = VisionV2(sam_cfg, causal_flow.CausalFlowConfig.from_dict(cfg.qwen2), hidden)
         self.language_model = deepseek_v2.DeepseekV2LM(deepseek_v2.LanguageConfig.from_dict(cfg.language))
 
@@ -79,6 +88,7 @@ class Model:
     dtype: mx.Dtype
     name: str
     load_seconds: float = 0.0
+    expert_dtype: mx.Dtype | None = None  # the routed experts' stored dtype (differs from `dtype` to save memory)
     warmup: dict = field(default_factory=dict)
 
     @property
@@ -98,14 +108,40 @@ class Model:
         return self.module.language_model
 
 
-def _cast(weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[str, mx.array]:
-    return {k: (v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v) for k, v in weights.items()}
+LOAD_CACHE = 256 << 20  # bytes of freed stored tensors MLX keeps for reuse during a load (fewer page faults)
+ROUTED_EXPERTS = ".switch_mlp."  # parameter names of the stacked routed experts
 
 
-def build(ck: Checkpoint, dtype: mx.Dtype) -> DeepseekOCR:
-    """Build the modules for a verified checkpoint and load its weights strictly."""
+def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, experts: mx.Dtype | None = None) -> dict[str, mx.array]:
+    """Lazy casts of the float tensors to `dtype` (routed experts to `experts` when given)."""
+    def target(name):
+        return experts if experts is not None and ROUTED_EXPERTS in name else dtype
+
+    return {k: (v.astype(target(k)) if mx.issubdtype(v.dtype, mx.floating) else v) for k, v in weights.items()}
+
+
+def _materialize(module: nn.Module, progress: Callable | None) -> None:
+    """Evaluate the parameters one at a time (each frees its stored sources when done); report bytes done."""
+    params = [p for _, p in tree_flatten(module.parameters())]
+    total, done = sum(p.nbytes for p in params), 0
+    for p in params:
+        mx.eval(p)
+        done += p.nbytes
+        if progress is not None:
+            progress(done, total)
+    del params
+
+
+def build(ck: Checkpoint, dtype: mx.Dtype, experts: mx.Dtype | None = None,
+          progress: Callable | None = None) -> DeepseekOCR:
+    """Build the modules for a verified checkpoint and load its weights strictly.
+
+    Takes the tensors out of `ck` (its `weights` is emptied): the stored copy is released parameter by parameter.
+    `experts`: the routed experts' dtype if not `dtype`; `progress(done_bytes, total_bytes)` while evaluating."""
     module = DeepseekOCR(ck.config)
-    weights = _cast(sanitize(ck.weights), dtype)
+    weights = sanitize(ck.weights)
+    ck.weights = {}
+    weights = _cast(weights, dtype, experts)
     if ck.config.quantization:
         from .weights.quantized_model import quantize_like
 
@@ -114,23 +150,39 @@ def build(ck: Checkpoint, dtype: mx.Dtype) -> DeepseekOCR:
         module.load_weights(list(weights.items()), strict=True)
     except ValueError as e:
         raise CheckpointError(f"{ck.folder}: the weights do not fit the model ({e})") from None
+    del weights
     module.eval()
-    mx.eval(module.parameters())
+    prev = mx.set_cache_limit(LOAD_CACHE)  # freed sources are reused for the next ones, then given back
+    try:
+        _materialize(module, progress)
+    finally:
+        mx.set_cache_limit(prev)
+        release_freed_memory()
     return module
 
 
 def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress: Callable | None = None,
-         warmup_tiles: int | None = None) -> Model:
+         warmup_tiles: int | None = None, *, load_progress: Callable[[int, int], None] | None = None,
+         memory_limit_gb: float | None = None) -> Model:
     """Load a model from a local folder or a Hugging Face repo id.
 
     `dtype`: compute dtype ('float32', 'bfloat16', 'float16'; default float32 on CPU, bfloat16 on a GPU).
+    `progress`: a tqdm-compatible class for the download progress bars (hub ids not yet in the cache).
+    `load_progress(done_bytes, total_bytes)`: called while the weights are read and converted (a few hundred
+    calls); it may raise to abort the load.
+    `memory_limit_gb`: the memory the model may hold (default: 80% of the RAM). On a CPU computing in float32,
+    when the float32 weights would not fit it, the routed experts stay in bfloat16 (half their bytes; each
+    step converts the experts it uses) - see `runtime.memory`.
     `warmup_tiles`: if set, run one encode at that many tiles so the first real image does not pay for it;
     the peak memory seen is in `Model.warmup`."""
     t0 = time.perf_counter()
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
-    m = Model(build(ck, compute), ck, compute, name=str(model) if not Path(str(model)).exists()
-              else str(Path(model).resolve()))
+    experts = choose_expert_dtype(ck, compute, memory_limit_gb)
+    m = Model(build(ck, compute, experts, load_progress), ck, compute, name=str(model)
+              if not Path(str(model)).exists() else str(Path(model).resolve()))
+    m.expert_dtype = experts or compute
+    fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb)
     m.load_seconds = time.perf_counter() - t0
     if warmup_tiles:
         from .pipeline import warm_up

@@ -24,6 +24,7 @@ from .preprocess.images import ImageSource
 from .preprocess.pixels import PreparedImage, prepare
 from .preprocess.plan import TilePlan
 from .preprocess.source import PageSource, page_source
+from .runtime.cancel import scope as cancel_scope
 from .vision.encoder import encode_images
 
 
@@ -121,9 +122,12 @@ def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=
     return prepare(image, model.version, mode, min_tiles, max_tiles, grid)
 
 
-def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None) -> list[mx.array]:
-    """Image embeddings [image_tokens, H] for each prepared image (one batched graph)."""
-    embeds, _ = encode_images(model.vision, images, model.dtype, max_batch_tiles)
+def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None,
+           cancel: threading.Event | None = None) -> list[mx.array]:
+    """Image embeddings [image_tokens, H] for each prepared image (one batched graph). Raises Cancelled
+    between the encoders' blocks once `cancel` is set."""
+    with cancel_scope(cancel):
+        embeds, _ = encode_images(model.vision, images, model.dtype, max_batch_tiles)
     return embeds
 
 
@@ -260,7 +264,7 @@ def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: 
         if cancel is not None and cancel.is_set():
             raise Cancelled
         t0 = time.perf_counter()
-        image_embeds = encode(model, [j.prep for j in jobs], max_batch_tiles)
+        image_embeds = encode(model, [j.prep for j in jobs], max_batch_tiles, cancel)
         for j in jobs:
             j.encode_s = time.perf_counter() - t0
         embeds = [splice(model, j.ids, e) for j, e in zip(jobs, image_embeds)]

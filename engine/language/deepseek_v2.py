@@ -19,7 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..runtime import cpu_kernels
+from ..runtime import cancel, cpu_kernels
 from .kv_cache import BatchKVCache, KVCache, make_batch_cache, make_cache
 
 
@@ -168,6 +168,8 @@ class SwitchGLU(nn.Module):
     sorted by expert and laid out in blocks of `block` rows that each belong to one expert, so every block is
     one small GEMM (`gather_mm` with sorted block indices). The number of blocks has a static bound
     (ceil(M / block) + min(E, M)), so no host sync is needed; unused rows are computed and never read.
+    On a CPU (numpy path) both are replaced by `cpu_kernels.expert_mlp`: each chosen expert's rows go through
+    its three matrices as whole products, one expert per thread-pool job (bf16 experts widened inside it).
     """
 
     def __init__(self, input_dims: int, hidden_dims: int, num_experts: int):
@@ -179,6 +181,8 @@ class SwitchGLU(nn.Module):
 
     def _mlp(self, x, idx, sorted_indices):
         h = nn.silu(self.gate_proj(x, idx, sorted_indices)) * self.up_proj(x, idx, sorted_indices)
+        if sorted_indices:  # prefill: a cancel point between the experts' products
+            cancel.point(h)
         return self.down_proj(h, idx, sorted_indices)
 
     def grouped_threshold(self) -> int:
@@ -186,6 +190,11 @@ class SwitchGLU(nn.Module):
 
     def __call__(self, x: mx.array, indices: mx.array) -> mx.array:
         """x [..., D], indices [..., k] -> expert outputs [..., k, D] (in x's dtype)."""
+        # CPU (numpy path): grouped by expert, one job per expert, for decode and prefill alike
+        y = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"],
+                                   indices)
+        if y is not None:
+            return y
         if indices.size >= self.grouped_threshold():
             return self._grouped(x, indices)
         y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False)  # [..., k, 1, D]
@@ -329,7 +338,12 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def __call__(self, x: mx.array, mask=None, cache=None, offset=None) -> mx.array:
+        prefill = x.shape[1] > 1  # cancel points before each half (decode steps are short and pipelined)
+        if prefill:
+            cancel.point(x)
         h = x + self.self_attn(self.input_layernorm(x), mask, cache, offset)
+        if prefill:
+            cancel.point(h)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 

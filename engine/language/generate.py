@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 
+from ..runtime.cancel import Cancelled
+from ..runtime.cancel import scope as cancel_scope
 from .kv_cache import make_cache
 from .recovery import DEFAULT_PENALTY, PENALTY_WINDOW, Attempt, LoopBan, ban, ladder, penalize
 from .sampling import sample
@@ -82,22 +84,19 @@ class GenerationStats:
         return self.decode_steps / self.decode_s if self.decode_s > 0 else 0.0
 
 
-class Cancelled(Exception):
-    """Raised inside generation when the cancel flag is set; callers turn it into stop_reason 'cancelled'."""
-
-
 def prefill(lm, embeds: mx.array, cache, chunk: int, cancel: threading.Event | None) -> mx.array:
     """Run prompt embeddings [L, H] (or a left-padded batch [B, L, H]) through the model in chunks; return the
     last position's logits [V] (or [B, V])."""
     x = embeds if embeds.ndim == 3 else embeds[None]
     length = x.shape[1]
     logits = None
-    for start in range(0, length, chunk):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
-        last = start + chunk >= length
-        logits = lm(x[:, start:start + chunk], cache=cache, last_only=last)
-        mx.eval(logits if last else [c.state for c in cache])
+    with cancel_scope(cancel):  # also checked between the halves of every layer (runtime.cancel)
+        for start in range(0, length, chunk):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            last = start + chunk >= length
+            logits = lm(x[:, start:start + chunk], cache=cache, last_only=last)
+            mx.eval(logits if last else [c.state for c in cache])
     logits = logits[:, -1]
     return logits if embeds.ndim == 3 else logits[0]
 

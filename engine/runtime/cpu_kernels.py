@@ -43,6 +43,7 @@ from functools import lru_cache
 import mlx.core as mx
 import numpy as np
 
+from . import cancel
 from .settings import env_choice, env_number
 
 MODES = ("numpy", "mlx")
@@ -392,9 +393,9 @@ MAX_ROWS = 32  # products with at most this many rows take the numpy path (decod
 MAX_EXPERT_ROWS = 8 * MAX_ROWS  # (row, expert) pairs of a routed-expert product (decode: rows x top-k)
 
 
-def _few_rows(rows: int, limit: int, w: mx.array) -> bool:
-    """True when a product of `rows` rows with float32 weight `w` takes the numpy path."""
-    return uses_numpy() and w.dtype == mx.float32 and rows <= limit
+def _few_rows(rows: int, limit: int, w: mx.array, dtypes=(mx.float32,)) -> bool:
+    """True when a product of `rows` rows with weight `w` (of one of `dtypes`) takes the numpy path."""
+    return uses_numpy() and w.dtype in dtypes and rows <= limit
 
 
 def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
@@ -410,25 +411,109 @@ def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.ar
     return _in_dtype(mx.array(y).reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
 
 
+BF16_ROWS = 1 << 18  # elements of a bfloat16 matrix converted at a time (float32: 1 MB, stays in L2)
+
+
+def _bf16_bits(w: mx.array) -> np.ndarray:
+    """The raw 16-bit patterns of an evaluated bfloat16 array, as a numpy uint16 view (no copy)."""
+    return np.asarray(w.view(mx.uint16))
+
+
+def _widen(bits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns -> float32 into `out` (same shape, uint32 storage): bf16 is a float32's high half."""
+    np.copyto(out, bits, casting="unsafe")
+    np.left_shift(out, 16, out=out)
+    return out.view(np.float32)
+
+
+def _bf16_product(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """x [m, D] @ w.T for a bfloat16 matrix w [out, D] given as bits, float32: converted a block of rows at a
+    time into a per-thread scratch buffer, each block multiplied while it is still in cache."""
+    out_dims, dims = bits.shape
+    rows = max(1, min(out_dims, BF16_ROWS // dims))
+    buf = _scratch(1, (rows, dims))[0].view(np.uint32)
+    y = np.empty((x.shape[0], out_dims), np.float32)
+    for r0 in range(0, out_dims, rows):
+        r1 = min(out_dims, r0 + rows)
+        w = _widen(bits[r0:r1], buf[: r1 - r0])
+        np.matmul(x, w.T, out=y[:, r0:r1])
+    return y
+
+
+def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
+    """x [m, D] @ w.T, w float32 [out, D] or bfloat16 bits (widened block by block)."""
+    return _bf16_product(x, w) if half else x @ w.T
+
+
+def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array) -> mx.array | None:
+    """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for any number of rows (a decode step's few, a
+    prefill chunk's thousands), grouped by expert: each chosen expert's rows are gathered once and go through
+    its three matrices as three whole products (no padding to blocks), one expert per job on the thread pool; bfloat16 expert weights are widened block by block inside
+    the job (no widened copy of the stack). x [..., D], indices [..., k], stacked weights [E, out, in] (float32
+    or bfloat16); returns [..., k, D] float32, or None off the numpy path."""
+    dtypes = (mx.float32, mx.bfloat16)
+    if not (uses_numpy() and x.dtype == mx.float32 and gate.dtype in dtypes
+            and gate.dtype == up.dtype == down.dtype):
+        return None
+    mx.eval(x, indices, gate, up, down)
+    k, dims = indices.shape[-1], x.shape[-1]
+    xs = _as_numpy(x).reshape(-1, dims)
+    flat = np.asarray(indices).reshape(-1)
+    order = np.argsort(flat, kind="stable")  # (token, slot) pairs sorted by expert
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=gate.shape[0]))])
+    half = gate.dtype == mx.bfloat16
+    ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
+    res, out = _output((flat.size, down.shape[1]))
+    event = cancel.current()
+
+    def run(e):
+        if event is not None and event.is_set():  # a cancel lands within one expert's products
+            raise cancel.Cancelled
+        sel = order[bounds[e]:bounds[e + 1]]
+        xe = xs[sel // k]
+        g = _expert_product(xe, ws[0][e], half)
+        u = _expert_product(xe, ws[1][e], half)
+        with np.errstate(over="ignore"):  # exp(-g) = inf for g << 0: silu(g) = g / inf = -0, as it should
+            h = g / (np.float32(1.0) + np.exp(-g)) * u  # silu(g) * u
+        out[sel] = _expert_product(h, ws[2][e], half)
+
+    experts = [e for e in range(gate.shape[0]) if bounds[e + 1] > bounds[e]]
+    y = _run_jobs(run, experts, res, out, x.dtype)
+    return y.reshape(*indices.shape, down.shape[1])
+
+
 def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
     """The routed experts' product for few rows: out[..., j, :, :] = x[..., j, :, :] @ weight[indices[..., j]].T.
 
-    x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 weights [E, out, D]; the rows
-    are grouped by expert, so each chosen expert's matrix is read once. None off the numpy path or when more
-    than `MAX_EXPERT_ROWS` (row, expert) pairs are asked for."""
-    if not _few_rows(indices.size * x.shape[-2], MAX_EXPERT_ROWS, weight):
+    x [..., 1 or k, m, D] (broadcast against indices [..., k]), stacked float32 or bfloat16 weights [E, out, D]
+    (bfloat16: the chosen experts are converted block by block, float32 products); the rows are grouped by
+    expert, so each chosen expert's matrix is read once, the experts spread over the thread pool. None off
+    the numpy path or when more than `MAX_EXPERT_ROWS` (row, expert) pairs are asked for."""
+    if not _few_rows(indices.size * x.shape[-2], MAX_EXPERT_ROWS, weight, (mx.float32, mx.bfloat16)):
         return None
-    mx.eval(x, indices)
+    mx.eval(x, indices, weight)
     idx = np.asarray(indices)
     xs = _as_numpy(x)
     m, dims = xs.shape[-2:]
     rows = np.broadcast_to(xs, idx.shape + (m, dims)).reshape(-1, m, dims)
     flat = idx.reshape(-1)
-    w = np.asarray(weight)
+    half = weight.dtype == mx.bfloat16
+    w = _bf16_bits(weight) if half else np.asarray(weight)
     out = np.empty((flat.size, m, w.shape[1]), np.float32)
-    for e in np.unique(flat):
+
+    def run(e):
         sel = np.flatnonzero(flat == e)
-        out[sel] = (rows[sel].reshape(-1, dims) @ w[e].T).reshape(sel.size, m, -1)  # one product per expert
+        xe = rows[sel].reshape(-1, dims)
+        y = _expert_product(xe, w[e], half)  # one product per expert
+        out[sel] = y.reshape(sel.size, m, -1)
+
+    experts = np.unique(flat)
+    pool = _pool()
+    if half and pool is not None and len(experts) > 1:
+        _on_pool(pool, run, experts)
+    else:
+        for e in experts:
+            run(e)
     return _in_dtype(mx.array(out.reshape(idx.shape + (m, w.shape[1]))), x.dtype)
 
 

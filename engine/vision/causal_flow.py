@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..runtime import cpu_kernels
+from ..runtime import cancel, cpu_kernels
 from ..runtime.cpu_kernels import attention
 
 # SAM downsamples a view by 16 (patches) * 4 (neck + net_2/net_3 strides): an S-pixel view gives (S/64)^2 tokens
@@ -96,7 +96,9 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(cfg.dim, eps=cfg.rms_norm_eps)
 
     def __call__(self, x: mx.array, mask: mx.array) -> mx.array:
+        cancel.point(x)
         h = x + self.self_attn(self.input_layernorm(x), mask)
+        cancel.point(h)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..runtime import cpu_kernels
+from ..runtime import cancel, cpu_kernels
 from ..runtime.cpu_kernels import attention
 from .interpolate import resize_bicubic_aa
 
@@ -119,7 +119,9 @@ class TransformerBlock(nn.Module):
         self.layer_norm2 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
 
     def __call__(self, x: mx.array) -> mx.array:
+        cancel.point(x)
         h = x + self.self_attn(self.layer_norm1(x))
+        cancel.point(h)
         return h + self.mlp(self.layer_norm2(h))
 
 

@@ -22,7 +22,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..runtime import cpu_kernels
+from ..runtime import cancel, cpu_kernels
 from ..runtime.cpu_kernels import ERF_P, ERF_Q, attention
 from .interpolate import resize_bicubic_aa, resize_rel_pos
 
@@ -160,6 +160,7 @@ class Block(nn.Module):
         self.mlp = MLPBlock(cfg.width, int(cfg.width * cfg.mlp_ratio))
 
     def __call__(self, x: mx.array) -> mx.array:
+        cancel.point(x)
         shortcut = x
         x = self.norm1(x)
         if self.window_size > 0:  # padded tokens are zeros after norm1 and are NOT masked (reference behaviour)
@@ -169,6 +170,7 @@ class Block(nn.Module):
         else:
             x = self.attn(x)
         x = shortcut + x
+        cancel.point(x)
         return x + self.mlp(self.norm2(x))
 
 

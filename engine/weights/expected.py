@@ -1,8 +1,8 @@
 """The complete table of tensors a checkpoint must hold (original deepseek-ai names and shapes), from config.
 
 Used to check a checkpoint before building the model: every unused tensor and every missing or mis-shaped
-one is reported together in one error. Widths whose config value is known to be stale (v2 `net_3`) are
-taken from the checkpoint's own tensor shape, as passed in by the caller.
+one is reported together in one error. v2's `downsample_channels[1]` is stale (the real file says 1024, the
+tensor is 896 wide): `net3_width` is the one rule for net_3's width, used here and by the model.
 """
 
 from __future__ import annotations
@@ -155,9 +155,9 @@ def net3_width(cfg) -> int:
     return int(cfg.sam["downsample_channels"][1])
 
 
-def expected_tensors(cfg, net3_out: int | None = None) -> dict[str, Shape]:
+def expected_tensors(cfg) -> dict[str, Shape]:
     """name -> shape of every tensor of the original layout for this config (a CheckpointConfig)."""
-    net3_out = net3_out if net3_out is not None else net3_width(cfg)
+    net3_out = net3_width(cfg)
     t = _language(cfg.language)
     t.update(_sam(cfg.sam, net3_out))
     n_embed = int(cfg.projector.get("n_embed") or cfg.hidden_size)

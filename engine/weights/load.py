@@ -18,7 +18,7 @@ from .config import CheckpointConfig, read_config
 from .errors import CheckpointError
 from .expected import expected_tensors
 from .layouts import LAYOUTS, check_tensors, detect_layout
-from .quantized import dequantized_shapes, is_quantized
+from .quantized import dequantized_shapes
 from .tokenizer import Tokenizer
 
 
@@ -41,13 +41,7 @@ def read_checkpoint(model: str | os.PathLike, progress: Callable | None = None) 
     raw = read_tensors(folder)
     layout = detect_layout(raw)
     weights = LAYOUTS[layout](raw)
-    if cfg.version == "v2":  # net_3's width: the encoder dim, or the checkpoint's own shape
-        net3 = weights.get("model.sam_model.net_3.weight")
-        net3_out = int(net3.shape[0]) if net3 is not None and not is_quantized(weights, "model.sam_model.net_3") \
-            else int(cfg.qwen2["dim"])
-    else:
-        net3_out = None
-    expected = expected_tensors(cfg, net3_out)
+    expected = expected_tensors(cfg)
     check_tensors(dequantized_shapes(weights, cfg.quantization), expected, str(folder))
     vocab = int(cfg.language["vocab_size"])
     if tokenizer.vocab_size > vocab:

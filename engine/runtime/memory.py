@@ -1,0 +1,70 @@
+"""Memory: the machine's RAM, the memory cap a model is loaded under, and what is given back after a load.
+
+A model computing in float32 on a CPU needs twice its bf16 checkpoint's bytes; on a machine that cannot hold
+that (a 16 GB one for DeepSeek-OCR: 13.5 GB of float32 weights), the routed experts - two thirds of the
+parameters, of which a decode step reads 6 of 64 per layer - stay in the stored bfloat16 and each step
+converts only the experts it uses (`language.deepseek_v2.SwitchLinear`). That costs decode speed (numpy has no
+bfloat16 arithmetic, so the conversion is an extra pass), which is why it is chosen only when float32 would
+not fit: `expert_dtype` compares the float32 weights plus `ACTIVATION_RESERVE` with the cap (default
+`DEFAULT_FRACTION` of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to
+up to 4 GiB on a CPU) is then fitted into what the cap leaves beside the weights (`fit_buffer_cache`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import mlx.core as mx
+
+MIN_BUFFER_CACHE = 512 << 20  # MLX's buffer cache is never cut below this (less costs encode time)
+DEFAULT_FRACTION = 0.8  # of the RAM, the default memory cap
+ACTIVATION_RESERVE = 2e9  # bytes a real-size page's encode and prefill need beside the weights (measured ~1.5)
+
+
+def ram_bytes() -> int:
+    """Physical memory of this machine (8 GB when it cannot be told)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def memory_cap(limit_gb: float | None) -> float:
+    """The cap in bytes: `limit_gb` GB, or `DEFAULT_FRACTION` of the RAM."""
+    if limit_gb is not None and limit_gb <= 0:
+        raise ValueError(f"memory limit {limit_gb} GB: give a positive number of GB")
+    return limit_gb * 1e9 if limit_gb is not None else DEFAULT_FRACTION * ram_bytes()
+
+
+def expert_dtype(ck, compute: mx.Dtype, limit_gb: float | None = None) -> mx.Dtype | None:
+    """The dtype to keep the routed experts in when it is not `compute`, else None.
+
+    Only on a CPU computing in float32 from a 16-bit checkpoint (not a quantized one): the stored dtype when
+    the float32 weights plus `ACTIVATION_RESERVE` exceed the cap."""
+    if compute != mx.float32 or mx.default_device().type != mx.DeviceType.cpu or ck.config.quantization:
+        return None
+    stored = {w.dtype for n, w in ck.weights.items() if ".experts." in n or ".switch_mlp." in n}
+    if len(stored) != 1 or next(iter(stored)) not in (mx.bfloat16, mx.float16):
+        return None
+    need = sum(4 * w.size for w in ck.weights.values() if mx.issubdtype(w.dtype, mx.floating))
+    return next(iter(stored)) if need + ACTIVATION_RESERVE > memory_cap(limit_gb) else None
+
+
+def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None) -> int:
+    """Lower MLX's buffer-cache limit to what the cap leaves beside `model_bytes` of weights and the activation
+    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force."""
+    current = mx.set_cache_limit(0)
+    room = memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
+    limit = int(min(current, max(MIN_BUFFER_CACHE, room)))
+    mx.set_cache_limit(limit)
+    return limit
+
+
+def release_freed_memory() -> None:
+    """Empty MLX's buffer cache and ask the C allocator to return freed pages to the OS (glibc `malloc_trim`)."""
+    mx.clear_cache()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        pass

@@ -1,0 +1,137 @@
+"""A cancel lands inside every phase of a run: between the encoders' blocks, between the prefill's layers, and
+before the next decode step; the rest of the phase and everything after it never runs (tiny checkpoints; the
+real-size latencies are in bench/run.py --only resources)."""
+
+import threading
+
+import mlx.core as mx
+import pytest
+from PIL import Image
+
+import engine
+from engine.language import deepseek_v2
+from engine.runtime import cancel as cancel_points
+from engine.vision import causal_flow, clip, sam
+
+
+@pytest.fixture(scope="module", params=["v1", "v2"])
+def model(request, tmp_path_factory):
+    return engine.load(engine.write_tiny_checkpoint(tmp_path_factory.mktemp("m") / request.param, request.param))
+
+
+def page():
+    return Image.new("RGB", (1400, 900), "white")  # tiled: a tile batch and a global view
+
+
+def _trip(monkeypatch, cls, event: threading.Event, after: int) -> list:
+    """Count `cls.__call__` calls; set `event` once `after` calls have finished."""
+    calls = []
+    original = cls.__call__
+
+    def wrapped(self, *args, **kwargs):
+        calls.append(1)
+        out = original(self, *args, **kwargs)
+        if len(calls) == after:
+            event.set()
+        return out
+
+    monkeypatch.setattr(cls, "__call__", wrapped)
+    return calls
+
+
+def _run(model, event, **kw):
+    events = list(engine.stream(model, page(), cancel=event, max_tokens=40, ngram_size=0, **kw))
+    assert len(events) >= 1 and isinstance(events[-1], engine.Result)
+    return events[-1]
+
+
+def _cancel_after_first(model, monkeypatch, block, *counted):
+    """Set the cancel once the first `block` call has returned; run; return the Result and the call counts of
+    the `counted` classes."""
+    event = threading.Event()
+    _trip(monkeypatch, block, event, after=1)
+    calls = [_trip(monkeypatch, cls, threading.Event(), after=-1) for cls in counted]
+    res = _run(model, event)
+    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
+    return res, [len(c) for c in calls]
+
+
+def test_cancel_between_sam_blocks_stops_the_encode(model, monkeypatch):
+    _, (attention,) = _cancel_after_first(model, monkeypatch, sam.Block, sam.Attention)
+    assert attention == 1  # the next block (of this batch or the next one) stopped at its start
+
+
+@pytest.mark.parametrize("second", ["clip", "flow"])
+def test_cancel_in_the_second_encoder_stops_it(model, monkeypatch, second):
+    if (second == "clip") != (model.version == "v1"):
+        pytest.skip("the other version's encoder")
+    part = {"clip": clip, "flow": causal_flow}[second]
+    block = part.TransformerBlock if second == "clip" else part.DecoderLayer
+    _, (attention, prefill) = _cancel_after_first(model, monkeypatch, block, part.Attention, deepseek_v2.DecoderLayer)
+    assert attention == 1 and prefill == 0
+
+
+def test_cancel_between_prefill_layers_stops_the_prefill(model, monkeypatch):
+    _, (attention,) = _cancel_after_first(model, monkeypatch, deepseek_v2.DecoderLayer, deepseek_v2.Attention)
+    assert attention == 1  # layer 0 of the first chunk only; no further layer, chunk or decode step
+
+
+def test_cancel_between_the_halves_of_a_layer(model, monkeypatch):
+    _, (attention, mlp) = _cancel_after_first(model, monkeypatch, deepseek_v2.Attention, deepseek_v2.Attention,
+                                              deepseek_v2.MLP)
+    assert attention == 1 and mlp == 0  # layer 0's MLP never ran
+
+
+def test_cancel_during_decode_stops_before_the_next_step(model):
+    event = threading.Event()
+    seen = 0
+    result = None
+    for ev in engine.stream(model, page(), cancel=event, max_tokens=40, ngram_size=0):
+        if isinstance(ev, engine.TextDelta):
+            seen = ev.generated_tokens
+            if seen >= 2:
+                event.set()
+        else:
+            result = ev
+    assert result.stop_reason == "cancelled" and result.generated_tokens == seen
+
+
+def test_cancel_points_do_nothing_outside_a_run():
+    x = mx.ones((2, 2)) + 1
+    cancel_points.point(x)  # no current flag: not even evaluated, no error
+    event = threading.Event()
+    with cancel_points.scope(event):
+        cancel_points.point(x)
+        event.set()
+        with pytest.raises(cancel_points.Cancelled):
+            cancel_points.point(x)
+        with cancel_points.scope(None):
+            cancel_points.point(x)  # an inner scope without a flag
+    cancel_points.point(x)
+
+
+def test_cancel_between_the_experts_jobs(model, monkeypatch):
+    from engine.runtime import cpu_kernels
+
+    event = threading.Event()
+    products = []
+    original = cpu_kernels._expert_product
+
+    def product(*args):
+        products.append(1)
+        event.set()
+        return original(*args)
+
+    monkeypatch.setattr(cpu_kernels, "_expert_product", product)
+    res = _run(model, event)
+    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
+    # the job that saw the cancel and one job in flight on another thread finish; the other experts never start
+    assert 1 <= len(products) <= 6 < 3 * model.language_model.config.n_routed_experts
+
+
+def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch):
+    from engine.runtime import cpu_kernels
+
+    monkeypatch.setattr(cpu_kernels, "_mode", "mlx")
+    _, (products,) = _cancel_after_first(model, monkeypatch, deepseek_v2.SwitchLinear, deepseek_v2.SwitchLinear)
+    assert products == 2  # gate and up of the first MoE layer; its down projection never ran

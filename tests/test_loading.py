@@ -1,0 +1,103 @@
+"""Loading under a memory budget: no second copy of the checkpoint is kept, load progress is reported, and
+routed experts kept in bfloat16 (a memory cap too small for float32) compute exactly what float32 ones do."""
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten
+from PIL import Image, ImageDraw
+
+import engine
+from engine.runtime import cpu_kernels, memory
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return engine.write_tiny_checkpoint(tmp_path_factory.mktemp("m") / "v2", "v2", seed=5)
+
+
+def page():
+    img = Image.new("RGB", (900, 700), "white")
+    d = ImageDraw.Draw(img)
+    for i in range(10):
+        d.text((20, 20 + 60 * i), f"Row {i}: total 4{i}.50 EUR", fill="black")
+    return img
+
+
+def test_load_keeps_no_stored_copy_and_reports_progress(folder):
+    calls = []
+    model = engine.load(folder, dtype="float32", load_progress=lambda done, total: calls.append((done, total)))
+    assert model.checkpoint.weights == {}  # the stored (bf16) tensors are not kept beside the float32 ones
+    params = tree_flatten(model.module.parameters())
+    assert all(w.dtype == mx.float32 for _, w in params)
+    total = sum(w.nbytes for _, w in params)
+    assert len(calls) == len(params) and calls[-1] == (total, total)
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:])) and {t for _, t in calls} == {total}
+    assert model.expert_dtype == mx.float32  # the default cap (80% of the RAM) holds this tiny model
+
+
+def test_progress_callback_can_abort_the_load(folder):
+    def stop(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.load(folder, load_progress=stop)
+
+
+def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_results(folder):
+    full = engine.load(folder, dtype="float32")
+    small = engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
+    assert small.expert_dtype == mx.bfloat16 and small.dtype == mx.float32
+    dtypes = {n: w.dtype for n, w in tree_flatten(small.module.parameters())}
+    experts = [n for n in dtypes if ".switch_mlp." in n]
+    assert experts and all(dtypes[n] == mx.bfloat16 for n in experts)
+    assert all(d == mx.float32 for n, d in dtypes.items() if n not in experts)
+    a = engine.ocr(full, page(), max_tokens=12)
+    b = engine.ocr(small, page(), max_tokens=12)
+    assert a.prompt_tokens > 4 * 8  # the prompt takes the grouped (prefill) path, decode the few-row one
+    assert a.raw_text == b.raw_text and a.generated_tokens == b.generated_tokens == 12
+
+
+def test_bf16_experts_give_the_float32_products_in_both_paths():
+    rng = np.random.default_rng(0)
+    w16 = mx.array(rng.standard_normal((8, 48, 40), np.float32)).astype(mx.bfloat16)
+    w32 = w16.astype(mx.float32)
+    x = mx.array(rng.standard_normal((3, 1, 1, 40), np.float32))
+    idx = mx.array([[1, 5], [5, 7], [0, 1]])
+    y16 = cpu_kernels.expert_linear(x, w16, idx)
+    y32 = cpu_kernels.expert_linear(x, w32, idx)
+    assert y16 is not None and y16.shape == (3, 2, 1, 48)
+    assert np.allclose(np.asarray(y16), np.asarray(y32), rtol=1e-6, atol=1e-6)
+
+
+def test_grouped_expert_mlp_matches_mlx_for_float32_and_bf16_weights():
+    from engine.language.deepseek_v2 import SwitchGLU
+
+    rng = np.random.default_rng(1)
+    glu = SwitchGLU(24, 40, 6)
+    x = mx.array(rng.standard_normal((2, 30, 24), np.float32))
+    idx = mx.array(rng.integers(0, 5, (2, 30, 2)).astype(np.int32))  # expert 5 gets no rows
+    assert idx.size >= glu.grouped_threshold()
+    mlx_path = glu._grouped(x, idx)  # blocks of rows per expert through mx.gather_mm
+    ours = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    assert ours.shape == mlx_path.shape == (2, 30, 2, 24)
+    assert np.allclose(np.asarray(ours), np.asarray(mlx_path), rtol=1e-5, atol=1e-6)
+    glu.set_dtype(mx.bfloat16)
+    half = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    glu.set_dtype(mx.float32)  # the bf16 values, widened: the same numbers as the bf16 weights
+    wide = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    assert np.allclose(np.asarray(half), np.asarray(wide), rtol=1e-6, atol=1e-7)
+
+
+def test_the_memory_cap_decides_the_expert_dtype(folder, monkeypatch):
+    from engine.weights.load import read_checkpoint
+
+    ck = read_checkpoint(folder)
+    need = sum(4 * w.size for w in ck.weights.values())
+    assert memory.expert_dtype(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 1.01) is None
+    assert memory.expert_dtype(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 0.99) == mx.bfloat16
+    assert memory.expert_dtype(ck, mx.bfloat16, 1e-6) is None  # a bf16 model keeps bf16 experts anyway
+    monkeypatch.setattr(memory, "ram_bytes", lambda: 1 << 40)
+    assert memory.expert_dtype(ck, mx.float32) is None
+    with pytest.raises(ValueError, match="positive"):
+        memory.memory_cap(0)
