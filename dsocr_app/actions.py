@@ -32,9 +32,9 @@ class ActionSpec:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("open", "&Open\u2026", "open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
+    ActionSpec("open", "&Open\u2026", "intake.open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
                short="Open"),
-    ActionSpec("paste", "&Paste image", "paste", (), Key.Paste, None, "Add the image on the clipboard"),
+    ActionSpec("paste", "&Paste image", "intake.paste", (), Key.Paste, None, "Add the image on the clipboard"),
     ActionSpec("capture", "Capture from &screen", "capture_screen", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
                "Select a region of the screen: its text goes to the clipboard, the capture into the queue",
                short="Capture"),

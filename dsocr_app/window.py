@@ -12,8 +12,8 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QInputDialog, QLabel, QListView, QMainWindow, QMenu,
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMainWindow, QMenu,
                                QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import engine_bridge as eb
@@ -21,7 +21,7 @@ from .about import show_about
 from .export_actions import ExportActions
 from .actions import build_actions, build_menus, build_toolbar
 from .capture.controller import CaptureController
-from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
+from .intake import Intake
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
 from .preview_view import PreviewView
@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.scale_status = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
         self.scale_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.status.addWidget(self.scale_status, 1)
+        self.intake = Intake(self, self.queue, self.settings, lambda: self.quiet, self.report, self.status.showMessage)
         self.exports = ExportActions(self, self.queue, self.settings, self.current, self.results.text, self.report,
                                      self.status.showMessage)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -171,7 +172,8 @@ class MainWindow(QMainWindow):
         self.target_bar.removeRequested.connect(self.remove_region)
         v = self.view
         v.customContextMenuRequested.connect(self._view_menu)
-        v.mimeDropped.connect(self.handle_mime)
+        v.mimeDropped.connect(self.intake.handle_mime)
+        self.intake.added.connect(self._on_added)
         v.regionSelected.connect(self._on_region_selected)
         v.tileActivated.connect(self.add_tile_region)
         v.boxClicked.connect(self._on_box_clicked)
@@ -478,51 +480,16 @@ class MainWindow(QMainWindow):
 
     # ---- input ---------------------------------------------------------------------------------------------
 
-    def ask_pages(self, path: Path, count: int) -> list[int] | None:
-        """Which pages of a PDF to add (0-based); None to skip the file. Asks only when there are several pages
-        and the window is not scripted (scripts take every page, or `add_paths(pages=...)`)."""
-        if count <= 1 or self.quiet:
-            return list(range(count))
-        text, prompt = "all", f"{path.name} has {count} pages.\nPages to add, e.g. 1-3, 5 (or all):"
-        while True:
-            text, ok = QInputDialog.getText(self, "PDF pages", prompt, text=text)
-            if not ok:
-                return None
-            try:
-                return eb.parse_page_ranges(text, count)
-            except ValueError as e:
-                prompt = f"{e}\n\n{path.name} has {count} pages.\nPages to add, e.g. 1-3, 5 (or all):"
-
     def add_paths(self, paths, pages: str | None = None) -> int:
-        """Queue files and folders (a PDF becomes one item per page: `pages` like '1-3,5', else every page, or
-        those the user picks); show the first new item. Returns the count (an unusable input is a failed item)."""
-        ask = (lambda path, count: list(range(count))) if pages is not None else self.ask_pages
-        out = queue_items(paths, pages, self.settings.pdf_dpi, ask)
-        return self._add_items(out, [Path(p) for p in paths])
+        return self.intake.add_paths(paths, pages)
 
     def add_image(self, image, name: str = "Pasted image") -> int:
-        """Queue an in-memory PIL image (e.g. pasted)."""
-        return self._add_items([QueueItem(None, pixels=image.convert("RGB"), name=name, size=image.size,
-                                          checked=True)], [])
+        return self.intake.add_image(image, name)
 
-    def _add_items(self, items: list[QueueItem], paths: list[Path]) -> int:
-        if not items:
-            self.report("Nothing to add: no images or PDFs found")
-            return 0
-        first = self.queue.add(items)
-        if paths:
-            p = paths[0]
-            self.settings.last_folder = str(p if p.is_dir() else p.parent)
+    @Slot(int)
+    def _on_added(self, first: int) -> None:
         self.show_row(first)
-        bad = [i for i in items if i.error]
-        if bad:
-            self.report(f"{len(bad)} of {len(items)} cannot be read: {bad[0].error}" if len(items) > 1
-                        else bad[0].error)
-        else:
-            self.status.showMessage(f"Added {len(items)} item{'s' if len(items) != 1 else ''} to the queue",
-                                         4000)
         self.update_actions()
-        return len(items)
 
     @Slot(str)
     def open_file(self, path: str) -> None:
@@ -536,32 +503,6 @@ class MainWindow(QMainWindow):
         """Select a region of the screen (this window steps aside): text to the clipboard, the capture queued."""
         self.capturer.capture()
 
-    def handle_mime(self, mime) -> int:
-        paths = paths_from_mime(mime)
-        if paths:
-            return self.add_paths(paths)
-        image = image_from_mime(mime)
-        if image is not None:
-            return self.add_image(image, "Dropped image")
-        self.report("The dropped data holds no image or file")
-        return 0
-
-    def paste(self) -> int:
-        mime = QGuiApplication.clipboard().mimeData()
-        paths = paths_from_mime(mime) if mime is not None else []
-        if paths:
-            return self.add_paths(paths)
-        image = image_from_mime(mime) if mime is not None else None
-        if image is None:
-            self.report("The clipboard holds no image")
-            return 0
-        return self.add_image(image)
-
-    def open_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images or PDFs", self.settings.last_folder, OPEN_FILTER)
-        if files:
-            self.add_paths(files)
-
     def remove_current(self) -> None:
         row, item = self.current_row, self.current_item()
         if item is None or item.state == State.RUNNING:
@@ -573,7 +514,7 @@ class MainWindow(QMainWindow):
         self.show_row(min(row, len(self.queue.items) - 1))
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+        if self.intake.accepts(event.mimeData()):
             event.acceptProposedAction()
 
     def dragMoveEvent(self, event) -> None:
@@ -581,7 +522,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         event.acceptProposedAction()
-        self.handle_mime(event.mimeData())
+        self.intake.handle_mime(event.mimeData())
 
     # ---- model ---------------------------------------------------------------------------------------------
 

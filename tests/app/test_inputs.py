@@ -57,7 +57,7 @@ def test_pdf_pages_become_items(window, tmp_path, monkeypatch):
     pages = [document_page(620, 877, seed=k, title=f"Page {k + 1}") for k in range(3)]
     pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=72)
     asked = []
-    monkeypatch.setattr(window, "ask_pages", lambda path, count: asked.append(count) or eb.parse_page_ranges("1,3", count))
+    monkeypatch.setattr(window.intake, "ask_pages", lambda path, count: asked.append(count) or eb.parse_page_ranges("1,3", count))
     window.add_paths([pdf])
     assert asked == [3]
     assert [i.page for i in window.queue.items] == [0, 2]
@@ -79,7 +79,7 @@ def test_page_ranges():
 def test_paste_image_from_clipboard(window):
     img = document_page(900, 700, seed=3)
     QGuiApplication.clipboard().setImage(pil_to_qimage(img))
-    assert window.paste() == 1
+    assert window.intake.paste() == 1
     item = window.queue.items[-1]
     assert item.source is None and item.size == (900, 700)
     assert plan_of(window).image_size == (900, 700)
@@ -88,7 +88,7 @@ def test_paste_image_from_clipboard(window):
 
 def test_paste_without_image_says_so(window):
     QGuiApplication.clipboard().setText("just text")
-    assert window.paste() == 0
+    assert window.intake.paste() == 0
     assert "no image" in window.statusBar().currentMessage()
 
 
@@ -96,7 +96,7 @@ def test_paste_file_urls(window, page):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(page))])
     QGuiApplication.clipboard().setMimeData(mime)
-    assert window.paste() == 1
+    assert window.intake.paste() == 1
     assert window.queue.items[-1].source == Path(page)
 
 

@@ -80,7 +80,7 @@ def test_bad_inputs_are_messages_on_their_items_and_the_good_ones_run(loaded, co
     from dsocr_app.queue_model import State
 
     window = loaded
-    monkeypatch.setattr(window, "ask_pages", lambda path, count: list(range(count)))
+    monkeypatch.setattr(window.intake, "ask_pages", lambda path, count: list(range(count)))
     good_pdf = pdf_pages(tmp_path / "two.pdf", 2)
     bad = {case: p for case, (p, _) in corpus.items() if case != "folder named like an image"}
     window.add_paths([good_png, *bad.values(), good_pdf])

@@ -1,0 +1,108 @@
+"""Input intake: files, folders, PDF pages, pasted and dropped images into the queue.
+
+`Intake` turns what the user gives (paths, an in-memory image, clipboard or drop mime data, the Open dialog)
+into `QueueItem`s (read and checked by `inputs.queue_items`), adds them to the queue and emits `added(row)`
+with the first new row for the window to show; problems go to `report`, the count to `notify`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+
+from . import engine_bridge as eb
+from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
+from .queue_model import QueueItem, QueueModel
+from .settings import Settings
+
+
+class Intake(QObject):
+    added = Signal(int)  # the first new queue row
+
+    def __init__(self, parent: QWidget, queue: QueueModel, settings: Settings, quiet: Callable[[], bool],
+                 report: Callable, notify: Callable[[str, int], None]):
+        super().__init__(parent)
+        self.parent_widget, self.queue, self.settings, self.quiet = parent, queue, settings, quiet
+        self.report, self.notify = report, notify  # a problem (kept as the last error); a passing message
+
+    @staticmethod
+    def accepts(mime) -> bool:
+        """Whether a drag carries something to add (files or an image)."""
+        return mime.hasUrls() or mime.hasImage()
+
+    def ask_pages(self, path: Path, count: int) -> list[int] | None:
+        """Which pages of a PDF to add (0-based); None to skip the file. Asks only when there are several pages
+        and the window is not scripted (scripts take every page, or `add_paths(pages=...)`)."""
+        if count <= 1 or self.quiet():
+            return list(range(count))
+        text, prompt = "all", f"{path.name} has {count} pages.\nPages to add, e.g. 1-3, 5 (or all):"
+        while True:
+            text, ok = QInputDialog.getText(self.parent_widget, "PDF pages", prompt, text=text)
+            if not ok:
+                return None
+            try:
+                return eb.parse_page_ranges(text, count)
+            except ValueError as e:
+                prompt = f"{e}\n\n{path.name} has {count} pages.\nPages to add, e.g. 1-3, 5 (or all):"
+
+    def add_paths(self, paths, pages: str | None = None) -> int:
+        """Queue files and folders (a PDF becomes one item per page: `pages` like '1-3,5', else every page, or
+        those the user picks); show the first new item. Returns the count (an unusable input is a failed item)."""
+        ask = (lambda path, count: list(range(count))) if pages is not None else self.ask_pages
+        out = queue_items(paths, pages, self.settings.pdf_dpi, ask)
+        return self._add_items(out, [Path(p) for p in paths])
+
+    def add_image(self, image, name: str = "Pasted image") -> int:
+        """Queue an in-memory PIL image (e.g. pasted)."""
+        return self._add_items([QueueItem(None, pixels=image.convert("RGB"), name=name, size=image.size,
+                                          checked=True)], [])
+
+    def _add_items(self, items: list[QueueItem], paths: list[Path]) -> int:
+        if not items:
+            self.report("Nothing to add: no images or PDFs found")
+            return 0
+        first = self.queue.add(items)
+        if paths:
+            p = paths[0]
+            self.settings.last_folder = str(p if p.is_dir() else p.parent)
+        self.added.emit(first)
+        bad = [i for i in items if i.error]
+        if bad:
+            self.report(f"{len(bad)} of {len(items)} cannot be read: {bad[0].error}" if len(items) > 1
+                        else bad[0].error)
+        else:
+            self.notify(f"Added {len(items)} item{'s' if len(items) != 1 else ''} to the queue", 4000)
+        return len(items)
+
+    def handle_mime(self, mime) -> int:
+        """Add what was dropped: files and folders, else an image."""
+        paths = paths_from_mime(mime)
+        if paths:
+            return self.add_paths(paths)
+        image = image_from_mime(mime)
+        if image is not None:
+            return self.add_image(image, "Dropped image")
+        self.report("The dropped data holds no image or file")
+        return 0
+
+    def paste(self) -> int:
+        """Add the clipboard's files, else its image."""
+        mime = QGuiApplication.clipboard().mimeData()
+        paths = paths_from_mime(mime) if mime is not None else []
+        if paths:
+            return self.add_paths(paths)
+        image = image_from_mime(mime) if mime is not None else None
+        if image is None:
+            self.report("The clipboard holds no image")
+            return 0
+        return self.add_image(image)
+
+    def open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.parent_widget, "Open images or PDFs", self.settings.last_folder,
+                                                OPEN_FILTER)
+        if files:
+            self.add_paths(files)
