@@ -8,7 +8,6 @@ synchronous (the engine's planner is pure Python), runs happen in the RunQueue's
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, Signal, Slot
@@ -27,8 +26,9 @@ from .plan_options import PlanOptions, PlanOptionsBar
 from .preview_view import PreviewView
 from .queue_model import QueueItem, QueueModel, State, Target
 from .regions import locate_in_text, region_at, region_boxes, region_contents
-from .results_pane import ResultsPane, run_summary
-from .run_queue import CANCELLED, RunQueue
+from .results_pane import ResultsPane
+from .run_presenter import RunPresenter
+from .run_queue import RunQueue
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_bar import StatusBar
@@ -61,8 +61,8 @@ class MainWindow(QMainWindow):
     """DSOCR's window. Public methods are the app's actions (tests and `--screenshot` call them directly)."""
 
     planChanged = Signal(object)  # the TilePlan now shown
-    runFinished = Signal(int, int)  # queue row, target index (done, cancelled or failed)
-    textStreamed = Signal(str, int)  # a streamed text delta and the tokens generated so far
+    runFinished = Signal(int, int)  # queue row, target index (done, cancelled or failed): `RunPresenter`'s
+    textStreamed = Signal(str, int)  # a streamed text delta and the tokens generated so far: `RunPresenter`'s
     modelReady = Signal()
     modelError = Signal(str)
 
@@ -155,6 +155,10 @@ class MainWindow(QMainWindow):
         self.scale_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.status.addWidget(self.scale_status, 1)
         self.intake = Intake(self, self.queue, self.settings, lambda: self.quiet, self.report, self.status.showMessage)
+        self.run_view = RunPresenter(self.runs, self.queue, self.results, self.status, self._is_shown,
+                                     self._show_result, self.update_actions, self.report, self)
+        self.run_view.runFinished.connect(self.runFinished)
+        self.run_view.textStreamed.connect(self.textStreamed)
         self.exports = ExportActions(self, self.queue, self.settings, self.current, self.results.text, self.report,
                                      self.status.showMessage)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -188,11 +192,6 @@ class MainWindow(QMainWindow):
         r.loadProgress.connect(self.status.load_progress)
         r.modelReady.connect(self._on_model_ready)
         r.modelFailed.connect(self._on_model_failed)
-        r.started.connect(self._on_started)
-        r.delta.connect(self._on_delta)
-        r.rolledBack.connect(self._on_rollback)
-        r.finished.connect(self._on_finished)
-        r.failed.connect(self._on_failed)
         r.busyChanged.connect(self._on_busy_changed)
 
     def _restore_geometry(self) -> None:
@@ -608,74 +607,10 @@ class MainWindow(QMainWindow):
                    **self.settings.engine_options()}
         return image, {**options, "task": target.task} if target.task else options
 
-    @Slot(object)
-    def _on_started(self, job) -> None:
-        where = self.queue.locate(job.key)
-        job.key.state, job.key.error, job.key.result = State.RUNNING, "", None
-        self.queue.changed(where[0])
-        if self._is_shown(job.key):
-            self._show_result()
-        self.status.busy("Running")
-        self.status.showMessage(f"Reading {self.queue.items[where[0]].name}\u2026")
-        self.update_actions()
-
-    @Slot(object, str, int, float, float)
-    def _on_delta(self, job, text: str, tokens: int, elapsed: float, tps: float) -> None:
-        if self._is_shown(job.key):
-            self.results.append_delta(text, tokens, elapsed, tps)
-        self.status.run_progress(tokens, tps)
-        self.textStreamed.emit(text, tokens)
-
-    @Slot(object, int, int, str)
-    def _on_rollback(self, job, keep: int, loop_start: int, strategy: str) -> None:
-        if self._is_shown(job.key):
-            self.results.rewind_stream(keep, loop_start, strategy)
-
-    @Slot(object, object)
-    def _on_finished(self, job, result) -> None:
-        where = self.queue.locate(job.key)
-        if where is None:
-            return
-        if self._is_shown(job.key):
-            self.results.end_stream()
-        self.apply_result(*where, result)
-        self.status.showMessage(f"{self.queue.items[where[0]].name}: {run_summary(result)}", 8000)
-        self.runFinished.emit(*where)
-
-    @Slot(object, str)
-    def _on_failed(self, job, message: str) -> None:
-        where = self.queue.locate(job.key)
-        if where is None:
-            return
-        target = job.key
-        target.state = State.CANCELLED if message == CANCELLED else State.FAILED
-        target.error = "" if message == CANCELLED else message
-        self.queue.changed(where[0])
-        if self._is_shown(target):
-            self.results.end_stream()
-            self._show_result()
-        if message != CANCELLED:
-            self.report(f"{self.queue.items[where[0]].name}: {message}")
-        self.runFinished.emit(*where)
-
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy:
             self.status.idle()
-        self.update_actions()
-
-    def apply_result(self, row: int, index: int, result) -> None:
-        """Store an engine Result on target `index` of queue row `row`, and show it if that target is shown."""
-        item = self.queue.items[row]
-        target = item.targets[index]
-        if item.source is not None and result.image is not None:
-            # the page can be read again for figure crops: do not hold every page of a long batch in memory
-            result = dataclasses.replace(result, image=None)
-        target.result, target.text, target.error = result, result.text, ""
-        target.state = State.CANCELLED if result.stop_reason == "cancelled" else State.DONE
-        self.queue.changed(row)
-        if self._is_shown(target):
-            self._show_result()
         self.update_actions()
 
     def cancel(self) -> None:

@@ -19,7 +19,7 @@ def done(window, page):
     window.set_plan_options(version="v1", mode="gundam")
     window.add_paths([page])
     result = grounded_result(window.queue.image(0), plan_of(window))
-    window.apply_result(0, 0, result)
+    window.run_view.apply_result(0, 0, result)
     return window, result
 
 
@@ -67,7 +67,7 @@ def test_never_overwrites_silently(done, tmp_path):
 def test_export_whole_queue_picks_new_names(done, tmp_path, page):
     window, result = done
     k = window.add_region((100, 100, 700, 700))
-    window.apply_result(0, k, grounded_result(window.queue.image(0).crop((100, 100, 700, 700)), plan_of(window)))
+    window.run_view.apply_result(0, k, grounded_result(window.queue.image(0).crop((100, 100, 700, 700)), plan_of(window)))
     out = tmp_path / "out"
     first = window.exports.export_all(out, ("md", "json"))
     names = sorted(p.name for p in first if p.suffix in (".md", ".json"))
@@ -98,7 +98,7 @@ def test_tables_as_tsv(window, page):
     from .conftest import make_result
 
     raw = "Intro\n\n<table><tr><td>Item</td><td>Q1</td></tr><tr><td>Line 1</td><td>757.41</td></tr></table>\n"
-    window.apply_result(0, 0, make_result(window.queue.image(0), plan_of(window), raw))
+    window.run_view.apply_result(0, 0, make_result(window.queue.image(0), plan_of(window), raw))
     tsv = window.exports.copy_as("tsv")
     assert "Item\tQ1" in tsv and "Line 1\t757.41" in tsv
 

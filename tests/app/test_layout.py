@@ -83,7 +83,7 @@ def test_decode_speed_and_total_time_are_told_apart(window, page):
     text = run_summary(result)
     assert "decode 12.5 tokens/s" in text and "total 4.0 s" in text
     assert "tokens in" not in text  # "42 tokens in 4.0 s" reads as a second, different rate
-    window.apply_result(0, 0, result)
+    window.run_view.apply_result(0, 0, result)
     assert window.results.stats.text() == text
     window.results.begin_stream()
     window.results.append_delta("x", 10, 2.0, 7.5)

@@ -83,7 +83,7 @@ def test_window_saves_and_exports_searchable_pdfs(window, page, tmp_path, monkey
 
     window.set_plan_options(version="v1", mode="gundam")
     window.add_paths([page])
-    window.apply_result(0, 0, make_result(window.queue.image(0), plan_of(window), MATH))
+    window.run_view.apply_result(0, 0, make_result(window.queue.image(0), plan_of(window), MATH))
     assert window.acts["save_pdf"].isEnabled() and window.acts["export_pdf"].isEnabled()
     file_menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&File")
     assert {"Save as searchable &PDF\u2026", "Export all as searchable P&DF\u2026"} <= {a.text() for a in file_menu.actions()}

@@ -14,7 +14,7 @@ def _loaded(window, page):
     window.add_paths([page])
     image = window.queue.image(0)
     result = grounded_result(image, plan_of(window))
-    window.apply_result(0, 0, result)
+    window.run_view.apply_result(0, 0, result)
     return result
 
 
@@ -58,7 +58,7 @@ def test_boxes_of_a_region_sit_on_the_region(window, page):
     k = window.add_region((200, 300, 1000, 1100))
     crop = window.queue.image(0).crop((200, 300, 1000, 1100))
     result = grounded_result(crop, plan_of(window))
-    window.apply_result(0, k, result)
+    window.run_view.apply_result(0, k, result)
     x0, y0, x1, y1 = result.regions[0].boxes[0].rect  # in the region's pixels
     assert x1 - x0 < 800 and y1 - y0 < 800
     assert window.view.boxes[0].rect().getCoords() == (200 + x0, 300 + y0, 200 + x1, 300 + y1)
@@ -72,7 +72,7 @@ def test_boxes_of_a_region_sit_on_the_region(window, page):
 def test_repetition_stop_is_flagged(window, page):
     window.add_paths([page])
     result = grounded_result(window.queue.image(0), plan_of(window), stop_reason="repetition")
-    window.apply_result(0, 0, result)
+    window.run_view.apply_result(0, 0, result)
     assert window.results.banner.isVisibleTo(window.results)
     assert "repetition guard" in window.results.banner_message()
     parts = {r[0]: r for r in window.results.table_rows()}
@@ -100,11 +100,11 @@ def test_region_text_mapping():
 
 def test_repetition_shows_in_the_queue(window, page):
     window.add_paths([page])
-    window.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window), stop_reason="repetition"))
+    window.run_view.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window), stop_reason="repetition"))
     assert "repetition" in window.queue.data(window.queue.index(0), Qt.ItemDataRole.DisplayRole)
 
 
 def test_results_do_not_hold_file_images(window, page):
     window.add_paths([page])
-    window.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window)))
+    window.run_view.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window)))
     assert window.queue.items[0].targets[0].result.image is None  # read again from the file when exporting

@@ -132,7 +132,7 @@ def test_menus_come_from_the_table(window):
 
 def test_a_file_format_is_one_entry(window, page, tmp_path, monkeypatch):
     window.add_paths([page])
-    window.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window)))
+    window.run_view.apply_result(0, 0, grounded_result(window.queue.image(0), plan_of(window)))
 
     def write_html(path, item, target, overwrite, image):
         return [eb.atomic_write(path, f"<pre>{target.text}</pre>\n", overwrite=overwrite)]
@@ -147,7 +147,7 @@ def test_a_file_format_is_one_entry(window, page, tmp_path, monkeypatch):
 def test_json_export_uses_the_engines_writer(window, page, tmp_path):
     window.add_paths([page])
     result = grounded_result(window.queue.image(0), plan_of(window))
-    window.apply_result(0, 0, result)
+    window.run_view.apply_result(0, 0, result)
     path = window.exports.save_target(tmp_path / "page.json")[0]
     text = path.read_text()
     assert text == to_json(json.loads(text))  # the engine's indent and escaping
