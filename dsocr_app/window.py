@@ -23,6 +23,7 @@ from .capture.controller import CaptureController
 from .intake import Intake
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
+from .plan_presenter import PlanPresenter, origin
 from .preview_view import PreviewView
 from .queue_model import QueueItem, QueueModel, State, Target
 from .regions import locate_in_text, region_at, region_boxes, region_contents
@@ -39,28 +40,10 @@ PLACEHOLDER = ("Drop images, folders or PDFs here\n\nor paste an image ({paste})
                "The tile grid the engine will use and its token cost appear before anything runs.")
 
 
-def plan_summary(plan) -> str:
-    """The plan in one line: grid, tiles, global view and the total image tokens."""
-    w, h = plan.image_size
-    parts = [f"{plan.version} {plan.mode}, image {w}\u00d7{h} px"]
-    if plan.tiles:
-        cols, rows = plan.grid
-        parts.append(f"{cols}\u00d7{rows} grid: {len(plan.tiles)} tiles \u00d7 {plan.tiles[0].tokens} = "
-                     f"{plan.tile_tokens} tokens")
-    else:
-        parts.append("not tiled")
-    parts.append(f"global view {plan.global_view.size} px: {plan.global_tokens} tokens")
-    if plan.newline_tokens:
-        parts.append(f"newlines {plan.newline_tokens}")
-    parts.append(f"separator {plan.separator_tokens}")
-    forced = "" if plan.official else " (forced grid: not the official tiling)"
-    return " \u00b7 ".join(parts) + f" \u2014 total {plan.image_tokens} image tokens{forced}"
-
-
 class MainWindow(QMainWindow):
     """DSOCR's window. Public methods are the app's actions (tests and `--screenshot` call them directly)."""
 
-    planChanged = Signal(object)  # the TilePlan now shown
+    planChanged = Signal(object)  # the TilePlan now shown: `PlanPresenter`'s
     runFinished = Signal(int, int)  # queue row, target index (done, cancelled or failed): `RunPresenter`'s
     textStreamed = Signal(str, int)  # a streamed text delta and the tokens generated so far: `RunPresenter`'s
     modelReady = Signal()
@@ -78,7 +61,6 @@ class MainWindow(QMainWindow):
         self.capturer = CaptureController(self)
         self.current_row = -1
         self.current_target = 0
-        self.current_plan = None
         self.current_image = None
         self.region_spans: list = []
         self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
@@ -155,6 +137,9 @@ class MainWindow(QMainWindow):
         self.scale_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.status.addWidget(self.scale_status, 1)
         self.intake = Intake(self, self.queue, self.settings, lambda: self.quiet, self.report, self.status.showMessage)
+        self.planner = PlanPresenter(self.current, self.options, self.runs, self.view, self.results, self.scale_status,
+                                     self.status, self.plan_label, self.update_actions, self)
+        self.planner.planChanged.connect(self.planChanged)
         self.run_view = RunPresenter(self.runs, self.queue, self.results, self.status, self._is_shown,
                                      self._show_result, self.update_actions, self.report, self)
         self.run_view.runFinished.connect(self.runFinished)
@@ -183,8 +168,6 @@ class MainWindow(QMainWindow):
         v.boxClicked.connect(self._on_box_clicked)
         self.results.cursorMoved.connect(self._on_cursor_moved)
         self.results.textEdited.connect(self._on_text_edited)
-        self.results.tiling.gridHovered.connect(self.preview_grid)
-        self.results.tiling.gridChosen.connect(self.set_grid)
         r = self.runs
         r.modelLoading.connect(lambda source: self.status.showMessage(f"Loading the model {source}\u2026"))
         r.downloadSize.connect(self.status.download_size)
@@ -243,7 +226,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.version, s.mode, s.task = o.version, o.mode, o.task
         s.set_tiles(o.version, o.min_tiles, o.max_tiles)
-        self.replan()
+        self.planner.replan()
 
     def current_item(self) -> QueueItem | None:
         return self.queue.items[self.current_row] if 0 <= self.current_row < len(self.queue.items) else None
@@ -254,70 +237,10 @@ class MainWindow(QMainWindow):
             return None, None
         return item, item.targets[self.current_target]
 
-    def _target_plan(self, item: QueueItem | None, target: Target | None, grid=None):
-        """The plan of a target with the current options (`grid` forces one), or None without an image."""
-        if item is None or item.size is None or item.error:
-            return None
-        size = item.size if target.rect is None else (target.rect[2] - target.rect[0], target.rect[3] - target.rect[1])
-        return self.options().plan(size, grid)
-
-    @staticmethod
-    def _origin(target: Target | None) -> tuple[int, int]:
-        return (target.rect[0], target.rect[1]) if target is not None and target.rect else (0, 0)
-
-    def replan(self) -> None:
-        """Re-plan the target shown with the current options and redraw the overlay (instant, no model)."""
-        item, target = self.current()
-        plan, note = None, ""
-        try:
-            plan = self._target_plan(item, target, target.grid if target is not None else None)
-        except ValueError as e:
-            if target.grid is None:
-                note = str(e)
-            else:  # options changed under a forced grid that no longer fits them: back to the official grid
-                self.status.showMessage(f"Back to the automatic grid: {e}", 6000)
-                target.grid = None
-                self.replan()
-                return
-        self.current_plan = plan
-        self.view.set_plan(plan, self._origin(target))
-        self.results.tiling.set_plan(plan)
-        self.scale_status.set_plan(plan, item.dpi if item is not None and item.page is not None else None)
-        if plan is not None:
-            model = self.runs.model
-            note = plan_summary(plan)
-            if model is not None and model.version != plan.version:
-                note += (f"\nThe loaded model is {model.version}: Run switches the plan to {model.version}. "
-                         f"Load a {plan.version} model to run this plan.")
-            if target.result is None and target.state != State.RUNNING and not target.error:
-                self.results.set_table(plan)
-            self.planChanged.emit(plan)
-        self.plan_label.setText(note)
-        self.update_actions()
-
-    @Slot(object)
-    def preview_grid(self, grid) -> None:
-        """Draw `grid` = (cols, rows) on the page without choosing it (None: back to the plan shown)."""
-        item, target = self.current()
-        plan = self.current_plan
-        if grid is not None and plan is not None and grid != plan.grid:
-            plan = self._target_plan(item, target, grid)
-            self.status.showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
-                                    f"\u2014 click to use it", 4000)
-        elif grid is None and self.status.currentMessage().startswith("Preview:"):
-            self.status.clearMessage()
-        self.view.set_plan(plan, self._origin(target))
-
-    @Slot(object)
-    def set_grid(self, grid) -> None:
-        """Force `grid` = (cols, rows) on the target shown, or None for the automatic (official) grid; re-plans."""
-        item, target = self.current()
-        if target is None:
-            return
-        target.grid = tuple(grid) if grid is not None else None
-        self.replan()
-        if self.current_plan is not None:
-            self.status.showMessage(eb.grid_reason(self.current_plan), 6000)
+    @property
+    def current_plan(self):
+        """The plan shown (None without an image)."""
+        return self.planner.plan
 
     # ---- what is shown ------------------------------------------------------------------------------------
 
@@ -356,7 +279,7 @@ class MainWindow(QMainWindow):
         self.current_target = index if item is not None else 0
         self.target_bar.set_targets([t.label for t in item.targets] if item is not None else [],
                                     self.current_target if item is not None else -1)
-        self.replan()
+        self.planner.replan()
         self._show_result()
 
     def _show_result(self) -> None:
@@ -372,8 +295,7 @@ class MainWindow(QMainWindow):
         elif target.result is not None:
             self.results.show_result(target.result, target.text)
             boxes = region_boxes(target.result.regions)
-            self.view.set_boxes([(b, label) for b, label, _ in boxes],
-                                (target.rect[0], target.rect[1]) if target.rect else (0, 0))
+            self.view.set_boxes([(b, label) for b, label, _ in boxes], origin(target))
             for box_item, (_, _, region) in zip(self.view.boxes, boxes):
                 box_item.index = region
             self._update_spans()
@@ -458,7 +380,7 @@ class MainWindow(QMainWindow):
         _, target = self.current()
         if self.current_plan is None or not 0 <= index < len(self.current_plan.tiles):
             return
-        ox, oy = (target.rect[0], target.rect[1]) if target.rect else (0, 0)
+        ox, oy = origin(target)
         x0, y0, x1, y1 = self.current_plan.tiles[index].box
         self.add_region((round(ox + x0), round(oy + y0), round(ox + x1), round(oy + y1)))
 

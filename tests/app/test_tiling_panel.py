@@ -149,7 +149,7 @@ def test_window_tiling_tab_hover_click_and_undo(window, page, qtbot):
 def test_window_drops_a_forced_grid_the_new_options_cannot_take(window, page):
     window.set_plan_options(version="v1", mode="gundam")
     window.add_paths([page])
-    window.set_grid((4, 2))  # 8 tiles: fine for v1, too many for v2
+    window.planner.set_grid((4, 2))  # 8 tiles: fine for v1, too many for v2
     assert window.current_plan.grid == (4, 2)
     window.set_plan_options(version="v2")
     assert window.current()[1].grid is None and window.current_plan.grid == (2, 3) and window.current_plan.official
@@ -173,7 +173,7 @@ def test_run_with_a_forced_grid(window, tiny_v1, page, qtbot):
     window.set_plan_options(mode="gundam")
     window.add_paths([page])
     window.max_tokens = 3
-    window.set_grid((1, 2))
+    window.planner.set_grid((1, 2))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()
     result = window.current()[1].result
