@@ -65,7 +65,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel", "&Cancel", "cancel", (), "Esc", SP.SP_MediaStop, "Stop the run at once"),
     ActionSpec("model", "Choose &model\u2026", "choose_model", (), "Ctrl+Shift+M", SP.SP_ComputerIcon,
                "Choose and load the model (hub id or local folder)", short="Model"),
-    ActionSpec("region", "Select &region", "toggle_region_mode", (), "Ctrl+E", None,
+    ActionSpec("region", "Select &region", "regions.toggle_region_mode", (), "Ctrl+E", None,
                "Drag a rectangle on the image to OCR only that region", checkable=True),
     ActionSpec("zoom_in", "Zoom &in", "view.zoom_by", (1.25,), Key.ZoomIn),
     ActionSpec("zoom_out", "Zoom &out", "view.zoom_by", (0.8,), Key.ZoomOut),

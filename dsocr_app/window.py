@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMainWindow, QMenu,
                                QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
@@ -23,10 +23,10 @@ from .capture.controller import CaptureController
 from .intake import Intake
 from .model_dialog import ModelDialog
 from .plan_options import PlanOptions, PlanOptionsBar
-from .plan_presenter import PlanPresenter, origin
+from .plan_presenter import PlanPresenter
 from .preview_view import PreviewView
 from .queue_model import QueueItem, QueueModel, State, Target
-from .regions import locate_in_text, region_at, region_boxes, region_contents
+from .region_tools import BoxLinks, RegionCommands
 from .results_pane import ResultsPane
 from .run_presenter import RunPresenter
 from .run_queue import RunQueue
@@ -62,7 +62,6 @@ class MainWindow(QMainWindow):
         self.current_row = -1
         self.current_target = 0
         self.current_image = None
-        self.region_spans: list = []
         self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
         self.last_error = ""
         self._message_box: QMessageBox | None = None
@@ -140,6 +139,9 @@ class MainWindow(QMainWindow):
         self.planner = PlanPresenter(self.current, self.options, self.runs, self.view, self.results, self.scale_status,
                                      self.status, self.plan_label, self.update_actions, self)
         self.planner.planChanged.connect(self.planChanged)
+        self.regions = RegionCommands(self.queue, self.runs, self.view, self.status, self.acts["region"], self.current,
+                                      lambda: self.planner.plan, self.show_target, self)
+        self.links = BoxLinks(self.view, self.results, self.status, self.current, self)
         self.run_view = RunPresenter(self.runs, self.queue, self.results, self.status, self._is_shown,
                                      self._show_result, self.update_actions, self.report, self)
         self.run_view.runFinished.connect(self.runFinished)
@@ -158,16 +160,10 @@ class MainWindow(QMainWindow):
         self.options_bar.changed.connect(self._on_options_changed)
         self.queue_view.selectionModel().currentChanged.connect(self._on_queue_current)
         self.target_bar.targetChosen.connect(self.show_target)
-        self.target_bar.removeRequested.connect(self.remove_region)
-        v = self.view
-        v.customContextMenuRequested.connect(self._view_menu)
-        v.mimeDropped.connect(self.intake.handle_mime)
+        self.target_bar.removeRequested.connect(self.regions.remove_region)
+        self.view.customContextMenuRequested.connect(self._view_menu)
+        self.view.mimeDropped.connect(self.intake.handle_mime)
         self.intake.added.connect(self._on_added)
-        v.regionSelected.connect(self._on_region_selected)
-        v.tileActivated.connect(self.add_tile_region)
-        v.boxClicked.connect(self._on_box_clicked)
-        self.results.cursorMoved.connect(self._on_cursor_moved)
-        self.results.textEdited.connect(self._on_text_edited)
         r = self.runs
         r.modelLoading.connect(lambda source: self.status.showMessage(f"Loading the model {source}\u2026"))
         r.downloadSize.connect(self.status.download_size)
@@ -284,8 +280,7 @@ class MainWindow(QMainWindow):
 
     def _show_result(self) -> None:
         item, target = self.current()
-        self.region_spans = []
-        self.view.set_boxes([])
+        self.links.clear()
         if item is None:
             self.results.clear()
         elif item.error:
@@ -294,11 +289,7 @@ class MainWindow(QMainWindow):
             self.results.begin_stream(self.runs.partial)
         elif target.result is not None:
             self.results.show_result(target.result, target.text)
-            boxes = region_boxes(target.result.regions)
-            self.view.set_boxes([(b, label) for b, label, _ in boxes], origin(target))
-            for box_item, (_, _, region) in zip(self.view.boxes, boxes):
-                box_item.index = region
-            self._update_spans()
+            self.links.show(target)
         elif target.error:
             self.results.show_failure(target.error, self.current_plan)
         else:
@@ -307,34 +298,6 @@ class MainWindow(QMainWindow):
     def _is_shown(self, target: Target) -> bool:
         _, shown = self.current()
         return shown is target
-
-    def _update_spans(self) -> None:
-        _, target = self.current()
-        if target is None or target.result is None:
-            self.region_spans = []
-            return
-        self.region_spans = locate_in_text(self.results.text(), region_contents(target.result.regions))
-
-    @Slot(int)
-    def _on_box_clicked(self, region: int) -> None:
-        self.view.select_box(region, ensure_visible=False)
-        if 0 <= region < len(self.region_spans) and self.region_spans[region] is not None:
-            self.results.select_span(*self.region_spans[region])
-            self.status.showMessage("Selected the text of this box", 3000)
-        else:
-            self.status.showMessage("This box's text was not found in the markdown", 3000)
-
-    @Slot(int)
-    def _on_cursor_moved(self, position: int) -> None:
-        if self.view.boxes:
-            self.view.select_box(region_at(self.region_spans, position))
-
-    @Slot(str)
-    def _on_text_edited(self, text: str) -> None:
-        _, target = self.current()
-        if target is not None and target.state != State.RUNNING:
-            target.text = text
-            self._update_spans()
 
     # ---- small commands ------------------------------------------------------------------------------------
 
@@ -345,59 +308,10 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         tile = self.view.plan_overlay.tile_at(self.view.mapToScene(pos)) if self.view.plan_overlay else None
         if tile is not None:
-            menu.addAction(f"OCR tile {tile + 1} as a region", lambda: self.add_tile_region(tile))
+            menu.addAction(f"OCR tile {tile + 1} as a region", lambda: self.regions.add_tile_region(tile))
         for name in ("region", None, "zoom_in", "zoom_out", "fit", "tiles", "boxes"):
             menu.addSeparator() if name is None else menu.addAction(self.acts[name])
         menu.exec(self.view.mapToGlobal(pos))
-
-    # ---- regions -------------------------------------------------------------------------------------------
-
-    def add_region(self, rect: tuple[int, int, int, int]) -> int:
-        """Add a region (x0, y0, x1, y1) of the current image as a new target and show it; returns its index."""
-        item = self.current_item()
-        if item is None or item.size is None:
-            return -1
-        w, h = item.size
-        x0, y0, x1, y1 = (int(v) for v in rect)
-        box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
-        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
-            return -1
-        index = next((k for k, t in enumerate(item.targets) if t.rect == box), None)
-        if index is None:
-            item.targets.append(Target(rect=box))
-            index = len(item.targets) - 1
-        self.show_target(index)
-        return index
-
-    @Slot(QRect)
-    def _on_region_selected(self, rect: QRect) -> None:
-        self.acts["region"].setChecked(False)
-        self.add_region((rect.left(), rect.top(), rect.left() + rect.width(), rect.top() + rect.height()))
-
-    @Slot(int)
-    def add_tile_region(self, index: int) -> None:
-        """Make tile `index` of the plan shown into a region."""
-        _, target = self.current()
-        if self.current_plan is None or not 0 <= index < len(self.current_plan.tiles):
-            return
-        ox, oy = origin(target)
-        x0, y0, x1, y1 = self.current_plan.tiles[index].box
-        self.add_region((round(ox + x0), round(oy + y0), round(ox + x1), round(oy + y1)))
-
-    def remove_region(self) -> None:
-        item, target = self.current()
-        if item is None or self.current_target == 0 or target.state == State.RUNNING:
-            return
-        self.runs.drop(target)
-        del item.targets[self.current_target]
-        self.show_target(0)
-        self.queue.changed(self.current_row)
-
-    def toggle_region_mode(self, on: bool) -> None:
-        self.view.set_region_mode(bool(on))
-        if on:
-            self.status.showMessage("Drag a rectangle on the image to OCR only that region (double-click a "
-                                         "tile to pick it)", 5000)
 
     # ---- input ---------------------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def test_never_overwrites_silently(done, tmp_path):
 
 def test_export_whole_queue_picks_new_names(done, tmp_path, page):
     window, result = done
-    k = window.add_region((100, 100, 700, 700))
+    k = window.regions.add_region((100, 100, 700, 700))
     window.run_view.apply_result(0, k, grounded_result(window.queue.image(0).crop((100, 100, 700, 700)), plan_of(window)))
     out = tmp_path / "out"
     first = window.exports.export_all(out, ("md", "json"))

@@ -55,7 +55,7 @@ def test_boxes_are_drawn_and_linked_to_text(window, page, qtbot):
 def test_boxes_of_a_region_sit_on_the_region(window, page):
     window.set_plan_options(version="v1", mode="gundam")
     window.add_paths([page])
-    k = window.add_region((200, 300, 1000, 1100))
+    k = window.regions.add_region((200, 300, 1000, 1100))
     crop = window.queue.image(0).crop((200, 300, 1000, 1100))
     result = grounded_result(crop, plan_of(window))
     window.run_view.apply_result(0, k, result)

@@ -91,7 +91,7 @@ def test_run_all_and_region(loaded, page, tmp_path, qtbot):
     document_page(600, 800, seed=5).save(small)
     window.add_paths([page, small])
     window.max_tokens = 6
-    k = window.add_region((100, 100, 700, 900))
+    k = window.regions.add_region((100, 100, 700, 900))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()
     region = window.queue.items[0].targets[k]
