@@ -8,12 +8,10 @@ synchronous (the engine's planner is pure Python), runs happen in the RunQueue's
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, Slot
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QLabel, QListView, QMainWindow, QMenu,
-                               QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QListView, QMainWindow, QMenu, QMessageBox, QSizePolicy, QSplitter,
+                               QToolBar)
 
 from . import engine_bridge as eb
 from .about import show_about
@@ -22,9 +20,9 @@ from .actions import build_actions, build_menus, build_toolbar
 from .capture.controller import CaptureController
 from .intake import Intake
 from .model_dialog import ModelDialog
+from .page_pane import PagePane
 from .plan_options import PlanOptions, PlanOptionsBar
 from .plan_presenter import PlanPresenter
-from .preview_view import PreviewView
 from .queue_model import QueueItem, QueueModel, State, Target
 from .region_tools import BoxLinks, RegionCommands
 from .results_pane import ResultsPane
@@ -33,12 +31,7 @@ from .run_queue import RunQueue
 from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_bar import StatusBar
-from .target_bar import TargetBar
 from .tiling_panel import ScaleStatus
-
-PLACEHOLDER = ("Drop images, folders or PDFs here\n\nor paste an image ({paste}), or open files ({open}).\n\n"
-               "The tile grid the engine will use and its token cost appear before anything runs.")
-
 
 class MainWindow(QMainWindow):
     """DSOCR's window. Public methods are the app's actions (tests and `--screenshot` call them directly)."""
@@ -103,30 +96,8 @@ class MainWindow(QMainWindow):
         self.queue_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.queue_view.setMinimumWidth(110)
 
-        centre = QWidget()
-        cl = QVBoxLayout(centre)
-        cl.setContentsMargins(0, 0, 0, 0)
-        self.target_bar = TargetBar(self.acts["region"])
-        cl.addWidget(self.target_bar)
-        self.stack = QStackedWidget()
-        keys = {name: QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
-                for name, k in (("paste", QKeySequence.StandardKey.Paste), ("open", QKeySequence.StandardKey.Open))}
-        self.placeholder_text = PLACEHOLDER.format(**keys)
-        self.placeholder = QLabel(self.placeholder_text)
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setAccessibleName("Drop area")
-        self.view = PreviewView()
-        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.stack.addWidget(self.placeholder)
-        self.stack.addWidget(self.view)
-        cl.addWidget(self.stack, 1)
-        self.plan_label = QLabel()
-        self.plan_label.setAccessibleName("Tile plan summary")
-        self.plan_label.setWordWrap(True)
-        self.plan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        cl.addWidget(self.plan_label)
-        centre.setMinimumWidth(240)
+        self.page = PagePane(self.acts["region"])
+        self.view, self.target_bar, self.plan_label = self.page.view, self.page.target_bar, self.page.plan_label
 
         self.results = ResultsPane()
         self.results.setMinimumWidth(300)
@@ -151,7 +122,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         self.splitter.setChildrenCollapsible(False)
-        for k, (w, stretch) in enumerate(((self.queue_view, 0), (centre, 3), (self.results, 2))):
+        for k, (w, stretch) in enumerate(((self.queue_view, 0), (self.page, 3), (self.results, 2))):
             self.splitter.addWidget(w)
             self.splitter.setStretchFactor(k, stretch)
         self.setCentralWidget(self.splitter)
@@ -254,13 +225,9 @@ class MainWindow(QMainWindow):
             except eb.ImageError:
                 pass  # recorded on the item
         if self.current_image is None:
-            self.view.clear()
-            self.stack.setCurrentWidget(self.placeholder)
-            self.placeholder.setText(self.placeholder_text if item is None
-                                     else f"Cannot open {item.name}:\n\n{item.reason}")
+            self.page.show_message(None if item is None else f"Cannot open {item.name}:\n\n{item.reason}")
         else:
-            self.stack.setCurrentWidget(self.view)
-            self.view.set_image(self.current_image)
+            self.page.show_image(self.current_image)
         self.setWindowTitle(f"{item.name} \u2014 DSOCR" if item is not None else "DSOCR")
         self.show_target(0)
 

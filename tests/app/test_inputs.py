@@ -27,8 +27,8 @@ def test_corrupt_file_gives_a_message_not_a_crash(window, tmp_path, page):
     item = window.queue.items[0]
     assert item.state == State.FAILED and "scan.png" in item.error
     assert "scan.png" in window.statusBar().currentMessage()
-    assert "scan.png" in window.placeholder.text()
-    assert window.stack.currentWidget() is window.placeholder
+    assert "scan.png" in window.page.placeholder.text()
+    assert window.page.stack.currentWidget() is window.page.placeholder
     assert not window.acts["run"].isEnabled()
     window.run_current()  # refused politely
     assert window.runs.running is None
@@ -37,7 +37,7 @@ def test_corrupt_file_gives_a_message_not_a_crash(window, tmp_path, page):
     assert window.queue.items[1].state == State.FAILED and "empty" in window.queue.items[1].error
     window.show_row(2)
     assert window.queue.items[2].size == (1240, 1754)
-    assert plan_of(window) is not None and window.stack.currentWidget() is window.view
+    assert plan_of(window) is not None and window.page.stack.currentWidget() is window.view
 
 
 def test_folder_drop_queues_images_and_skips_other_files(window, tmp_path):
