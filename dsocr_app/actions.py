@@ -63,7 +63,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("run_all", "Run &all", "run_all", (), "Ctrl+Shift+R", SP.SP_MediaSeekForward,
                "OCR every item in the queue that has not run"),
     ActionSpec("cancel", "&Cancel", "cancel", (), "Esc", SP.SP_MediaStop, "Stop the run at once"),
-    ActionSpec("model", "Choose &model\u2026", "choose_model", (), "Ctrl+Shift+M", SP.SP_ComputerIcon,
+    ActionSpec("model", "Choose &model\u2026", "models.choose", (), "Ctrl+Shift+M", SP.SP_ComputerIcon,
                "Choose and load the model (hub id or local folder)", short="Model"),
     ActionSpec("region", "Select &region", "regions.toggle_region_mode", (), "Ctrl+E", None,
                "Drag a rectangle on the image to OCR only that region", checkable=True),

@@ -19,7 +19,7 @@ from .export_actions import ExportActions
 from .actions import build_actions, build_menus, build_toolbar
 from .capture.controller import CaptureController
 from .intake import Intake
-from .model_dialog import ModelDialog
+from .model_control import ModelControl
 from .page_pane import PagePane
 from .plan_options import PlanOptions, PlanOptionsBar
 from .plan_presenter import PlanPresenter
@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.scale_status = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
         self.scale_status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
         self.status.addWidget(self.scale_status, 1)
+        self.models = ModelControl(self, self.runs, self.settings, self.status, self.report, self.update_actions)
         self.intake = Intake(self, self.queue, self.settings, lambda: self.quiet, self.report, self.status.showMessage)
         self.planner = PlanPresenter(self.current, self.options, self.runs, self.view, self.results, self.scale_status,
                                      self.status, self.plan_label, self.update_actions, self)
@@ -135,14 +136,9 @@ class MainWindow(QMainWindow):
         self.view.customContextMenuRequested.connect(self._view_menu)
         self.view.mimeDropped.connect(self.intake.handle_mime)
         self.intake.added.connect(self._on_added)
-        r = self.runs
-        r.modelLoading.connect(lambda source: self.status.showMessage(f"Loading the model {source}\u2026"))
-        r.downloadSize.connect(self.status.download_size)
-        r.downloadProgress.connect(self.status.download_progress)
-        r.loadProgress.connect(self.status.load_progress)
-        r.modelReady.connect(self._on_model_ready)
-        r.modelFailed.connect(self._on_model_failed)
-        r.busyChanged.connect(self._on_busy_changed)
+        self.models.ready.connect(self._on_model_ready)
+        self.models.error.connect(self.modelError)
+        self.runs.busyChanged.connect(self._on_busy_changed)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry("geometry")
@@ -332,38 +328,16 @@ class MainWindow(QMainWindow):
     def model(self):
         return self.runs.model
 
-    def choose_model(self) -> bool:
-        """Ask for a model and load it; False if the user cancelled."""
-        dialog = ModelDialog(self.settings.model, self.settings.recent_models, self)
-        if dialog.exec() != ModelDialog.DialogCode.Accepted or not dialog.source():
-            return False
-        self.load_model(dialog.source())
-        return True
-
     def load_model(self, source: str) -> None:
         """Load a model (hub id or folder) in the worker; runs waiting for it start when it is ready."""
-        if self.runs.running is not None:
-            self.report("Wait for the run to finish (or cancel it) before changing the model")
-            return
-        self.runs.load(str(source), self.settings.load_options())
-        self.status.model_loading(str(source))
-        self.update_actions()
+        self.models.load(source)
 
     @Slot(object)
     def _on_model_ready(self, model) -> None:
-        self.settings.model = model.name
-        self.settings.add_recent_model(model.name)
-        self.status.model_ready(model)
         if model.version != self.options().version:
             self.set_plan_options(version=model.version)
         self.update_actions()
         self.modelReady.emit()
-
-    @Slot(str)
-    def _on_model_failed(self, message: str) -> None:
-        self.status.model_failed()
-        self.report(message, title="Could not load the model", dialog=True)
-        self.modelError.emit(message)
 
     # ---- running -------------------------------------------------------------------------------------------
 
@@ -391,7 +365,7 @@ class MainWindow(QMainWindow):
             elif self.quiet:
                 self.report("No model is loaded: choose one first (Model \u2192 Choose model)")
                 return
-            elif not self.choose_model():
+            elif not self.models.choose():
                 return
         self.runs.submit(targets)
         self.update_actions()
