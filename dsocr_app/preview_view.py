@@ -8,7 +8,7 @@ view transform. Colours come from the palette, except the tile colour, which has
 from __future__ import annotations
 
 from PIL import Image
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem,
                                QGraphicsScene, QGraphicsView, QStyleOptionGraphicsItem, QWidget)
@@ -167,6 +167,7 @@ class PreviewView(QGraphicsView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.boxes: list[BoxItem] = []
         self.setScene(QGraphicsScene(self))
         self.setAccessibleName("Image preview")
         self.setAccessibleDescription("The image with the tile grid the engine will use and the grounding boxes")
@@ -181,13 +182,19 @@ class PreviewView(QGraphicsView):
         self.pixmap_item: QGraphicsPixmapItem | None = None
         self.plan_overlay: PlanOverlay | None = None
         self.region_item: QGraphicsRectItem | None = None
-        self.boxes: list[BoxItem] = []
         self._region_mode = False
         self._drag_start: QPointF | None = None
         self._rubber: QGraphicsRectItem | None = None
         self._fit = True
         self.show_tiles = True
         self.show_boxes = True
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # dark/light switch: the boxes take the new palette
+            for b in self.boxes:
+                b.set_selected(b.pen().widthF() > 2)
+            self.viewport().update()
+        super().changeEvent(event)
 
     # content
     def clear(self) -> None:

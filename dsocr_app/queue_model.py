@@ -1,6 +1,6 @@
 """The queue: one item per image or PDF page, each with its whole-page and region targets and their states.
 
-`QueueModel` is a list model for a QListView. Items are checked soon after they are added (decoded one per
+`QueueModel` is a list model, shown by `QueueView`. Items are checked soon after they are added (decoded one per
 event-loop turn, a few stay cached), so an item that cannot be read says why in its row before it is shown
 or run; PDF pages are checked when they are rendered.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle
 
 from . import engine_bridge as eb
 
@@ -249,3 +250,19 @@ class QueueModel(QAbstractListModel):
         while len(self._cache) > self.CACHE:
             self._cache.popitem(last=False)
         return img
+
+
+class QueueView(QListView):
+    """The queue list at the window's left: one selected row (the shown item), `remove` in its context menu."""
+
+    def __init__(self, model: QueueModel, remove: QAction, parent=None):
+        super().__init__(parent)
+        self.setModel(model)
+        self.setAccessibleName("Queue")
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.addAction(remove)
+        self.setAcceptDrops(False)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setMinimumWidth(110)

@@ -8,10 +8,8 @@ synchronous (the engine's planner is pure Python), runs happen in the RunQueue's
 
 from __future__ import annotations
 
-
-from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QListView, QMainWindow, QMenu, QMessageBox, QSizePolicy, QSplitter,
-                               QToolBar)
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolBar
 
 from . import engine_bridge as eb
 from .about import show_about
@@ -19,11 +17,12 @@ from .export_actions import ExportActions
 from .actions import build_actions, build_menus, build_toolbar
 from .capture.controller import CaptureController
 from .intake import Intake
+from .main_splitter import MainSplitter
 from .model_control import ModelControl
 from .page_pane import PagePane
 from .plan_options import PlanOptions, PlanOptionsBar
 from .plan_presenter import PlanPresenter
-from .queue_model import QueueItem, QueueModel, State, Target
+from .queue_model import QueueItem, QueueModel, QueueView, State, Target
 from .region_tools import BoxLinks, RegionCommands
 from .results_pane import ResultsPane
 from .run_presenter import RunPresenter
@@ -32,6 +31,7 @@ from .settings import Settings
 from .settings_dialog import SettingsDialog
 from .status_bar import StatusBar
 from .tiling_panel import ScaleStatus
+
 
 class MainWindow(QMainWindow):
     """DSOCR's window. Public methods are the app's actions (tests and `--screenshot` call them directly)."""
@@ -58,7 +58,6 @@ class MainWindow(QMainWindow):
         self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
         self.last_error = ""
         self._message_box: QMessageBox | None = None
-        self._sized = False  # the splitter has its first sizes (or the user's)
         self.acts = build_actions(self)
         self._build_ui()
         build_menus(self.menuBar(), self.acts)
@@ -85,17 +84,7 @@ class MainWindow(QMainWindow):
         options_tb.addWidget(self.options_bar)
         self.addToolBar(options_tb)
 
-        self.queue_view = QListView()
-        self.queue_view.setModel(self.queue)
-        self.queue_view.setAccessibleName("Queue")
-        self.queue_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.queue_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.queue_view.addAction(self.acts["remove"])
-        self.queue_view.setAcceptDrops(False)
-        self.queue_view.setWordWrap(True)
-        self.queue_view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.queue_view.setMinimumWidth(110)
-
+        self.queue_view = QueueView(self.queue, self.acts["remove"])
         self.page = PagePane(self.acts["region"])
         self.view, self.target_bar, self.plan_label = self.page.view, self.page.target_bar, self.page.plan_label
 
@@ -120,12 +109,7 @@ class MainWindow(QMainWindow):
         self.run_view.textStreamed.connect(self.textStreamed)
         self.exports = ExportActions(self, self.queue, self.settings, self.current, self.results.text, self.report,
                                      self.status.showMessage)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("main-splitter")
-        self.splitter.setChildrenCollapsible(False)
-        for k, (w, stretch) in enumerate(((self.queue_view, 0), (self.page, 3), (self.results, 2))):
-            self.splitter.addWidget(w)
-            self.splitter.setStretchFactor(k, stretch)
+        self.splitter = MainSplitter(self.queue_view, self.page, self.results)
         self.setCentralWidget(self.splitter)
 
     def _connect(self) -> None:
@@ -144,27 +128,15 @@ class MainWindow(QMainWindow):
         geometry = self.settings.geometry("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1400, 900)
-        state = self.settings.geometry("splitter")
-        self._sized = state is not None and self.splitter.restoreState(state)
-
-    def _fit_splitter(self) -> None:
-        """First sizes of queue, image and results for the window's width (until the user drags a handle): the
-        results get room for all their tabs."""
-        w = self.splitter.width()
-        tabs = self.results.tabs.tabBar().sizeHint().width() + 8
-        queue, results = min(max(int(w * 0.13), 110), 220), min(max(int(w * 0.36), tabs), max(560, tabs))
-        self.splitter.setSizes([queue, max(w - queue - results, 240), results])
+        self.splitter.restore(self.settings.geometry("splitter"))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if not self._sized:
-            self._fit_splitter()
+        self.splitter.window_resized()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._sized:
-            self._fit_splitter()
-        self._sized = True  # from now on the user's handle positions stay
+        self.splitter.window_shown()
 
     def save_settings(self) -> None:
         s, o = self.settings, self.options()
@@ -436,13 +408,6 @@ class MainWindow(QMainWindow):
             box.setWindowModality(Qt.WindowModality.WindowModal)
             box.open()
             self._message_box = box
-
-    def changeEvent(self, event) -> None:
-        if event.type() == QEvent.Type.PaletteChange:  # dark/light switch: overlays take the new palette
-            for b in self.view.boxes:
-                b.set_selected(b.pen().widthF() > 2)
-            self.view.viewport().update()
-        super().changeEvent(event)
 
     def closeEvent(self, event) -> None:
         self.save_settings()
