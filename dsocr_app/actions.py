@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QToolBar, QToolButton, QWidget
 
@@ -133,6 +134,17 @@ def build_menus(menubar, actions: dict[str, QAction], menus=MENUS) -> None:
         menu = menubar.addMenu(title)
         for name in names:
             menu.addSeparator() if name is None else menu.addAction(actions[name])
+
+
+def main_toolbar(actions: dict[str, QAction], items=TOOLBAR) -> QToolBar:
+    """The window's main toolbar (fixed, text beside the icons) with `items`."""
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    toolbar.setAccessibleName("Main toolbar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    toolbar.setMovable(False)
+    build_toolbar(toolbar, actions, items)
+    return toolbar
 
 
 def build_toolbar(toolbar: QToolBar, actions: dict[str, QAction], items=TOOLBAR) -> None:

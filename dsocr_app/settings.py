@@ -63,6 +63,11 @@ class Settings:
         self._set(f"plan/{version}/min_tiles", int(lo))
         self._set(f"plan/{version}/max_tiles", int(hi))
 
+    def set_plan(self, o) -> None:
+        """Remember a `PlanOptions`: version, mode, task and that version's tile limits."""
+        self.version, self.mode, self.task = o.version, o.mode, o.task
+        self.set_tiles(o.version, o.min_tiles, o.max_tiles)
+
     @property
     def task(self) -> str:
         t = str(self._get("run/task", "markdown"))

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QSizePolicy, QToo
 from . import engine_bridge as eb
 from .about import show_about
 from .export_actions import ExportActions
-from .actions import build_actions, build_menus, build_toolbar
+from .actions import build_actions, build_menus, main_toolbar
 from .capture.controller import CaptureController
 from .intake import Intake
 from .main_splitter import MainSplitter
@@ -68,13 +68,7 @@ class MainWindow(QMainWindow):
     # ---- construction --------------------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
-        tb = QToolBar("Main")
-        tb.setObjectName("main-toolbar")
-        tb.setAccessibleName("Main toolbar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        tb.setMovable(False)
-        self.addToolBar(tb)
-        build_toolbar(tb, self.acts)
+        self.addToolBar(main_toolbar(self.acts))
         self.addToolBarBreak()
         s = self.settings
         self.options_bar = PlanOptionsBar(PlanOptions(s.version, s.mode, *s.tiles(s.version), s.task), s.tiles)
@@ -139,11 +133,10 @@ class MainWindow(QMainWindow):
         self.splitter.window_shown()
 
     def save_settings(self) -> None:
-        s, o = self.settings, self.options()
+        s = self.settings
         s.set_geometry("geometry", self.saveGeometry())
         s.set_geometry("splitter", self.splitter.saveState())
-        s.version, s.mode, s.task = o.version, o.mode, o.task
-        s.set_tiles(o.version, o.min_tiles, o.max_tiles)
+        s.set_plan(self.options())
         s.sync()
 
     # ---- planning --------------------------------------------------------------------------------------------
@@ -158,9 +151,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_options_changed(self, o: PlanOptions) -> None:
-        s = self.settings
-        s.version, s.mode, s.task = o.version, o.mode, o.task
-        s.set_tiles(o.version, o.min_tiles, o.max_tiles)
+        self.settings.set_plan(o)
         self.planner.replan()
 
     def current_item(self) -> QueueItem | None:
