@@ -1,9 +1,10 @@
 """One instance per user: requests and answers over the local socket, a stale socket, the per-user name."""
 
+import json
 import os
 import socket
+import subprocess
 import sys
-import threading
 
 import pytest
 from PySide6.QtCore import QDir
@@ -16,8 +17,12 @@ def name():
     return os.environ["DSOCR_INSTANCE"]  # the test's own (conftest)
 
 
-def ask(message, results):
-    results.append(instance.send(message, timeout_s=30))
+def ask(message: dict) -> subprocess.Popen:
+    """A second DSOCR asking: `send` from another process, as `dsocr-app --capture` does (Qt objects made in
+    a bare Python thread of this process are not what the app does, and crashed the event loop once)."""
+    code = ("import json, sys; from dsocr_app.capture.instance import send; "
+            "print(json.dumps(send(json.loads(sys.argv[1]), timeout_s=30)))")
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps(message)], stdout=subprocess.PIPE, text=True)
 
 
 def test_request_and_answer(qtbot, name):
@@ -25,13 +30,10 @@ def test_request_and_answer(qtbot, name):
     assert server.name == name and server.listen()
     got = []
     server.requested.connect(lambda r: (got.append(r.message), r.reply(ok=True, text="Hello\nworld")))
-    results = []
-    t = threading.Thread(target=ask, args=({"action": "capture", "region": [1, 2, 3, 4]}, results))
-    t.start()
-    qtbot.waitUntil(lambda: bool(results), timeout=40000)  # past send()'s own 30 s: it always answers
-    t.join()
+    client = ask({"action": "capture", "region": [1, 2, 3, 4]})
+    qtbot.waitUntil(lambda: client.poll() is not None, timeout=60000)  # the server answers from this event loop
     assert got == [{"action": "capture", "region": [1, 2, 3, 4]}]
-    assert results == [{"ok": True, "text": "Hello\nworld"}]
+    assert json.loads(client.stdout.read()) == {"ok": True, "text": "Hello\nworld"}
     assert not instance.InstanceServer().listen()  # the name is taken while the first one runs
     server.close()
 
