@@ -36,7 +36,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open", "&Open\u2026", "intake.open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
                short="Open"),
     ActionSpec("paste", "&Paste image", "intake.paste", (), Key.Paste, None, "Add the image on the clipboard"),
-    ActionSpec("capture", "Capture from &screen", "capture_screen", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
+    ActionSpec("capture", "Capture from &screen", "capturer.capture", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
                "Select a region of the screen: its text goes to the clipboard, the capture into the queue",
                short="Capture"),
     ActionSpec("save", "&Save result\u2026", "exports.save_dialog", (), Key.Save, SP.SP_DialogSaveButton,

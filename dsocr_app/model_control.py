@@ -1,4 +1,4 @@
-"""Choosing and loading the model: the Choose-model dialog, loading in the RunQueue's worker, progress in the status bar.
+"""Choosing and loading the model: the Choose-model dialog, loading in the RunQueue's worker, its progress shown.
 
 `ModelControl` loads through `RunQueue.load` with the settings' load options, remembers the model in the
 settings when it is ready and emits `ready(model)`, or reports the problem and emits `error(message)`.

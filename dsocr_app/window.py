@@ -1,9 +1,11 @@
-"""The main window: composes the parts and keeps what is shown (the current item, target and plan).
+"""The main window: composes the parts and keeps what is shown (the current item and target), status and dialogs.
 
-Parts (each its own module): the actions table (`actions`), the `PlanOptionsBar`, the queue list
-(`QueueModel`), the `TargetBar` and `PreviewView` for the image, the `ResultsPane`, and the `RunQueue`
-(model and runs). The window turns their signals into what is shown and into status messages; planning is
-synchronous (the engine's planner is pure Python), runs happen in the RunQueue's worker thread.
+The parts are plain objects with one job each, talking through signals and a few callables the window hands
+them (`current`, `report`, `update_actions`): `Intake` (inputs into the queue), `PlanPresenter` (the shown
+plan), `RegionCommands` and `BoxLinks` (regions, boxes and text), `RunPresenter` (runs as they stream),
+`ModelControl` (model loading), `ExportActions`; the widgets `PlanOptionsBar`, `QueueView`, `PagePane`,
+`ResultsPane` and `StatusBar` sit in a `MainSplitter`. Planning is synchronous (the engine's planner is pure
+Python); runs happen in the `RunQueue`'s worker thread.
 """
 
 from __future__ import annotations
@@ -258,11 +260,6 @@ class MainWindow(QMainWindow):
         self.add_paths([path])
         self.raise_()
         self.activateWindow()
-
-    @Slot(object)
-    def capture_screen(self) -> None:
-        """Select a region of the screen (this window steps aside): text to the clipboard, the capture queued."""
-        self.capturer.capture()
 
     def remove_current(self) -> None:
         row, item = self.current_row, self.current_item()
