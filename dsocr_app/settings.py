@@ -20,6 +20,24 @@ def _int(value, default: int) -> int:
         return default
 
 
+def choice(value, choices, default: str) -> str:
+    """A stored string if it is one of `choices`, else `default` (missing, empty or stale values)."""
+    value = str(value or default)
+    return value if value in choices else default
+
+
+def flag(value, default: bool) -> bool:
+    """A stored boolean: QSettings' INI files give back 'true'/'false' strings; anything else is `default`."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return default
+
+
 class Settings:
     """Typed access to the app's QSettings (INI format, user scope)."""
 
@@ -35,8 +53,7 @@ class Settings:
     # planning
     @property
     def version(self) -> str:
-        v = str(self._get("plan/version", "v2"))
-        return v if v in eb.VERSIONS else "v2"
+        return choice(self._get("plan/version"), eb.VERSIONS, "v2")
 
     @version.setter
     def version(self, value: str) -> None:
@@ -70,8 +87,7 @@ class Settings:
 
     @property
     def task(self) -> str:
-        t = str(self._get("run/task", "markdown"))
-        return t if t in eb.TASKS else "markdown"
+        return choice(self._get("run/task"), eb.TASKS, "markdown")
 
     @task.setter
     def task(self, value: str) -> None:
@@ -110,8 +126,7 @@ class Settings:
     @property
     def compute_dtype(self) -> str:
         """Compute dtype the model is loaded in: "auto" (float32 on a CPU, bfloat16 on a GPU) or a dtype."""
-        value = str(self._get("model/compute_dtype", "auto") or "auto")
-        return value if value in self.COMPUTE_DTYPES else "auto"
+        return choice(self._get("model/compute_dtype"), self.COMPUTE_DTYPES, "auto")
 
     @compute_dtype.setter
     def compute_dtype(self, value: str) -> None:
@@ -149,7 +164,7 @@ class Settings:
     # recovery from repetition loops, and the output settings (engine options of every run)
     @property
     def recover(self) -> bool:
-        return str(self._get("run/recover", "true")).lower() not in ("false", "0", "no")
+        return flag(self._get("run/recover"), True)
 
     @recover.setter
     def recover(self, value: bool) -> None:
@@ -168,8 +183,7 @@ class Settings:
 
     @property
     def math(self) -> str:
-        value = str(self._get("output/math", "brackets"))
-        return value if value in eb.MATH_STYLES else "brackets"
+        return choice(self._get("output/math"), eb.MATH_STYLES, "brackets")
 
     @math.setter
     def math(self, value: str) -> None:
@@ -177,8 +191,7 @@ class Settings:
 
     @property
     def tables(self) -> str:
-        value = str(self._get("output/tables", "html"))
-        return value if value in eb.TABLE_STYLES else "html"
+        return choice(self._get("output/tables"), eb.TABLE_STYLES, "html")
 
     @tables.setter
     def tables(self, value: str) -> None:

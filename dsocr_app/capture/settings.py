@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from .. import engine_bridge as eb
+from ..settings import choice, flag
 
 DEFAULT_TASK = "free"  # plain text without grounding tags: what a clipboard wants
-
-
-def _bool(value) -> bool:
-    return value in (True, 1) or str(value).lower() in ("true", "1", "yes")
 
 
 class CaptureSettings:
@@ -19,8 +16,7 @@ class CaptureSettings:
 
     @property
     def task(self) -> str:
-        t = str(self.q.value("capture/task", DEFAULT_TASK))
-        return t if t in eb.TASKS else DEFAULT_TASK
+        return choice(self.q.value("capture/task"), eb.TASKS, DEFAULT_TASK)
 
     @task.setter
     def task(self, value: str) -> None:
@@ -30,7 +26,7 @@ class CaptureSettings:
 
     @property
     def keep_running(self) -> bool:
-        return _bool(self.q.value("capture/keep_running", False))
+        return flag(self.q.value("capture/keep_running"), False)
 
     @keep_running.setter
     def keep_running(self, value: bool) -> None:

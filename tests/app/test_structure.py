@@ -176,3 +176,21 @@ def test_target_bar_emits_only_user_choices(window, qtbot):
     assert chosen == [] and bar.combo.currentIndex() == 2 and bar.remove_button.isVisibleTo(bar)
     bar.combo.setCurrentIndex(0)
     assert chosen == [0] and not bar.remove_button.isVisibleTo(bar)
+
+
+def test_stale_or_foreign_stored_values_fall_back_to_the_defaults(settings):
+    from dsocr_app.capture.settings import CaptureSettings
+
+    q = settings.q
+    for key, value in (("plan/version", "v9"), ("run/task", "poem"), ("model/compute_dtype", "fp8"),
+                       ("output/math", "latex"), ("output/tables", ""), ("run/recover", "maybe"),
+                       ("capture/task", "song"), ("capture/keep_running", "perhaps")):
+        q.setValue(key, value)
+    capture = CaptureSettings(q)
+    assert (settings.version, settings.task, settings.compute_dtype, settings.math, settings.tables) == \
+        ("v2", "markdown", "auto", "brackets", "html")
+    assert settings.recover is True and capture.task == "free" and capture.keep_running is False
+    for stored, want in (("false", False), ("0", False), ("no", False), ("true", True), ("1", True)):
+        q.setValue("run/recover", stored)
+        q.setValue("capture/keep_running", stored)
+        assert settings.recover is want and capture.keep_running is want, stored
