@@ -22,9 +22,10 @@ Public API::
 
 from __future__ import annotations
 
-from .runtime.blas import load_fast_blas
+from .runtime.blas import calm_numpy_blas, load_fast_blas
 
 load_fast_blas()  # before mlx.core is imported anywhere: MLX then uses the optimized BLAS on Linux
+calm_numpy_blas()  # numpy's own OpenBLAS: idle threads sleep instead of spinning (busy machines)
 
 from .language.prompt import TASKS, task_prompt  # noqa: E402
 from .model import Model, load  # noqa: E402

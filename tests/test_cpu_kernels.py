@@ -1,5 +1,7 @@
 """The CPU numpy path of the encoders' attention and activations equals MLX's path (and a float64 reference)."""
 
+import os
+
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
@@ -161,6 +163,31 @@ def test_openblas_core_type_from_cpu_flags():
     assert blas.openblas_core_type(avx512) == "SkylakeX"
     assert blas.openblas_core_type({"avx2", "fma", "sse4_2"}) == "Haswell"
     assert blas.openblas_core_type({"sse4_2"}) is None
+
+
+@pytest.mark.parametrize("user_timeout", [None, "6"])
+def test_numpy_blas_threads_sleep_when_idle(user_timeout):
+    """numpy imported before the engine (as pytest, notebooks and other apps do): importing the engine
+    restarts numpy's OpenBLAS threads with the short idle spin, or with the user's OPENBLAS_THREAD_TIMEOUT;
+    multi-threaded products are still right afterwards."""
+    import subprocess
+    import sys
+
+    if blas.numpy_openblas() is None:
+        pytest.skip("numpy is not linked against its bundled OpenBLAS")
+    code = ("import numpy as np\n"
+            "import engine\n"
+            "from engine.runtime import blas, cpu_kernels\n"
+            "get, put = cpu_kernels._numpy_blas_threads(); put(2)\n"
+            "a = np.random.default_rng(0).standard_normal((700, 900)).astype(np.float32)\n"
+            "err = abs(a @ a.T - (a.astype(np.float64) @ a.T.astype(np.float64))).max()\n"
+            "print(blas.numpy_blas_thread_timeout(), get(), float(err) < 1e-2)\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if user_timeout:
+        env["OPENBLAS_THREAD_TIMEOUT"] = user_timeout
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [user_timeout or blas.THREAD_TIMEOUT, "2", "True"]
 
 
 def test_few_row_linear_matches_mlx(mode):

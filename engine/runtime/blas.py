@@ -13,6 +13,13 @@ present, Haswell ones with AVX2 + FMA) for the load only; the environment is res
 `OPENBLAS_THREAD_TIMEOUT` (idle workers sleep after ~1000 cycles instead of spinning for ~0.1 s).
 `blas_library()` reports the core in use and the thread count (OpenBLAS's default: one per core).
 
+numpy brings its own OpenBLAS (used by the numpy kernels of `cpu_kernels`), loaded when numpy is first
+imported, usually before this module could set its environment. Its idle threads spin for ~0.1 s after each
+call; on a machine where other programs keep the cores busy that spinning takes the time slices the working
+thread needs (decode beside one busy process fell to 0.42 of its idle speed, 0.63 of a fair share).
+`calm_numpy_blas()` therefore re-reads the environment in numpy's OpenBLAS with the same thread timeout and
+restarts its threads (`openblas_read_env`, `blas_thread_shutdown_`, `blas_thread_init`, all exported by it).
+
 Set `DSOCR_BLAS=/path/to/libopenblas.so` to choose a library, or `DSOCR_BLAS=none` to skip the search.
 """
 
@@ -44,6 +51,8 @@ INSTALL_HINT = (
 _loaded: str | None = None
 _handle: ctypes.CDLL | None = None
 _tried = False
+_numpy_handle: ctypes.CDLL | None = None
+_numpy_tried = False
 
 # log2 of the cycles an idle OpenBLAS worker spins (calling sched_yield) before it sleeps; OpenBLAS's default
 # (28, ~0.1 s) keeps MLX's BLAS threads busy between matmuls, stealing the cores from the numpy kernels and
@@ -138,6 +147,48 @@ def load_fast_blas() -> str | None:
     elif "mlx.core" not in sys.modules:
         warn_once(INSTALL_HINT)
     return None
+
+
+def numpy_openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS bundled with numpy (wheels: numpy.libs/lib*openblas*.so), or None (another BLAS)."""
+    global _numpy_handle, _numpy_tried
+    if not _numpy_tried:
+        _numpy_tried = True
+        import numpy as np
+
+        for path in sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
+                                                  "lib*openblas*.so*"))):
+            try:
+                _numpy_handle = ctypes.CDLL(path)
+                break
+            except OSError:
+                continue
+    return _numpy_handle
+
+
+def calm_numpy_blas() -> bool:
+    """Restart numpy's OpenBLAS threads with the short idle spin (`THREAD_TIMEOUT`, unless the user set
+    OPENBLAS_THREAD_TIMEOUT); True when it was done. Call while no numpy product runs (engine import)."""
+    lib = numpy_openblas()
+    funcs = [getattr(lib, n, None) if lib is not None else None
+             for n in ("openblas_read_env", "blas_thread_shutdown_", "blas_thread_init")]
+    if not all(funcs):
+        return False
+    user = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = user or THREAD_TIMEOUT
+    try:
+        for fn in funcs:  # re-read the environment, stop the threads, start them with the new timeout
+            fn()
+    finally:
+        if not user:
+            os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    return True
+
+
+def numpy_blas_thread_timeout() -> int | None:
+    """The thread timeout numpy's OpenBLAS read from the environment (log2 cycles; 0: its default), or None."""
+    fn = getattr(numpy_openblas(), "openblas_thread_timeout", None)
+    return None if fn is None else fn()
 
 
 def _openblas_call(name: str, restype=ctypes.c_int):

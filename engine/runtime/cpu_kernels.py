@@ -44,6 +44,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import cancel
+from .blas import numpy_openblas
 from .settings import env_choice, env_number
 
 MODES = ("numpy", "mlx")
@@ -151,18 +152,13 @@ _THREAD_FUNCS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_t
 def _numpy_blas_threads():
     """(get, set) for the thread count of the OpenBLAS bundled with numpy, or None (another BLAS)."""
     import ctypes
-    import glob
 
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "lib*openblas*.so*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get_name, set_name in _THREAD_FUNCS:
-            get, put = getattr(lib, get_name, None), getattr(lib, set_name, None)
-            if get is not None and put is not None:
-                put.argtypes = [ctypes.c_int]
-                return get, put
+    lib = numpy_openblas()
+    for get_name, set_name in _THREAD_FUNCS:
+        get, put = getattr(lib, get_name, None), getattr(lib, set_name, None)
+        if get is not None and put is not None:
+            put.argtypes = [ctypes.c_int]
+            return get, put
     return None
 
 
