@@ -247,7 +247,9 @@ class MLP(nn.Module):
         self.down_proj = Linear(intermediate_size, hidden_size, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = self.gate_proj(x), self.up_proj(x)
+        h = cpu_kernels.silu_mul(gate, up) if x.size > x.shape[-1] else None  # prefill: numpy on a CPU
+        return self.down_proj(nn.silu(gate) * up if h is None else h)
 
 
 class MoEGate(nn.Module):
@@ -323,7 +325,10 @@ class Attention(nn.Module):
         q, k = self.rope(q, offset), self.rope(k, offset)
         if cache is not None:
             k, v = cache.update_and_fetch(k, v)
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        if length > 1:  # prefill: numpy's vectorised softmax on a CPU (MLX's CPU exp is scalar), fused on a GPU
+            out = cpu_kernels.attention(q, k, v, self.scale, mask)
+        else:  # decode: one query row, MLX's kernel is faster than a round trip through numpy
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(b, length, -1))
 
 

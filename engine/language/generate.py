@@ -44,7 +44,7 @@ class GenerationConfig:
     ngram_size: int = 30
     ngram_window: int = 90
     loop_guard: bool = True
-    prefill_chunk: int = 512
+    prefill_chunk: int = 1024  # positions per prefill step (a page's prompt is ~300-1200); more rows per expert GEMM
     seed: int | None = None
     recover: bool = True
     repetition_penalty: float = DEFAULT_PENALTY
