@@ -182,7 +182,8 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     m = Model(build(ck, compute, experts, load_progress), ck, compute, name=str(model)
               if not Path(str(model)).exists() else str(Path(model).resolve()))
     m.expert_dtype = experts or compute
-    fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb)
+    fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb,
+                     tight=experts is not None)
     m.load_seconds = time.perf_counter() - t0
     if warmup_tiles:
         from .pipeline import warm_up

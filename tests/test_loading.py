@@ -58,6 +58,29 @@ def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_resul
     assert a.raw_text == b.raw_text and a.generated_tokens == b.generated_tokens == 12
 
 
+def _cache_limit() -> int:
+    limit = mx.set_cache_limit(0)
+    mx.set_cache_limit(limit)
+    return limit
+
+
+@pytest.mark.skipif(mx.default_device().type != mx.DeviceType.cpu, reason="the buffer cache is fitted on a CPU")
+def test_a_tight_memory_cap_keeps_the_buffer_cache_small(folder, monkeypatch):
+    """Where the experts had to stay narrow, MLX's buffer cache is cut to its minimum; with room it keeps what
+    the cap leaves (the limit is only ever lowered, so each load starts from a generous one)."""
+    monkeypatch.setattr(memory, "ram_bytes", lambda: 64 << 30)
+    before = _cache_limit()
+    try:
+        mx.set_cache_limit(4 << 30)
+        roomy = engine.load(folder, dtype="float32")
+        assert roomy.expert_dtype == mx.float32 and _cache_limit() == 4 << 30
+        mx.set_cache_limit(4 << 30)
+        tight = engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
+        assert tight.expert_dtype == mx.bfloat16 and _cache_limit() == memory.MIN_BUFFER_CACHE
+    finally:
+        mx.set_cache_limit(before)
+
+
 def test_bf16_experts_give_the_float32_products_in_both_paths():
     rng = np.random.default_rng(0)
     w16 = mx.array(rng.standard_normal((8, 48, 40), np.float32)).astype(mx.bfloat16)

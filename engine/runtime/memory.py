@@ -7,7 +7,8 @@ converts only the experts it uses (`language.deepseek_v2.SwitchLinear`). That co
 bfloat16 arithmetic, so the conversion is an extra pass), which is why it is chosen only when float32 would
 not fit: `expert_dtype` compares the float32 weights plus `ACTIVATION_RESERVE` with the cap (default
 `DEFAULT_FRACTION` of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to
-up to 4 GiB on a CPU) is then fitted into what the cap leaves beside the weights (`fit_buffer_cache`).
+up to 4 GiB on a CPU) is then fitted into what the cap leaves beside the weights, and kept at its minimum
+when the experts had to stay narrow (`fit_buffer_cache`).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def expert_dtype(ck, compute: mx.Dtype, limit_gb: float | None = None) -> mx.Dty
     return next(iter(stored)) if need + ACTIVATION_RESERVE > memory_cap(limit_gb) else None
 
 
-def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None) -> int:
+def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None, tight: bool = False) -> int:
     """Lower MLX's buffer-cache limit to what the cap leaves beside `model_bytes` of weights and the activation
-    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force."""
+    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (the model
+    had to keep its experts narrow to fit the cap) keeps the cache at `MIN_BUFFER_CACHE`: on such a machine
+    the memory is worth more to the user's other programs than the ~6% of encode time a bigger cache saves."""
     current = mx.set_cache_limit(0)
-    room = memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
+    room = MIN_BUFFER_CACHE if tight else memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
     limit = int(min(current, max(MIN_BUFFER_CACHE, room)))
     mx.set_cache_limit(limit)
     return limit
