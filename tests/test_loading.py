@@ -64,19 +64,20 @@ def _cache_limit() -> int:
     return limit
 
 
-@pytest.mark.skipif(mx.default_device().type != mx.DeviceType.cpu, reason="the buffer cache is fitted on a CPU")
 def test_a_tight_memory_cap_keeps_the_buffer_cache_small(folder, monkeypatch):
     """Where the experts had to stay narrow, MLX's buffer cache is cut to its minimum; with room it keeps what
-    the cap leaves (the limit is only ever lowered, so each load starts from a generous one)."""
-    monkeypatch.setattr(memory, "ram_bytes", lambda: 64 << 30)
+    the cap leaves beside the weights and the activation reserve (a 16 GB machine: ~2 GB)."""
     before = _cache_limit()
     try:
         mx.set_cache_limit(4 << 30)
-        roomy = engine.load(folder, dtype="float32")
-        assert roomy.expert_dtype == mx.float32 and _cache_limit() == 4 << 30
+        assert memory.fit_buffer_cache(int(8.77e9), 12.8) == int(12.8e9 - 8.77e9 - memory.ACTIVATION_RESERVE)
         mx.set_cache_limit(4 << 30)
-        tight = engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
-        assert tight.expert_dtype == mx.bfloat16 and _cache_limit() == memory.MIN_BUFFER_CACHE
+        assert memory.fit_buffer_cache(int(8.77e9), 12.8, tight=True) == memory.MIN_BUFFER_CACHE
+        seen = []
+        monkeypatch.setattr("engine.model.fit_buffer_cache", lambda *a, **kw: seen.append(kw.get("tight")))
+        engine.load(folder, dtype="float32")
+        engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
+        assert seen == [False, True]
     finally:
         mx.set_cache_limit(before)
 
