@@ -276,3 +276,22 @@ def test_pooled_work_leaves_numpy_blas_threads_alone(mode, monkeypatch):
         assert get() == 2  # restored
     finally:
         put(prev)
+
+
+def test_from_numpy_copies_in_pieces_and_keeps_every_value(monkeypatch):
+    """Large arrays reach MLX in `COPY_CHUNK` pieces (each copy holds the GIL only briefly), equal to one copy:
+    contiguous or not, any dtype, sizes that do not divide into pieces."""
+    from engine.runtime import device
+
+    monkeypatch.setattr(device, "COPY_CHUNK", 1000)
+    calls = []
+    real = mx.array
+    monkeypatch.setattr(device.mx, "array", lambda a, *k: calls.append(np.asarray(a).nbytes) or real(a, *k))
+    rng = np.random.default_rng(3)
+    pixels = rng.standard_normal((3, 3, 17, 19)).astype(np.float32)
+    for a in (pixels, pixels[:, :, ::2], pixels.astype(np.float16), np.arange(7, dtype=np.int32)):
+        calls.clear()
+        out = device.from_numpy(a)
+        assert out.shape == a.shape and out.dtype == real(a[:1]).dtype
+        assert np.array_equal(np.asarray(out), a)
+        assert max(calls) <= 1000 and (len(calls) > 1) == (a.nbytes > 1000)

@@ -1,8 +1,10 @@
-"""Device-dependent defaults: which compute dtype to use and how to name a dtype given as a string."""
+"""Device-dependent defaults: which compute dtype to use and how to name a dtype given as a string; handing
+large numpy arrays to MLX without stalling other threads."""
 
 from __future__ import annotations
 
 import mlx.core as mx
+import numpy as np
 
 _DTYPES = {"float32": mx.float32, "fp32": mx.float32, "bfloat16": mx.bfloat16, "bf16": mx.bfloat16,
            "float16": mx.float16, "fp16": mx.float16}
@@ -28,3 +30,18 @@ def parse_dtype(name: str | mx.Dtype | None) -> mx.Dtype:
         return _DTYPES[name.lower()]
     except KeyError:
         raise ValueError(f"unknown dtype {name!r}: use one of float32, bfloat16, float16") from None
+
+
+COPY_CHUNK = 4 << 20  # bytes copied into MLX per step of `from_numpy` (~5-10 ms with the GIL held)
+
+
+def from_numpy(a: np.ndarray) -> mx.array:
+    """`mx.array(a)` for a large array, copied in pieces of at most `COPY_CHUNK` bytes and joined lazily (the
+    join runs in `mx.eval`, which releases the GIL). `mx.array` copies while holding Python's GIL (a page's
+    66 MB of pixels: ~130 ms), so in one piece it freezes every other thread - the app's GUI thread among
+    them - for that long."""
+    if a.nbytes <= COPY_CHUNK:
+        return mx.array(a)
+    flat = np.ascontiguousarray(a).reshape(-1)
+    step = max(1, COPY_CHUNK // flat.itemsize)
+    return mx.concatenate([mx.array(flat[i:i + step]) for i in range(0, flat.size, step)]).reshape(a.shape)

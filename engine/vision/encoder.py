@@ -14,6 +14,7 @@ import mlx.nn as nn
 import numpy as np
 
 from ..preprocess.pixels import PreparedImage
+from ..runtime.device import from_numpy
 from .causal_flow import CausalFlowConfig, CausalFlowEncoder
 from .clip import CLIPConfig, CLIPEncoder
 from .layout import layout_v1, layout_v2
@@ -74,7 +75,7 @@ class VisionV2(nn.Module):
 
 def to_nhwc(pixels: np.ndarray, dtype: mx.Dtype) -> mx.array:
     """[N, 3, S, S] float32 (the preprocessor's layout) -> MLX [N, S, S, 3] in the compute dtype."""
-    return mx.array(pixels).transpose(0, 2, 3, 1).astype(dtype)
+    return from_numpy(pixels).transpose(0, 2, 3, 1).astype(dtype)  # in pieces: other threads keep running
 
 
 @dataclass
