@@ -323,8 +323,7 @@ def resources(quick: bool, known: dict, log) -> dict:
                 bound = bw * 1e9 / _decode_bytes_per_token(cfg, expert_bytes)
                 res[f"decode_bound_tok_s_{name}"] = bound
                 res[f"decode_fraction_of_bound_{name}"] = run["decode_tok_s"] / bound
-        res["decode_fraction_of_bound"] = res.get("decode_fraction_of_bound_fp32_small_machine",
-                                                  res.get("decode_fraction_of_bound_fp32"))
+        res["decode_fraction_of_bound"] = res.get("decode_fraction_of_bound_fp32")  # the issue's: float32 weights
         res.update(_child(["cancel", f, "--memory-limit-gb", str(SMALL_MACHINE_CAP_GB)], log))
         res.update(_child(["gui", f, "--memory-limit-gb", str(SMALL_MACHINE_CAP_GB)], log))
     finally:

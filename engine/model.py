@@ -25,7 +25,7 @@ from mlx.utils import tree_flatten
 from .language import deepseek_v2
 from .runtime.device import parse_dtype
 from .runtime.memory import expert_dtype as choose_expert_dtype
-from .runtime.memory import fit_buffer_cache, release_freed_memory
+from .runtime.memory import fit_buffer_cache, release_freed_memory, set_cache_limit
 from .vision import causal_flow, clip, sam
 from .vision.encoder import VisionV1, VisionV2
 from .weights.errors import CheckpointError
@@ -152,11 +152,11 @@ def build(ck: Checkpoint, dtype: mx.Dtype, experts: mx.Dtype | None = None,
         raise CheckpointError(f"{ck.folder}: the weights do not fit the model ({e})") from None
     del weights
     module.eval()
-    prev = mx.set_cache_limit(LOAD_CACHE)  # freed sources are reused for the next ones, then given back
+    prev = set_cache_limit(LOAD_CACHE)  # freed sources are reused for the next ones, then given back
     try:
         _materialize(module, progress)
     finally:
-        mx.set_cache_limit(prev)
+        set_cache_limit(prev)
         release_freed_memory()
     return module
 

@@ -57,16 +57,42 @@ def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None, tight: boo
     reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (the model
     had to keep its experts narrow to fit the cap) keeps the cache at `MIN_BUFFER_CACHE`: on such a machine
     the memory is worth more to the user's other programs than the ~6% of encode time a bigger cache saves."""
-    current = mx.set_cache_limit(0)
+    current = cache_limit()
     room = MIN_BUFFER_CACHE if tight else memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
     limit = int(min(current, max(MIN_BUFFER_CACHE, room)))
-    mx.set_cache_limit(limit)
+    set_cache_limit(limit)
+    return limit
+
+
+RELEASE_STEP = 64 << 20  # bytes of MLX's buffer cache handed back to the OS per call (~4 ms of munmap here)
+
+
+def set_cache_limit(limit: int) -> int:
+    """`mx.set_cache_limit`, without stalling other threads: MLX's call first waits for the running computation
+    while holding Python's GIL (the app's GUI thread froze for up to 0.7 s), so the wait is done here first
+    with `mx.synchronize`, which releases it. Returns the previous limit."""
+    mx.synchronize()
+    return mx.set_cache_limit(int(limit))
+
+
+def cache_limit() -> int:
+    """MLX's buffer-cache limit in force (read without trimming the cache)."""
+    limit = set_cache_limit(1 << 62)  # raising the limit frees nothing
+    set_cache_limit(limit)
     return limit
 
 
 def release_freed_memory() -> None:
-    """Empty MLX's buffer cache and ask the C allocator to return freed pages to the OS (glibc `malloc_trim`)."""
-    mx.clear_cache()
+    """Empty MLX's buffer cache and ask the C allocator to return freed pages to the OS (glibc `malloc_trim`).
+
+    The cache is emptied `RELEASE_STEP` bytes at a time: MLX frees while holding Python's GIL (a GB of cached
+    buffers: ~60 ms of munmap here), and between the steps the other threads - the app's GUI thread - run."""
+    limit = cache_limit()
+    held = mx.get_cache_memory()
+    while held > 0:
+        held = max(0, held - RELEASE_STEP)
+        set_cache_limit(held)
+    set_cache_limit(limit)
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
