@@ -5,6 +5,7 @@ real-size latencies are in bench/run.py --only resources)."""
 import threading
 
 import mlx.core as mx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -135,3 +136,27 @@ def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch)
     monkeypatch.setattr(cpu_kernels, "_mode", "mlx")
     _, (products,) = _cancel_after_first(model, monkeypatch, deepseek_v2.SwitchLinear, deepseek_v2.SwitchLinear)
     assert products == 2  # gate and up of the first MoE layer; its down projection never ran
+
+
+def test_cancel_between_the_attention_chunks(monkeypatch):
+    """The numpy attention's chunks (a few MB of scores each) check the flag: a cancel set while the first
+    chunk runs stops the others from starting."""
+    from engine.runtime import cpu_kernels
+
+    monkeypatch.setattr(cpu_kernels, "CHUNK_ELEMENTS", 16 * 16)  # one query row block per job: many jobs
+    rng = np.random.default_rng(0)
+    q, k, v = (mx.array(rng.standard_normal((1, 2, 64, 8), np.float32)) for _ in range(3))
+    event = threading.Event()
+    chunks = []
+    original = np.exp
+
+    def exp(x, *a, **kw):
+        chunks.append(1)
+        event.set()
+        return original(x, *a, **kw)
+
+    monkeypatch.setattr(cpu_kernels.np, "exp", exp)
+    with cancel_points.scope(event), pytest.raises(cancel_points.Cancelled):
+        cpu_kernels.attention(q, k, v, 0.3)
+    monkeypatch.setattr(cpu_kernels.np, "exp", original)
+    assert 1 <= len(chunks) <= 2 < 2 * 64 // 16  # the chunk(s) in flight finish, the rest never start

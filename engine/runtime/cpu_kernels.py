@@ -212,13 +212,22 @@ def _in_dtype(a: mx.array, dtype: mx.Dtype) -> mx.array:
 
 def _run_jobs(run, jobs, res: mx.array | None, buf: np.ndarray, dtype: mx.Dtype) -> mx.array:
     """Run `run(job)` for every job (on the pool when there are several), then return the MLX array the jobs
-    wrote into (`res`, or a copy of `buf` when MLX gave no writable view) in `dtype`."""
+    wrote into (`res`, or a copy of `buf` when MLX gave no writable view) in `dtype`. Each job first checks
+    the run's cancel flag (`runtime.cancel`), so a cancel lands within one job (a few MB of attention scores,
+    one expert's products), not at the end of a whole attention or MoE layer."""
+    event = cancel.current()
+
+    def checked(job):
+        if event is not None and event.is_set():
+            raise cancel.Cancelled
+        run(job)
+
     pool = _pool()
     if pool is None or len(jobs) == 1:
         for job in jobs:
-            run(job)
+            checked(job)
     else:
-        _on_pool(pool, run, jobs)
+        _on_pool(pool, checked, jobs)
     return _in_dtype(mx.array(buf) if res is None else res, dtype)
 
 
@@ -460,11 +469,8 @@ def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indice
     half = gate.dtype == mx.bfloat16
     ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
     res, out = _output((flat.size, down.shape[1]))
-    event = cancel.current()
 
     def run(e):
-        if event is not None and event.is_set():  # a cancel lands within one expert's products
-            raise cancel.Cancelled
         sel = order[bounds[e]:bounds[e + 1]]
         xe = xs[sel // k]
         g = _expert_product(xe, ws[0][e], half)
