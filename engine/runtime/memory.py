@@ -8,7 +8,9 @@ bfloat16 arithmetic, so the conversion is an extra pass), which is why it is cho
 not fit: `expert_dtype` compares the float32 weights plus `ACTIVATION_RESERVE` with the cap (default
 `DEFAULT_FRACTION` of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to
 up to 4 GiB on a CPU) is then fitted into what the cap leaves beside the weights, and kept at its minimum
-when the experts had to stay narrow (`fit_buffer_cache`).
+when the experts had to stay narrow (`fit_buffer_cache`). MLX's own cache calls wait for the running
+computation while holding Python's GIL; `set_cache_limit` and `release_freed_memory` here do not stall other
+threads (the app's GUI thread).
 """
 
 from __future__ import annotations
