@@ -295,3 +295,34 @@ def test_from_numpy_copies_in_pieces_and_keeps_every_value(monkeypatch):
         assert out.shape == a.shape and out.dtype == real(a[:1]).dtype
         assert np.array_equal(np.asarray(out), a)
         assert max(calls) <= 1000 and (len(calls) > 1) == (a.nbytes > 1000)
+
+
+def test_pooled_jobs_run_once_each_and_the_caller_takes_its_share():
+    import threading
+    import time
+
+    pool = ca._pool()
+    if pool is None:
+        pytest.skip("one core: no pool")
+    seen, lock = [], threading.Lock()
+
+    def run(job):
+        time.sleep(0.0005)  # jobs long enough for every thread to take some
+        with lock:
+            seen.append((job, threading.get_ident()))
+
+    ca._share_jobs(pool, run, list(range(200)))
+    assert sorted(j for j, _ in seen) == list(range(200))
+    assert threading.get_ident() in {t for _, t in seen}  # the caller worked instead of waiting
+
+    started = []
+
+    def failing(job):
+        with lock:
+            started.append(job)
+        if job == 3:
+            raise ca.cancel.Cancelled
+
+    with pytest.raises(ca.cancel.Cancelled):
+        ca._share_jobs(pool, failing, list(range(200)))
+    assert 3 in started and len(started) < 200  # the error stops the others from taking more jobs

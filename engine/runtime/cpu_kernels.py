@@ -169,7 +169,7 @@ def _pool():
     if _pool_obj is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _pool_obj = ThreadPoolExecutor(_THREADS, thread_name_prefix="dsocr-cpu")
+        _pool_obj = ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="dsocr-cpu")  # + the calling thread
     return _pool_obj
 
 
@@ -183,10 +183,42 @@ def _on_pool(pool, run, jobs) -> None:
     if prev > 1:
         funcs[1](1)
     try:
-        list(pool.map(run, jobs))
+        _share_jobs(pool, run, list(jobs))
     finally:
         if prev > 1:
             funcs[1](prev)
+
+
+def _share_jobs(pool, run, jobs: list) -> None:
+    """Run the jobs on the calling thread and `_THREADS - 1` pool threads, each taking the next job when done
+    (the caller works instead of waiting: on a machine whose cores other programs share, a descheduled
+    thread's jobs are taken by the one that runs). The first error stops the others taking more jobs, and is
+    raised once every thread has stopped."""
+    lock = threading.Lock()
+    state = {"next": 0, "stop": False}
+
+    def drain():
+        while True:
+            with lock:
+                if state["stop"] or state["next"] >= len(jobs):
+                    return
+                job = jobs[state["next"]]
+                state["next"] += 1
+            try:
+                run(job)
+            except BaseException:
+                state["stop"] = True
+                raise
+
+    helpers = [pool.submit(drain) for _ in range(min(_THREADS, len(jobs)) - 1)]
+    try:
+        drain()
+    finally:
+        for helper in helpers:
+            helper.exception()  # wait for it
+    for helper in helpers:
+        if helper.exception() is not None:
+            raise helper.exception()
 
 
 def _as_numpy(x: mx.array) -> np.ndarray:
