@@ -160,3 +160,27 @@ def test_cancel_between_the_attention_chunks(monkeypatch):
         cpu_kernels.attention(q, k, v, 0.3)
     monkeypatch.setattr(cpu_kernels.np, "exp", original)
     assert 1 <= len(chunks) <= 2 < 2 * 64 // 16  # the chunk(s) in flight finish, the rest never start
+
+
+def test_cancel_after_the_sam_qkv_projection(model, monkeypatch):
+    """A cancel set while SAM's first qkv projection runs stops before its attention (the projection of a
+    page's tile batch alone takes ~0.15 s at real size)."""
+    event = threading.Event()
+    block = model.vision.sam_model.blocks[0]
+    linear = type(block.attn.qkv)
+
+    class Tripping(linear):  # this one layer sets the cancel flag when it is called
+        def __call__(self, x):
+            event.set()
+            return linear.__call__(self, x)
+
+    block.attn.qkv.__class__ = Tripping
+    attention_calls = []
+    real_attention = sam.attention
+    monkeypatch.setattr(sam, "attention", lambda *a, **kw: attention_calls.append(1) or real_attention(*a, **kw))
+    try:
+        res = _run(model, event)
+    finally:
+        block.attn.qkv.__class__ = linear
+    assert res.stop_reason == "cancelled" and res.generated_tokens == 0
+    assert attention_calls == []
