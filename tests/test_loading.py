@@ -58,16 +58,10 @@ def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_resul
     assert a.raw_text == b.raw_text and a.generated_tokens == b.generated_tokens == 12
 
 
-def _cache_limit() -> int:
-    limit = mx.set_cache_limit(0)
-    mx.set_cache_limit(limit)
-    return limit
-
-
 def test_a_tight_memory_cap_keeps_the_buffer_cache_small(folder, monkeypatch):
     """Where the experts had to stay narrow, MLX's buffer cache is cut to its minimum; with room it keeps what
     the cap leaves beside the weights and the activation reserve (a 16 GB machine: ~2 GB)."""
-    before = _cache_limit()
+    before = memory.cache_limit()
     try:
         mx.set_cache_limit(4 << 30)
         assert memory.fit_buffer_cache(int(8.77e9), 12.8) == int(12.8e9 - 8.77e9 - memory.ACTIVATION_RESERVE)

@@ -43,7 +43,7 @@ from functools import lru_cache
 import mlx.core as mx
 import numpy as np
 
-from . import cancel
+from . import cancel, memory
 from .blas import numpy_openblas
 from .settings import env_choice, env_number
 
@@ -67,15 +67,11 @@ def ensure_buffer_cache(limit_bytes: int | None = None) -> int:
         if env is not None:
             limit_bytes = int(env * 2**20)
         else:
-            try:
-                ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            except (ValueError, OSError, AttributeError):
-                ram = 8 << 30
-            limit_bytes = min(4 << 30, ram // 4)
-    prev = mx.set_cache_limit(int(limit_bytes))
-    if prev > limit_bytes:
-        mx.set_cache_limit(prev)
-        return prev
+            limit_bytes = min(4 << 30, memory.ram_bytes() // 4)
+    current = memory.cache_limit()
+    if current > limit_bytes:
+        return current
+    memory.set_cache_limit(limit_bytes)
     return int(limit_bytes)
 
 
