@@ -41,7 +41,7 @@ def current() -> threading.Event | None:
 def point(*arrays: mx.array) -> None:
     """A cancel point: with a cancel flag current, raise Cancelled if it is set, else evaluate `arrays` and
     check again; without one, nothing."""
-    event = getattr(_local, "event", None)
+    event = current()
     if event is None:
         return
     if event.is_set():
