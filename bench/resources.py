@@ -57,9 +57,10 @@ def measure(folder: str, dtype: str | None, tokens: int, run: bool = True, **loa
     return res
 
 
-def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
-    """Seconds from `cancel.set()` to the stream's final Result, the cancel set `when` ("encode": 3 s into the
-    encode; "prefill": 1 s into the prefill; "decode": once the third token is sampled)."""
+def _cancel_latency(model, prep, when: str, tokens: int = 64, delays: tuple[float, float] = (3.0, 1.0)) -> float:
+    """Seconds from `cancel.set()` to the stream's final Result, the cancel set `when` ("encode": `delays[0]`
+    (3 s) into the encode; "prefill": `delays[1]` (1 s) into the prefill; "decode": once the third token is
+    sampled). A GPU needs shorter delays: its whole encode takes well under a second."""
     import threading
 
     import engine
@@ -77,7 +78,7 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
     original = generate.prefill, generate.sample
     if when == "prefill":
         def hooked(*args, **kwargs):
-            set_later(1.0)
+            set_later(delays[1])
             return original[0](*args, **kwargs)
         generate.prefill = hooked
     elif when == "decode":  # (a random model's tokens mostly decode to no text: count sampled tokens instead)
@@ -91,7 +92,7 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
         generate.sample = sampled
     try:
         if when == "encode":
-            set_later(3.0)
+            set_later(delays[0])
         for ev in engine.stream(model, prep, cancel=event, max_tokens=tokens, ngram_size=0):
             pass
         end = time.perf_counter()
@@ -102,13 +103,14 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64) -> float:
     return end - stamp["set"]
 
 
-def cancel_latencies(folder: str, memory_limit_gb: float | None) -> dict:
+def cancel_latencies(folder: str, memory_limit_gb: float | None, delays: tuple[float, float] = (3.0, 1.0)) -> dict:
     import engine
     import encoders
 
     model = engine.load(folder, memory_limit_gb=memory_limit_gb)
     prep = encoders.page(model.version, size=PAGE)
-    return {f"cancel_latency_s_{w}": _cancel_latency(model, prep, w) for w in ("encode", "prefill", "decode")}
+    return {f"cancel_latency_s_{w}": _cancel_latency(model, prep, w, delays=delays)
+            for w in ("encode", "prefill", "decode")}
 
 
 def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
@@ -346,6 +348,8 @@ def main(argv=None) -> int:
     c = sub.add_parser("cancel", help="load FOLDER; cancel latency in each phase; print JSON")
     c.add_argument("folder")
     c.add_argument("--memory-limit-gb", type=float)
+    c.add_argument("--delays", type=float, nargs=2, default=(3.0, 1.0), metavar=("ENCODE_S", "PREFILL_S"),
+                   help="how long into the encode / the prefill to cancel (default 3 1; a GPU needs less)")
     g = sub.add_parser("gui", help="the app's worker loads FOLDER and runs a page; GUI timer gaps; print JSON")
     g.add_argument("folder")
     g.add_argument("--memory-limit-gb", type=float)
@@ -354,7 +358,7 @@ def main(argv=None) -> int:
     if args.cmd == "measure":
         out = measure(args.folder, args.dtype, args.tokens, not args.no_run, memory_limit_gb=args.memory_limit_gb)
     elif args.cmd == "cancel":
-        out = cancel_latencies(args.folder, args.memory_limit_gb)
+        out = cancel_latencies(args.folder, args.memory_limit_gb, tuple(args.delays))
     else:
         out = gui_gaps(args.folder, args.memory_limit_gb, args.tokens)
     print(json.dumps(out))

@@ -27,6 +27,10 @@ from .runtime.blas import calm_numpy_blas, load_fast_blas
 load_fast_blas()  # before mlx.core is imported anywhere: MLX then uses the optimized BLAS on Linux
 calm_numpy_blas()  # numpy's own OpenBLAS: idle threads sleep instead of spinning (busy machines)
 
+from .runtime.device import exact_float32  # noqa: E402
+
+exact_float32()  # float32 stays float32 on GPUs (MLX's default there is TF32 matrix products)
+
 from .language.prompt import TASKS, task_prompt  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .outputs.export import ExportError, atomic_write, export_result, output_stem, unique_path  # noqa: E402

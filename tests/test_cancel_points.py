@@ -12,12 +12,16 @@ from PIL import Image
 import engine
 from engine.language import deepseek_v2
 from engine.runtime import cancel as cancel_points
+from engine.runtime.device import on_gpu
 from engine.vision import causal_flow, clip, sam
 
 
 @pytest.fixture(scope="module", params=["v1", "v2"])
 def model(request, tmp_path_factory):
     return engine.load(engine.write_tiny_checkpoint(tmp_path_factory.mktemp("m") / request.param, request.param))
+
+
+numpy_kernels = pytest.mark.skipif(on_gpu(), reason="the numpy kernels run on a CPU only")
 
 
 def page():
@@ -111,6 +115,7 @@ def test_cancel_points_do_nothing_outside_a_run():
     cancel_points.point(x)
 
 
+@numpy_kernels
 def test_cancel_between_the_experts_jobs(model, monkeypatch):
     from engine.runtime import cpu_kernels
 
@@ -138,6 +143,7 @@ def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch)
     assert products == 2  # gate and up of the first MoE layer; its down projection never ran
 
 
+@numpy_kernels
 def test_cancel_between_the_attention_chunks(monkeypatch):
     """The numpy attention's chunks (a few MB of scores each) check the flag: a cancel set while the first
     chunk runs stops the others from starting."""
@@ -184,3 +190,47 @@ def test_cancel_after_the_sam_qkv_projection(model, monkeypatch):
         block.attn.qkv.__class__ = linear
     assert res.stop_reason == "cancelled" and res.generated_tokens == 0
     assert attention_calls == []
+
+
+def test_pipelined_points_wait_for_the_part_before(monkeypatch):
+    """On a GPU a point queues its part and waits for the previous one, so the device never idles between
+    parts; a set flag still raises at the next point, before anything more is queued."""
+    calls = []
+    monkeypatch.setattr(cancel_points.mx, "eval", lambda *a: calls.append(("eval", a)))
+    monkeypatch.setattr(cancel_points.mx, "async_eval", lambda *a: calls.append(("async", a)))
+    a, b, c = (mx.ones((2,)) * i for i in range(3))
+    event = threading.Event()
+    with cancel_points.scope(event, pipelined=True):
+        cancel_points.point(a)
+        cancel_points.point(b)
+        event.set()
+        with pytest.raises(cancel_points.Cancelled):
+            cancel_points.point(c)
+    assert [(k, tuple(id(x) for x in arrs)) for k, arrs in calls] == [
+        ("async", (id(a),)), ("eval", ()), ("async", (id(b),)), ("eval", (id(a),))]
+    calls.clear()
+    with cancel_points.scope(threading.Event(), pipelined=False):
+        cancel_points.point(a)
+    assert [k for k, _ in calls] == ["eval"]
+
+
+def test_points_are_pipelined_by_default_on_a_gpu_only(monkeypatch):
+    for gpu in (False, True):
+        monkeypatch.setattr(cancel_points, "on_gpu", lambda: gpu)
+        with cancel_points.scope(threading.Event()):
+            assert cancel_points._local.pipelined is gpu
+    assert cancel_points._local.pipelined is False  # restored
+
+
+def test_pipelined_cancel_between_sam_blocks_stops_the_encode(model, monkeypatch):
+    monkeypatch.setattr(cancel_points, "on_gpu", lambda: True)  # the GPU's pipelined points, here on the CPU
+    _, (attention,) = _cancel_after_first(model, monkeypatch, sam.Block, sam.Attention)
+    assert attention == 1
+
+
+def test_pipelined_points_give_the_same_result(model, monkeypatch):
+    plain = engine.ocr(model, page(), max_tokens=8, ngram_size=0)
+    monkeypatch.setattr(cancel_points, "on_gpu", lambda: True)
+    piped = engine.ocr(model, page(), max_tokens=8, ngram_size=0, cancel=threading.Event())
+    assert piped.stop_reason == plain.stop_reason and piped.text == plain.text
+    assert piped.generated_tokens == plain.generated_tokens
