@@ -8,9 +8,9 @@ Each part runs in a child process of its own, under a time limit (within the ove
 that fails or runs long does not cost the others; DIR/gpu.json is rewritten after every part, DIR/*.log hold
 the children's output. Parts, in this order:
 - info: the device, MLX's version, bf16 / fp32 matmul TFLOP/s and the copy bandwidth measured here;
-- parity: tests/test_parity.py and tests/test_transformers_parity.py on the GPU (float32 and bfloat16 cases);
-  if a float32 case fails with MLX's default precision (fp32 matmuls may run as TF32), those cases again with
-  `MLX_ENABLE_TF32=0`;
+- parity: tests/test_parity.py and tests/test_transformers_parity.py on the GPU (float32 and bfloat16 cases,
+  float32 in full precision as the engine sets it), then the float32 cases with `MLX_ENABLE_TF32=1` (MLX's
+  own default: TF32 products), to show how far those are off;
 - encode: the real-size vision side (random weights) of v1 and v2 at 6 and 9 tiles, float32 and bfloat16:
   all tiles in one batch vs one view at a time (`max_batch_tiles=1`), and the batch inside a cancel scope
   (its cancel points become evaluation points on a GPU) vs outside; MLX's peak memory;
@@ -328,20 +328,17 @@ def run_all(out_dir: Path, budget: float, only: list[str] | None = None) -> dict
     results: dict = {}
     me = [sys.executable, str(Path(__file__).resolve())]
     parity = ["tests/test_parity.py", "tests/test_transformers_parity.py"]
+    real = me + ["real", "--out", str(out_dir), "--budget"]
     parts = [("info", lambda t: _child(me + ["info"], t, "info"), 90),
              ("parity", lambda t: _pytest(parity, t, "parity"), 240),
-             ("parity_no_tf32", None, 150),
+             ("parity_tf32", lambda t: _pytest(parity, t, "parity_tf32", {"MLX_ENABLE_TF32": "1"}, "float32"), 90),
              ("encode", lambda t: _child(me + ["encode"], t, "encode"), 150),
              ("decode", lambda t: _child(me + ["decode"], t, "decode"), 150),
-             ("real", lambda t: _child(me + ["real", "--budget", str(int(t - 10)), "--out", str(out_dir)], t, "real"), 300)]
+             ("real", lambda t: _child(real + [str(int(t - 10))], t, "real"), 300)]
     for name, fn, limit in parts:
-        if only and name not in only and not (name == "parity_no_tf32" and "parity" in only):
+        if only and name not in only and not (name == "parity_tf32" and "parity" in only):
             continue
         left = end - time.monotonic()
-        if name == "parity_no_tf32":
-            if not any("float32" in f for f in results.get("parity", {}).get("failures", [])):
-                continue
-            fn = lambda t: _pytest(parity, t, "parity_no_tf32", {"MLX_ENABLE_TF32": "0"}, "float32")  # noqa: E731
         if left < 20:
             results[name] = {"skipped": "out of time"}
         else:

@@ -7,8 +7,8 @@ flag current, `point` evaluates `x` (so the work so far is done, and no more is 
 benchmarks, `mx.compile`) are unchanged. On a CPU the numpy kernels evaluate at these boundaries anyway; on a
 GPU they become evaluation points of their own (a few per block), pipelined: a point queues its part with
 `mx.async_eval` and waits only for the part before it, so the GPU always has the next part queued while the
-flag is checked (waiting at every point left it idle between parts: +30% encode, +85% prefill time on an
-H200, docs/benchmarks.md), and a cancel still stops within two parts.
+flag is checked, and a cancel still stops within two parts. On an H200 a page's encode / prefill took
++30% / +86% with points that wait, -2% / +25% pipelined (docs/benchmarks.md, "On a GPU").
 """
 
 from __future__ import annotations

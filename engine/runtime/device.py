@@ -23,12 +23,13 @@ def default_compute_dtype() -> mx.Dtype:
 
 
 def exact_float32() -> None:
-    """Keep float32 matrix products (matmuls, convolutions, attention) in full float32 on every device. MLX
-    runs them as TF32 on CUDA GPUs and M5-class Macs unless `MLX_ENABLE_TF32=0`, which it reads once, at the
-    first such product: measured on an H200, TF32 moved the image embeddings 5-8e-4 (relative) away from the
-    reference vectors; in full float32 they are within the parity tests' 1e-4. float32 is the choice for exact results (a GPU's default compute
-    dtype is bfloat16, which TF32 does not touch), so the engine sets it off on import; a user's own
-    `MLX_ENABLE_TF32` is kept."""
+    """Keep float32 matrix products (matmuls, convolutions, attention) in full float32 on every device.
+
+    MLX runs them as TF32 on CUDA GPUs and M5-class Macs unless `MLX_ENABLE_TF32=0`, which it reads once, at
+    the first such product. Measured on an H200: TF32 moved the image embeddings 5-8e-4 (relative) away from
+    the reference vectors; in full float32 they are within the parity tests' 1e-4. float32 is the choice for
+    exact results (a GPU's default compute dtype is bfloat16, which TF32 does not touch), so the engine sets
+    TF32 off on import; a user's own `MLX_ENABLE_TF32` is kept."""
     os.environ.setdefault("MLX_ENABLE_TF32", "0")
 
 
