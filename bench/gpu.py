@@ -39,7 +39,7 @@ import engine  # noqa: E402,F401
 import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from run import FULL_LM_LAYERS, NO_GUARDS, _Compiled, log, r, timed  # noqa: E402
+from run import FULL_LM_LAYERS, NO_GUARDS, _Compiled, _copy_bandwidth_gbs, _matmul_gflops, log, r, timed  # noqa: E402
 
 PREFILL_TOKENS = 900  # about a 2x3-tile v2 page's prompt
 DECODE_TOKENS = 64
@@ -47,19 +47,7 @@ TILES = {"v1": {6: ((1500, 2100), 6), 9: ((2000, 2000), 9)},  # page size, min =
          "v2": {4: ((1500, 1500), 4), 6: ((1500, 2100), 6)}}  # (v2 plans at most 6 tiles)
 
 
-def _tflops(n: int, dtype) -> float:
-    a = mx.random.normal((n, n)).astype(dtype)
-    b = mx.random.normal((n, n)).astype(dtype)
-    mx.eval(a, b)
-    s = timed(lambda: mx.eval(a @ b), 5)
-    return 2 * n ** 3 / s / 1e12
-
-
-def _copy_bandwidth_gbs(mb: int = 2048) -> float:
-    a = mx.zeros((mb << 18,), mx.float32)
-    mx.eval(a)
-    s = timed(lambda: mx.eval(a + 1), 5)
-    return 2 * a.nbytes / s / 1e9
+GPU_COPY_MB = 2048  # large enough to leave a GPU's caches behind
 
 
 def info() -> dict:
@@ -71,9 +59,9 @@ def info() -> dict:
     except Exception as e:  # noqa: BLE001 - older MLX
         out["device_info"] = repr(e)
     n = 8192 if out["gpu"] else 512
-    out["matmul_tflops_bf16"] = _tflops(n, mx.bfloat16)
-    out["matmul_tflops_fp32"] = _tflops(n, mx.float32)
-    out["copy_bandwidth_gbs"] = _copy_bandwidth_gbs()
+    out["matmul_tflops_bf16"] = _matmul_gflops(n, mx.bfloat16, 5) / 1e3
+    out["matmul_tflops_fp32"] = _matmul_gflops(n, mx.float32, 5) / 1e3
+    out["copy_bandwidth_gbs"] = _copy_bandwidth_gbs(GPU_COPY_MB)
     return out
 
 
@@ -175,7 +163,7 @@ def decode(reps: int, layers: int = FULL_LM_LAYERS, dtypes=DTYPES, prefill_token
     from run import _ours_decode
 
     out: dict = {"decode_layers": layers, "prefill_tokens": prefill_tokens, "decode_tokens": DECODE_TOKENS}
-    bw = _copy_bandwidth_gbs()
+    bw = _copy_bandwidth_gbs(GPU_COPY_MB)
     active = models.lm_active_params(layers)
     lm = models.our_language_model(layers)
     rng = np.random.default_rng(0)
