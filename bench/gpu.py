@@ -27,9 +27,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
+from functools import partial
 from pathlib import Path
+from threading import Event
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -94,22 +95,14 @@ def encode(reps: int, versions=("v1", "v2"), dtypes=DTYPES, tiles=TILES) -> dict
                     prep = encoders.page(version, size=size, min_tiles=count, max_tiles=count)
                     out[f"{key}_grid"] = list(prep.plan.grid)
 
-                    def batched():
-                        return encode_images(vision, [prep], dtype)
+                    def run(flag=None, pipelined=None, max_batch_tiles=None):  # no flag: the points do nothing
+                        with cancel.scope(flag, pipelined):
+                            return encode_images(vision, [prep], dtype, max_batch_tiles=max_batch_tiles)
 
-                    def one_at_a_time():
-                        return encode_images(vision, [prep], dtype, max_batch_tiles=1)
-
-                    def scoped():
-                        with cancel.scope(threading.Event()):
-                            return encode_images(vision, [prep], dtype)
-
-                    def scoped_waiting():  # every point waits for its own part (a CPU's way)
-                        with cancel.scope(threading.Event(), pipelined=False):
-                            return encode_images(vision, [prep], dtype)
-
-                    b, o, c = timed(batched, reps), timed(one_at_a_time, reps), timed(scoped, reps)
-                    out[f"{key}_cancel_points_waiting_s"] = timed(scoped_waiting, reps)
+                    batched, one_at_a_time = run, partial(run, max_batch_tiles=1)
+                    b, o, c = timed(batched, reps), timed(one_at_a_time, reps), timed(partial(run, Event()), reps)
+                    # every point waiting for its own part (a CPU's way)
+                    out[f"{key}_cancel_points_waiting_s"] = timed(partial(run, Event(), pipelined=False), reps)
                     out[f"{key}_batched_s"], out[f"{key}_one_at_a_time_s"] = b, o
                     out[f"{key}_batched_over_one_at_a_time"] = b / o
                     out[f"{key}_cancel_points_s"] = c
@@ -217,7 +210,7 @@ def page_run(folder: str, dtype: str | None, reps: int) -> dict:
     mx.reset_peak_memory()
     for i in range(reps + 1):  # the first pair warms up
         for kind in runs:
-            flag = threading.Event() if kind == "cancel_flag" else None
+            flag = Event() if kind == "cancel_flag" else None
             res = engine.ocr(model, prep, max_tokens=DECODE_TOKENS, ngram_size=0, cancel=flag)
             if i:
                 runs[kind].append(res)
@@ -249,17 +242,15 @@ def real(budget: float) -> dict:
         out["real_v2_checkpoint_gb"] = write_real_checkpoint(folder, "v2") / 1e9
         out["real_v2_write_s"] = time.perf_counter() - t0
         out["real_v2_read_files_s"] = resources.read_files_s(folder)
-        f = str(folder)
-        for key, args in (("bf16", ["page", f, "--reps", "2"]),
-                          ("cancel", [f, "--delays", "0.05", "0.02"]),
-                          ("fp32", ["page", f, "--dtype", "float32", "--reps", "1"])):
+        f, me, res = str(folder), str(HERE / "gpu.py"), str(HERE / "resources.py")
+        for key, args in (("bf16", [me, "page", f, "--reps", "2"]),
+                          ("cancel", [res, "cancel", f, "--delays", "0.05", "0.02"]),
+                          ("fp32", [me, "page", f, "--dtype", "float32", "--reps", "1"])):
             left = end - time.monotonic()
             if left < 30:
                 out[f"{key}_skipped"] = "out of time"
                 continue
-            script = HERE / ("resources.py" if key == "cancel" else "gpu.py")
-            argv = ["cancel", *args] if key == "cancel" else args
-            out[key] = _child([sys.executable, str(script), *argv], left, f"real_{key}")
+            out[key] = _child([sys.executable, *args], left, f"real_{key}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -279,13 +270,13 @@ def _child(argv: list[str], timeout: float, name: str, env: dict | None = None) 
     t0 = time.perf_counter()
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-        text, rc = p.stdout + p.stderr, p.returncode
-    except subprocess.TimeoutExpired as e:
+        stdout, text, rc = p.stdout, p.stdout + p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:  # what it printed is kept for the log; no result
         text = "".join(x.decode(errors="replace") if isinstance(x, bytes) else x for x in (e.stdout, e.stderr) if x)
-        text, rc = text + f"\n[timed out after {timeout:.0f} s]", "timeout"
+        stdout, text, rc = "", text + f"\n[timed out after {timeout:.0f} s]", "timeout"
     if LOGS is not None:
         (LOGS / f"{name}.log").write_text(text)
-    lines = [ln for ln in (p.stdout if rc != "timeout" else "").splitlines() if ln.startswith("{")]
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     try:
         res = json.loads(lines[-1]) if lines else {}
     except ValueError:
