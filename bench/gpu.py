@@ -14,6 +14,7 @@ the children's output. Parts, in this order:
 - encode: the real-size vision side (random weights) of v1 and v2 at 6 and 9 tiles, float32 and bfloat16:
   all tiles in one batch vs one view at a time (`max_batch_tiles=1`), and the batch inside a cancel scope
   (its cancel points become evaluation points on a GPU) vs outside; MLX's peak memory;
+- trace: where a batched encode's time and memory go, and variants of it (bench/gpu_trace.py), in children;
 - decode: the real 12-layer language model, float32 and bfloat16: a 900-position prefill, decode tokens/s
   plain and with every MLP / MoE block behind `mx.compile`, the fraction of the bandwidth bound; peak memory;
 - real: a real-size v2 checkpoint written to disk, then in children: `engine.load` with the device's default
@@ -299,6 +300,29 @@ def _pytest(names: list[str], timeout: float, name: str, env: dict | None = None
     return res
 
 
+TRACE_REPS = ["--reps", "3"]
+TRACES = (("v1_bf16_6", ["--version", "v1", "--tiles", "6"], {}),  # (name, gpu_trace.py arguments, environment)
+          ("v1_bf16_6_mlx_graphs", ["--version", "v1", "--tiles", "6"], {"MLX_MAX_MB_PER_BUFFER": "1000"}),
+          ("v2_bf16_6", ["--version", "v2", "--tiles", "6"], {}),
+          ("v1_bf16_9", ["--version", "v1", "--tiles", "9"], {}),
+          ("v1_fp32_6", ["--version", "v1", "--tiles", "6", "--dtype", "float32"], {}),
+          ("v1_bf16_6_mb64", ["--version", "v1", "--tiles", "6"], {"MLX_MAX_MB_PER_BUFFER": "64"}))
+
+
+def trace(budget: float) -> dict:
+    """bench/gpu_trace.py's variants of a batched encode, one child per case (the MLX_MAX_* environment is read
+    once per process)."""
+    end = time.monotonic() + budget
+    out: dict = {}
+    for name, args, env in TRACES:
+        left = end - time.monotonic()
+        if left < 30:
+            out[name] = {"skipped": "out of time"}
+            continue
+        out[name] = _child([sys.executable, str(HERE / "gpu_trace.py"), *args, *TRACE_REPS], min(left, 120), f"trace_{name}", env)
+    return out
+
+
 def run_all(out_dir: Path, budget: float, only: list[str] | None = None) -> dict:
     global LOGS
     LOGS = out_dir
@@ -312,6 +336,7 @@ def run_all(out_dir: Path, budget: float, only: list[str] | None = None) -> dict
              ("parity", lambda t: _pytest(parity, t, "parity"), 240),
              ("parity_tf32", lambda t: _pytest(parity, t, "parity_tf32", {"MLX_ENABLE_TF32": "1"}, "float32"), 90),
              ("encode", lambda t: _child(me + ["encode"], t, "encode"), 150),
+             ("trace", lambda t: trace(t), 400),
              ("decode", lambda t: _child(me + ["decode"], t, "decode"), 150),
              ("real", lambda t: _child(real + [str(int(t - 10))], t, "real"), 300)]
     for name, fn, limit in parts:
@@ -337,7 +362,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("gpu-results"))
     ap.add_argument("--budget", type=float, default=900, help="seconds for everything (all) / for the part (real)")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--only", nargs="+", help="all: these parts only (info parity encode decode real)")
+    ap.add_argument("--only", nargs="+", help="all: these parts only (info parity encode trace decode real)")
     ap.add_argument("--dtype")
     ap.add_argument("--layers", type=int, default=FULL_LM_LAYERS, help="decode: language-model layers")
     args = ap.parse_args(argv)

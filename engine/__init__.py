@@ -27,9 +27,10 @@ from .runtime.blas import calm_numpy_blas, load_fast_blas
 load_fast_blas()  # before mlx.core is imported anywhere: MLX then uses the optimized BLAS on Linux
 calm_numpy_blas()  # numpy's own OpenBLAS: idle threads sleep instead of spinning (busy machines)
 
-from .runtime.device import exact_float32  # noqa: E402
+from .runtime.device import exact_float32, small_cuda_graphs  # noqa: E402
 
 exact_float32()  # float32 stays float32 on GPUs (MLX's default there is TF32 matrix products)
+small_cuda_graphs()  # a CUDA GPU's command graphs hold 128 MB, not up to 1000 (memory, and the GPU starts sooner)
 
 from .language.prompt import TASKS, task_prompt  # noqa: E402
 from .model import Model, load  # noqa: E402

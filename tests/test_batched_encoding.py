@@ -38,3 +38,22 @@ def test_several_images_batched_together():
         (alone,), _ = encode_images(model.vision, [prep], mx.float32)
         assert emb.shape[0] == prep.plan.image_tokens
         np.testing.assert_allclose(np.asarray(emb), np.asarray(alone), rtol=0, atol=1e-5 * float(mx.abs(alone).max()))
+
+
+def test_each_batch_is_started_before_the_next_one_is_built(monkeypatch):
+    """The tile batch is queued (async_eval) before the global view's pixels are even handed to MLX, so a GPU
+    computes the tiles while the CPU builds the global view's graph; the result is the same."""
+    from engine.vision import encoder
+
+    case = next(c for c in reference_cases(1) if json.loads((c / "meta.json").read_text())["grid_cols_rows"][0])
+    model = load(case / "checkpoint", dtype="float32")
+    prep = prepare(case / "image.png", model.version)
+    (expected,), _ = encode_images(model.vision, [prep], mx.float32)
+    events = []
+    to_nhwc, async_eval = encoder.to_nhwc, mx.async_eval
+    monkeypatch.setattr(encoder, "to_nhwc", lambda px, dt: events.append(("pixels", px.shape[-1])) or to_nhwc(px, dt))
+    monkeypatch.setattr(mx, "async_eval", lambda *a: events.append(("queued", a[0].shape[0])) or async_eval(*a))
+    (got,), _ = encode_images(model.vision, [prep], mx.float32)
+    tiles, glob = prep.plan.tile_size, prep.plan.global_size
+    assert events == [("pixels", tiles), ("queued", len(prep.plan.tiles)), ("pixels", glob), ("queued", 1)]
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))

@@ -1,5 +1,6 @@
 """Device-dependent defaults: which compute dtype to use and how to name a dtype given as a string; float32
-kept exact on GPUs; handing large numpy arrays to MLX without stalling other threads."""
+kept exact on GPUs; CUDA command graphs kept small; handing large numpy arrays to MLX without stalling other
+threads."""
 
 from __future__ import annotations
 
@@ -31,6 +32,38 @@ def exact_float32() -> None:
     exact results (a GPU's default compute dtype is bfloat16, which TF32 does not touch), so the engine sets
     TF32 off on import; a user's own `MLX_ENABLE_TF32` is kept."""
     os.environ.setdefault("MLX_ENABLE_TF32", "0")
+
+
+CUDA_GRAPH_MB = 128  # MB of buffers per CUDA command graph (MLX_MAX_MB_PER_BUFFER) the engine asks for
+# compute capabilities for which MLX's own default is larger (mlx/backend/cuda/device.cpp, get_graph_limits:
+# 400 MB on 8.0 (A100), 1000 MB on 9.0 (H100, H200), 10.0 (B200) and 12.0 (consumer Blackwell); <= 100 elsewhere)
+_LARGE_GRAPH_CAPABILITIES = {(8, 0), (9, 0), (10, 0), (12, 0)}
+
+
+def cuda_graph_mb(env: dict, cuda: bool, capability: tuple[int, int] | None) -> str | None:
+    """The MLX_MAX_MB_PER_BUFFER the engine sets, or None to leave MLX's default (or the user's value) alone."""
+    if not cuda or "MLX_MAX_MB_PER_BUFFER" in env or capability not in _LARGE_GRAPH_CAPABILITIES:
+        return None
+    return str(CUDA_GRAPH_MB)
+
+
+def small_cuda_graphs() -> None:
+    """Cap MLX's CUDA command graphs at `CUDA_GRAPH_MB` of buffers on GPUs where its default is bigger.
+
+    MLX's CUDA backend queues kernels into a command graph and launches it once it holds 100 ops or, on an
+    H100/H200, 1000 MB of buffers; up to 10 launched graphs stay in flight, each keeping every buffer it used
+    until it finishes. A page's encode on an H200 thus held 17-20 GB (v1, 6 tiles, bf16) and the GPU idled
+    while the CPU filled the first big graph; with 128 MB graphs the same encode held 3.5 GB and took 85-99 ms
+    instead of 90-120 (docs/benchmarks.md, "On a GPU"). MLX reads the value when a stream's first graph is made,
+    so this runs on engine import; a user's own MLX_MAX_MB_PER_BUFFER is kept. Metal's own limits are
+    already small (40-50 MB per command buffer), so a Mac is left alone."""
+    if mx.default_device().type != mx.DeviceType.gpu or mx.metal.is_available():
+        return
+    info = mx.device_info()
+    cap = (info.get("compute_capability_major"), info.get("compute_capability_minor"))
+    value = cuda_graph_mb(os.environ, True, cap)
+    if value is not None:
+        os.environ["MLX_MAX_MB_PER_BUFFER"] = value
 
 
 def parse_dtype(name: str | mx.Dtype | None) -> mx.Dtype:

@@ -117,8 +117,12 @@ def encode_images(vision, images: list[PreparedImage], dtype: mx.Dtype = mx.floa
                   max_batch_tiles: int | None = None, evaluate: bool = True) -> tuple[list[mx.array], EncodeStats]:
     """Embeddings [plan.image_tokens, H] for each image, every view batched with its equals.
 
-    Tiles of one size from all images form one batch, global views of one size another; both are in the same
-    graph and evaluated once. `max_batch_tiles` splits larger tile batches into chunks evaluated one by one."""
+    Tiles of one size from all images form one batch, global views of one size another; each batch is queued
+    (`mx.async_eval`) as soon as it is built, so that a GPU computes the tiles while the CPU builds and queues
+    the global views (H200, 6-tile v1 page: 106-117 -> 82-91 ms with MLX's 1000 MB command graphs, 167 -> 153 ms
+    in float32 with the engine's 128 MB ones; no cost on a CPU), and all are waited for at the end.
+    `max_batch_tiles` splits larger tile batches into chunks evaluated one by one. `evaluate=False` only builds
+    the graph."""
     stats = EncodeStats([], [])
     per_image: dict[str, dict[int, mx.array]] = {"tiles": {}, "global": {}}
     for kind, key in (("tiles", lambda im: im.plan.tile_size if im.plan.tiled else None),
@@ -128,6 +132,8 @@ def encode_images(vision, images: list[PreparedImage], dtype: mx.Dtype = mx.floa
             limit = max_batch_tiles if kind == "tiles" else None
             batches = stats.tile_batches if kind == "tiles" else stats.global_batches
             feats = _run_views(vision, views, dtype, limit, stats, batches)
+            if evaluate:  # started now: a GPU works on these views while the next group is built and queued
+                mx.async_eval(feats)
             start = 0
             for i, v in zip(idx, views):
                 per_image[kind][i] = feats[start:start + v.shape[0]]
