@@ -17,8 +17,9 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..runtime import cancel, cpu_kernels
-from ..runtime.cpu_kernels import attention
+from ..runtime.cpu_kernels import attention, split_qkv
 from .interpolate import resize_bicubic_aa
+from .norm import LayerNorm
 
 
 @dataclass
@@ -89,8 +90,8 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         B, L, C = x.shape
-        qkv = self.qkv_proj(x).reshape(B, L, 3, self.heads, -1).transpose(2, 0, 3, 1, 4)  # [q|k|v], head-major
-        o = attention(qkv[0], qkv[1], qkv[2], self.scale)
+        q, k, v = split_qkv(self.qkv_proj(x), self.heads)  # [q|k|v], head-major
+        o = attention(q, k, v, self.scale)
         return self.out_proj(o.transpose(0, 2, 1, 3).reshape(B, L, C))
 
 
@@ -115,8 +116,8 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.self_attn = Attention(cfg)
         self.mlp = FeedForward(cfg)
-        self.layer_norm1 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
-        self.layer_norm2 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
+        self.layer_norm1 = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
+        self.layer_norm2 = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
 
     def __call__(self, x: mx.array) -> mx.array:
         cancel.point(x)
@@ -143,7 +144,7 @@ class CLIPEncoder(nn.Module):
         super().__init__()
         self.config = cfg
         self.embeddings = Embeddings(cfg)
-        self.pre_layrnorm = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)  # the checkpoint's spelling
+        self.pre_layrnorm = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)  # the checkpoint's spelling
         self.transformer = Transformer(cfg)
 
     def __call__(self, sam_tokens: mx.array) -> mx.array:

@@ -23,8 +23,9 @@ import mlx.nn as nn
 import numpy as np
 
 from ..runtime import cancel, cpu_kernels
-from ..runtime.cpu_kernels import ERF_P, ERF_Q, attention
+from ..runtime.cpu_kernels import ERF_P, ERF_Q, attention, split_qkv
 from .interpolate import resize_bicubic_aa, resize_rel_pos
+from .norm import LayerNorm
 
 
 @dataclass
@@ -84,8 +85,7 @@ class Attention(nn.Module):
         L, nh = h * w, self.heads
         qkv = self.qkv(x)
         cancel.point(qkv)  # the projection of a page's tile batch alone takes ~0.15 s on a CPU
-        qkv = qkv.reshape(N, L, 3, nh, -1).transpose(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # [N, nh, L, hd]
+        q, k, v = split_qkv(qkv.reshape(N, L, -1), nh)  # [N, nh, L, hd], views of qkv
         hd = q.shape[-1]
         rh = get_rel_pos(h, h, self.rel_pos_h)  # [h, kh, hd]
         rw = get_rel_pos(w, w, self.rel_pos_w)  # [w, kw, hd]
@@ -155,10 +155,10 @@ class Block(nn.Module):
     def __init__(self, cfg: SAMConfig, window_size: int):
         super().__init__()
         self.window_size = window_size
-        self.norm1 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
+        self.norm1 = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
         rel_len = 2 * (window_size if window_size > 0 else cfg.pos_grid) - 1
         self.attn = Attention(cfg.width, cfg.heads, rel_len)
-        self.norm2 = nn.LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
+        self.norm2 = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
         self.mlp = MLPBlock(cfg.width, int(cfg.width * cfg.mlp_ratio))
 
     def __call__(self, x: mx.array) -> mx.array:
@@ -205,9 +205,9 @@ class SAMEncoder(nn.Module):
         nc = cfg.neck_channels
         self.neck = [
             nn.Conv2d(cfg.width, nc, kernel_size=1, bias=False),
-            nn.LayerNorm(nc, eps=cfg.layer_norm_eps),  # LayerNorm2d over channels = LayerNorm on NHWC's last axis
+            LayerNorm(nc, eps=cfg.layer_norm_eps),  # LayerNorm2d over channels = LayerNorm on NHWC's last axis
             nn.Conv2d(nc, nc, kernel_size=3, padding=1, bias=False),
-            nn.LayerNorm(nc, eps=cfg.layer_norm_eps),
+            LayerNorm(nc, eps=cfg.layer_norm_eps),
         ]
         c2, c3 = cfg.downsample_channels
         self.net_2 = nn.Conv2d(nc, c2, kernel_size=3, stride=2, padding=1, bias=False)
