@@ -326,3 +326,46 @@ def test_pooled_jobs_run_once_each_and_the_caller_takes_its_share():
     with pytest.raises(ca.cancel.Cancelled):
         ca._share_jobs(pool, failing, list(range(200)))
     assert 3 in started and len(started) < 200  # the error stops the others from taking more jobs
+
+
+def test_split_qkv_gives_views_that_attention_reads_in_place(mode):
+    """q, k, v of a fused projection stay views of it (no copy made by MLX), and attention on those strided
+    views equals attention on contiguous copies, bit for bit, with a scale applied."""
+    rng = np.random.default_rng(7)
+    B, L, H, D = 2, 29, 3, 16
+    qkv = mx.array(rng.standard_normal((B, L, 3 * H * D), dtype=np.float32))
+    mx.eval(qkv)
+    q, k, v = ca.split_qkv(qkv, H)
+    mx.eval(q, k, v)
+    base = np.asarray(qkv)
+    for got, i in ((q, 0), (k, 1), (v, 2)):
+        assert got.shape == (B, H, L, D)
+        assert np.shares_memory(np.asarray(got), base)  # a view, not a gathered copy
+        np.testing.assert_array_equal(np.asarray(got), base.reshape(B, L, 3, H, D)[:, :, i].transpose(0, 2, 1, 3))
+    mode("numpy")
+    strided = np.asarray(ca.attention(q, k, v, 0.25))
+    dense = np.asarray(ca.attention(*(mx.array(np.ascontiguousarray(np.asarray(x))) for x in (q, k, v)), 0.25))
+    np.testing.assert_array_equal(strided, dense)
+    assert _rel(strided, _reference(q, k, v, 0.25)) < 2e-6
+
+
+def test_layer_norm_matches_mlx(mode, monkeypatch):
+    from engine.vision.norm import LayerNorm
+
+    rng = np.random.default_rng(8)
+    x = mx.array(rng.standard_normal((3, 7, 11, 48), dtype=np.float32) * 4 + 2)
+    ln = LayerNorm(48, eps=1e-6)
+    ln.update({"weight": mx.array(rng.standard_normal(48, dtype=np.float32)),
+               "bias": mx.array(rng.standard_normal(48, dtype=np.float32))})
+    monkeypatch.setattr(ca, "MAP_CHUNK", 500)  # several row chunks
+    mode("numpy")
+    ours = ln(x)
+    assert ca.layer_norm(x, ln.weight, ln.bias, ln.eps) is not None
+    mode("mlx")
+    assert ca.layer_norm(x, ln.weight, ln.bias, ln.eps) is None
+    theirs = ln(x)
+    assert ours.shape == theirs.shape and _rel(ours, theirs) < 1e-6
+    xd = np.asarray(x, np.float64)
+    ref = (xd - xd.mean(-1, keepdims=True)) / np.sqrt(xd.var(-1, keepdims=True) + 1e-6)
+    ref = ref * np.asarray(ln.weight) + np.asarray(ln.bias)
+    assert _rel(ours, ref) < 1e-6
