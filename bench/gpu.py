@@ -319,7 +319,8 @@ def trace(budget: float) -> dict:
         if left < 30:
             out[name] = {"skipped": "out of time"}
             continue
-        out[name] = _child([sys.executable, str(HERE / "gpu_trace.py"), *args, *TRACE_REPS], min(left, 120), f"trace_{name}", env)
+        argv = [sys.executable, str(HERE / "gpu_trace.py"), *args, *TRACE_REPS]
+        out[name] = _child(argv, min(left, 120), f"trace_{name}", env)
     return out
 
 

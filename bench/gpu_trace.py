@@ -5,6 +5,8 @@
 One real-size vision model (random weights), one page; each variant is timed interleaved with the others
 (medians) and its MLX peak memory taken on its own:
 - `batched` / `one_at_a_time`: `encode_images` as the engine runs it, all tiles in one graph or one per graph;
+- `by_hand`: the same page built by hand, tiles and global view evaluated together at the end (what the engine
+  did before it queued each view batch as soon as it was built); the variants below change one thing of it;
 - `dispatch`: how long `mx.async_eval` of the batched graph takes to return (the CPU queueing its kernels)
   against the whole encode: a GPU waiting on the CPU shows as dispatch ~ total;
 - `global_on_stream`: the global view built on a second GPU stream, so that its kernels can run beside the

@@ -118,7 +118,7 @@ def split_qkv(qkv: mx.array, heads: int) -> tuple[mx.array, mx.array, mx.array]:
 
     Slicing before transposing keeps them views on every device; `qkv.transpose(2, 0, 3, 1, 4)[0]` (index after
     the transpose) makes MLX gather each into a copy: 50 ms per 32 MB on a CPU, a tenth of SAM's window
-    attention. Both attention paths read the strided views as they are."""
+    attention. The numpy attention reads the strided views in place."""
     B, L, _ = qkv.shape
     x = qkv.reshape(B, L, 3, heads, -1)
     return tuple(x[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
