@@ -108,9 +108,11 @@ MEANINGS = {
     "real_v2_peak_over_checkpoint_bf16": "real_v2_peak_rss_gb_bf16 / real_v2_checkpoint_gb (target <= 1.25)",
     "real_v2_peak_over_checkpoint_fp32_small_machine": "real_v2_peak_rss_gb_fp32_small_machine / "
                                                        "real_v2_checkpoint_gb (target <= 1.4)",
-    "prefill_gflops": "prefill of the page's prompt: analytic FLOPs (active parameters + causal attention) / "
-                      "prefill time, GFLOP/s",
+    "prefill_gflops": "prefill of the page's prompt with float32 experts (the default where they fit): analytic "
+                      "FLOPs (active parameters + causal attention) / prefill time, GFLOP/s",
     "prefill_fraction_of_matmul": "prefill_gflops / matmul_gflops (target >= 0.6)",
+    "prefill_gflops_small_machine": "the same under the 16 GB cap (routed experts kept bfloat16), GFLOP/s",
+    "prefill_fraction_of_matmul_small_machine": "prefill_gflops_small_machine / matmul_gflops",
     "decode_fraction_of_bound": "decode tokens/s of the page run / the bandwidth bound for the bytes it reads "
                                 "(float32 weights, as the issue defines it; target >= 0.8)",
     "cancel_latency_s_encode": "cancel set 3 s into the page's encode -> final Result, s (target <= 0.5)",

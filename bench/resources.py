@@ -314,11 +314,13 @@ def resources(quick: bool, known: dict, log) -> dict:
         res["real_v2_peak_over_checkpoint_bf16"] = (res["real_v2_peak_rss_gb_bf16"] or 0) / res["real_v2_checkpoint_gb"]
         res["real_v2_peak_over_checkpoint_fp32_small_machine"] = ((res["real_v2_peak_rss_gb_fp32_small_machine"] or 0)
                                                                   / res["real_v2_checkpoint_gb"])
-        main = runs["fp32_small_machine"] if runs["fp32_small_machine"] else runs["fp32"]
-        if main.get("prefill_s"):
-            res["prefill_gflops"] = _prefill_flops(cfg, main["prompt_tokens"]) / main["prefill_s"] / 1e9
-            if known.get("matmul_gflops"):
-                res["prefill_fraction_of_matmul"] = res["prefill_gflops"] / known["matmul_gflops"]
+        for name, suffix in (("fp32", ""), ("fp32_small_machine", "_small_machine")):  # the issue's: float32 experts
+            run = runs[name]
+            if run.get("prefill_s"):
+                gflops = _prefill_flops(cfg, run["prompt_tokens"]) / run["prefill_s"] / 1e9
+                res[f"prefill_gflops{suffix}"] = gflops
+                if known.get("matmul_gflops"):
+                    res[f"prefill_fraction_of_matmul{suffix}"] = gflops / known["matmul_gflops"]
         bw = known.get("memory_bandwidth_gbs")
         for name, run, expert_bytes in (("fp32", runs["fp32"], 4), ("fp32_small_machine", runs["fp32_small_machine"], 2)):
             if bw and run.get("decode_tok_s"):
