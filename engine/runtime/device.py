@@ -40,9 +40,10 @@ CUDA_GRAPH_MB = 128  # MB of buffers per CUDA command graph (MLX_MAX_MB_PER_BUFF
 _LARGE_GRAPH_CAPABILITIES = {(8, 0), (9, 0), (10, 0), (12, 0)}
 
 
-def cuda_graph_mb(env: dict, cuda: bool, capability: tuple[int, int] | None) -> str | None:
-    """The MLX_MAX_MB_PER_BUFFER the engine sets, or None to leave MLX's default (or the user's value) alone."""
-    if not cuda or "MLX_MAX_MB_PER_BUFFER" in env or capability not in _LARGE_GRAPH_CAPABILITIES:
+def cuda_graph_mb(env: dict, capability: tuple[int, int] | None) -> str | None:
+    """The MLX_MAX_MB_PER_BUFFER the engine sets for a CUDA GPU of `capability` (None: no CUDA GPU), or None to
+    leave MLX's default (or the user's value) alone."""
+    if "MLX_MAX_MB_PER_BUFFER" in env or capability not in _LARGE_GRAPH_CAPABILITIES:
         return None
     return str(CUDA_GRAPH_MB)
 
@@ -57,11 +58,10 @@ def small_cuda_graphs() -> None:
     instead of 90-120 (docs/benchmarks.md, "On a GPU"). MLX reads the value when a stream's first graph is made,
     so this runs on engine import; a user's own MLX_MAX_MB_PER_BUFFER is kept. Metal's own limits are
     already small (40-50 MB per command buffer), so a Mac is left alone."""
-    if mx.default_device().type != mx.DeviceType.gpu or mx.metal.is_available():
+    if not on_gpu() or mx.metal.is_available():
         return
     info = mx.device_info()
-    cap = (info.get("compute_capability_major"), info.get("compute_capability_minor"))
-    value = cuda_graph_mb(os.environ, True, cap)
+    value = cuda_graph_mb(os.environ, (info.get("compute_capability_major"), info.get("compute_capability_minor")))
     if value is not None:
         os.environ["MLX_MAX_MB_PER_BUFFER"] = value
 
