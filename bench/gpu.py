@@ -68,9 +68,11 @@ def info() -> dict:
 
 
 def _peak_gb(fn) -> float:
+    """MLX's peak memory, GB, while `fn` runs (waited for to the end, queued work included)."""
     mx.synchronize()
     mx.reset_peak_memory()
     fn()
+    mx.synchronize()
     return mx.get_peak_memory() / 1e9
 
 

@@ -67,14 +67,6 @@ def _views(vision, prep, dtype, forward=None, stream=None, overlap=False, one_at
     return emb
 
 
-def _peak_gb(fn) -> float:
-    mx.synchronize()
-    mx.reset_peak_memory()
-    fn()
-    mx.synchronize()
-    return mx.get_peak_memory() / GB
-
-
 def _dispatch(vision, prep, dtype) -> tuple[float, float, float]:
     """(graph build s, async_eval return s, total s) of one batched encode."""
     t0 = time.perf_counter()
@@ -90,7 +82,7 @@ def _dispatch(vision, prep, dtype) -> tuple[float, float, float]:
 def trace(version: str, tiles: int, dtype_name: str, reps: int, tiny: bool = False) -> dict:
     import encoders
     import models
-    from gpu import TILES
+    from gpu import TILES, _peak_gb
 
     dtype = parse_dtype(dtype_name)
     size, count = TILES[version][tiles]
@@ -144,11 +136,8 @@ def trace(version: str, tiles: int, dtype_name: str, reps: int, tiny: bool = Fal
             times.pop(name)
     for _ in range(reps):
         for name in times:
-            mx.synchronize()
-            t0 = time.perf_counter()
-            got = variants[name]()
-            mx.synchronize()
-            times[name].append(time.perf_counter() - t0)
+            seconds, got = _timed_sync(variants[name])
+            times[name].append(seconds)
             out[f"{name}_max_abs_diff"] = max(out[f"{name}_max_abs_diff"], diff(got))
     for name, ts in times.items():
         out[f"{name}_s"] = statistics.median(ts)
@@ -164,20 +153,20 @@ def trace(version: str, tiles: int, dtype_name: str, reps: int, tiny: bool = Fal
         try:
             fn = variants["batched"]
             fn()
-            out[f"memory_limit_{extra}gb_s"] = statistics.median(
-                [_timed_sync(fn) for _ in range(reps)])
+            out[f"memory_limit_{extra}gb_s"] = statistics.median(_timed_sync(fn)[0] for _ in range(reps))
             out[f"memory_limit_{extra}gb_peak_gb"] = _peak_gb(fn) - weights / GB
         finally:
             mx.set_memory_limit(prev)
     return out
 
 
-def _timed_sync(fn) -> float:
+def _timed_sync(fn):
+    """(seconds, result) of one call of `fn`, from an idle device to its work finished."""
     mx.synchronize()
     t0 = time.perf_counter()
-    fn()
+    result = fn()
     mx.synchronize()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, result
 
 
 def main(argv=None) -> int:
