@@ -101,14 +101,45 @@ def test_relative_position_bias(mode):
 
 def test_chunking_and_threads_do_not_change_results(mode, monkeypatch):
     q, k, v = _qkv(B=3, H=6, Hk=3, Lq=33, Lk=40)
+    bias = mx.array(np.random.default_rng(4).standard_normal((33, 40), dtype=np.float32))
     mode("numpy")
-    whole = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    whole = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
     monkeypatch.setattr(ca, "CHUNK_ELEMENTS", 7 * 40)  # 7 query rows per chunk, one head
-    chunked = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    chunked = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
     monkeypatch.setattr(ca, "_THREADS", 1)
-    serial = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    serial = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
     np.testing.assert_array_equal(whole, chunked)
     np.testing.assert_array_equal(whole, serial)
+
+
+def test_causal_chunks_skip_the_keys_no_row_sees(mode, monkeypatch):
+    """Under a causal mask each row block multiplies only the keys up to its last row (the blocks above the
+    diagonal are never computed); the result is the masked softmax of all keys, whatever the block size, and
+    the same bits whatever the number of threads."""
+    q, k, v = _qkv(B=2, H=6, Hk=3, Lq=33, Lk=40)
+    causal = np.arange(40)[None, :] <= np.arange(33)[:, None] + 7
+    ref = _reference(q, k, v, 0.3, np.where(causal, 0.0, -np.inf))
+    mode("numpy")
+    widths = []
+    matmul = np.matmul
+
+    def counting(a, b, **kw):
+        if "out" not in kw:  # q @ k^T (probs @ v writes into the output): the keys of the chunk
+            widths.append(b.shape[-1])
+        return matmul(a, b, **kw)
+
+    monkeypatch.setattr(ca.np, "matmul", counting)
+    monkeypatch.setattr(ca, "CAUSAL_ROWS", 8)  # row blocks 0-7, 8-15, ..., 32
+    blocked = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    assert sorted(set(widths)) == [15, 23, 31, 39, 40]  # keys <= last row + 7 of each block
+    monkeypatch.setattr(ca.np, "matmul", matmul)
+    assert _rel(blocked, ref) < 2e-6
+    monkeypatch.setattr(ca, "_THREADS", 1)
+    np.testing.assert_array_equal(np.asarray(ca.attention(q, k, v, 0.3, mask="causal")), blocked)
+    monkeypatch.setattr(ca, "CAUSAL_ROWS", 1)  # one row per block: the diagonal block is a single key
+    assert _rel(ca.attention(q, k, v, 0.3, mask="causal"), ref) < 2e-6
+    mode("mlx")
+    assert _rel(ca.attention(q, k, v, 0.3, mask="causal"), blocked) < 2e-6
 
 
 def test_bfloat16_inputs(mode):
