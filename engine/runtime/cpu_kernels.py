@@ -314,13 +314,12 @@ def _numpy_attention(q, k, v, scale, mask, rel_pos) -> mx.array:
 
     def run(job):
         b, h0, h1, r0, r1 = job
+        kend = Lk if causal is None else r1 + causal  # keys after the chunk's last row: masked for all its rows
         if rep == 1:
-            kk, vv = kn[b, h0:h1], vn[b, h0:h1]
+            kk, vv = kn[b, h0:h1, :kend], vn[b, h0:h1, :kend]
         else:  # grouped-query attention: the key/value head of each query head
             hk = np.arange(h0, h1) // rep
-            kk, vv = kn[b, hk], vn[b, hk]
-        if causal is not None:  # keys after the chunk's last row are masked for all its rows: not computed
-            kk, vv = kk[..., :r1 + causal, :], vv[..., :r1 + causal, :]
+            kk, vv = kn[b, hk, :kend], vn[b, hk, :kend]
         qq = qn[b, h0:h1, r0:r1]
         if scale != 1.0:  # float32 q, scaled here per chunk as MLX's fallback does before the product (q may
             # be a strided view of a fused projection: scaling it in MLX would copy it whole, single-threaded)
