@@ -8,9 +8,10 @@ CPU backend three things are far slower than the hardware allows, and numpy (who
 1. **Attention** (`attention`): MLX's CPU `exp` / softmax run scalar and single-threaded (~35-75 M
    elements/s), so the softmax over SAM's global-attention scores (12 x 4096 x 4096 per view) takes seconds;
    numpy's `exp` does ~1-2 G elements/s. Scores, softmax and probs @ V run in float32 in chunks of ~4 MB of
-   scores spread over a thread pool (one thread per core, numpy's BLAS single-threaded inside it). It computes
-   what MLX's fallback computes (`q * scale`, `q @ k^T` (+ additive mask / bias, or -inf where a bool mask is
-   False), a max-subtracted float32 softmax, `@ v`); results agree to ~1e-6 relative. SAM's decomposed
+   scores spread over a thread pool (one thread per core, numpy's BLAS single-threaded inside it); under a causal
+   mask, blocks of query rows skip the keys none of their rows may see (about half of a prompt's scores). It
+   computes what MLX's fallback computes (`q * scale`, `q @ k^T` (+ additive mask / bias, or -inf where a bool
+   mask is False), a max-subtracted float32 softmax, `@ v`); results agree to ~1e-6 relative. SAM's decomposed
    relative-position bias is an argument of its own (`rel_pos`): numpy adds it to the scores chunk by chunk;
    MLX folds it into the product (queries [q * scale | rel_h | rel_w], keys [k | onehot(ky) | onehot(kx)]), so
    no [Lq, Lk] bias tensor is ever built on either path.
@@ -324,7 +325,7 @@ def _numpy_attention(q, k, v, scale, mask, rel_pos) -> mx.array:
         if scale != 1.0:  # float32 q, scaled here per chunk as MLX's fallback does before the product (q may
             # be a strided view of a fused projection: scaling it in MLX would copy it whole, single-threaded)
             qq = qq * np.float32(scale)
-        s = np.matmul(qq, kk.swapaxes(-1, -2))  # [h, r, Lk]
+        s = np.matmul(qq, kk.swapaxes(-1, -2))  # [h, r, kend]
         if maskn is not None:
             mb = maskn[min(b, maskn.shape[0] - 1)]
             mh = mb if mb.shape[0] == 1 else mb[h0:h1]
@@ -527,9 +528,10 @@ def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
 def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array) -> mx.array | None:
     """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for any number of rows (a decode step's few, a
     prefill chunk's thousands), grouped by expert: each chosen expert's rows are gathered once and go through
-    its three matrices as three whole products (no padding to blocks), one expert per job on the thread pool; bfloat16 expert weights are widened block by block inside
-    the job (no widened copy of the stack). x [..., D], indices [..., k], stacked weights [E, out, in] (float32
-    or bfloat16); returns [..., k, D] float32, or None off the numpy path."""
+    its three matrices as three whole products (no padding to blocks), one expert per job on the thread pool;
+    bfloat16 expert weights are widened block by block inside the job (no widened copy of the stack). x [..., D],
+    indices [..., k], stacked weights [E, out, in] (float32 or bfloat16); returns [..., k, D] float32, or None
+    off the numpy path."""
     dtypes = (mx.float32, mx.bfloat16)
     if not (uses_numpy() and x.dtype == mx.float32 and gate.dtype in dtypes
             and gate.dtype == up.dtype == down.dtype):
