@@ -334,7 +334,7 @@ def _numpy_attention(q, k, v, scale, mask, rel_pos) -> mx.array:
                 s = np.where(m, s, np.float32(-np.inf))
             else:
                 s += m
-        elif causal is not None and r1 - 1 > r0:  # the chunk's diagonal block: row i sees keys <= i + causal
+        elif causal is not None:  # the chunk's diagonal block: row i sees keys <= i + causal (none for one row)
             tri = s[..., r0 + causal + 1:]
             np.copyto(tri, np.float32(-np.inf), where=np.arange(r0 + 1, r1)[None, :] > np.arange(r0, r1)[:, None])
         if rel_h is not None:
