@@ -80,6 +80,13 @@ def our_language_model(layers: int, seed: int = 1) -> DeepseekV2LM:
     return lm
 
 
+def narrow_language_model(lm: DeepseekV2LM) -> DeepseekV2LM:
+    """Its matrices in bfloat16, norms in float32: what `engine.load` keeps on a CPU with the compiled kernels."""
+    lm.load_weights([(n, w.astype(mx.bfloat16) if w.ndim >= 2 else w) for n, w in tree_flatten(lm.parameters())])
+    mx.eval(lm.parameters())
+    return lm
+
+
 # ---------------------------------------------------------------------------------------------------------
 # mlx-vlm (optional: only when it is importable, e.g. from /work/benchvenv)
 # ---------------------------------------------------------------------------------------------------------

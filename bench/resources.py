@@ -4,8 +4,8 @@
 temporary folder (bench/checkpoint.py; deleted afterwards) and measures, each in a child process of its own
 (`python bench/resources.py measure|cancel|gui FOLDER ...`) so that its peak resident memory (`VmHWM` of
 /proc/self/status, what `/usr/bin/time -v` calls the maximum resident set size) belongs to that load alone:
-the load and one 2x2-tile page in float32 (the CPU default, and under a 16 GB machine's default memory cap,
-where the routed experts stay bfloat16), a bfloat16 load (its run is not timed: MLX's CPU bf16 matmuls are
+the load and one 2x2-tile page in float32 (the CPU default: the language model's matrices kept bfloat16 with the
+compiled kernels; again without them; and under a 16 GB machine's default memory cap), a bfloat16 load (its run is not timed: MLX's CPU bf16 matmuls are
 ~40x slower than float32), cancel latencies in each phase, and the GUI event loop's longest gap while the app's
 worker loads and runs. Then, on in-memory models: decode and encode speed idle and beside bounded busy loops.
 """
@@ -46,6 +46,8 @@ def measure(folder: str, dtype: str | None, tokens: int, run: bool = True, **loa
     res["load_s"] = time.perf_counter() - t0
     st = vm_status()
     res["rss_after_load_gb"], res["peak_rss_load_gb"] = st["VmRSS"], st["VmHWM"]
+    res["expert_dtype"] = str(model.expert_dtype).removeprefix("mlx.core.")
+    res["narrow_weights"] = model.narrow  # which weights stayed bfloat16: language_model / routed_experts / None
     if run:
         prep = encoders.page(model.version, size=PAGE)
         result = engine.ocr(model, prep, max_tokens=tokens)
@@ -157,11 +159,11 @@ def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
 SMALL_MACHINE_CAP_GB = 12.8  # the default memory cap of a 16 GB machine (80%): routed experts stay bf16
 
 
-def _child(args: list[str], log, timeout: float = 1200) -> dict:
+def _child(args: list[str], log, timeout: float = 1200, env: dict | None = None) -> dict:
     import subprocess
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                       str(Path(__file__).resolve().parent)]))
+    env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                                      str(Path(__file__).resolve().parent)]))
     log(f"resources: {' '.join(args[:1] + args[2:])}")
     try:
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
@@ -217,10 +219,13 @@ def busy_speeds(quick: bool, log) -> dict:
     import encoders
     import models
     from engine.language.generate import GenerationConfig, generate_tokens
+    from engine.runtime import jit_kernels
 
     cores = os.cpu_count() or 1
     loads = {"idle": 0, "busy1": max(1, cores // 2), "busy2": cores}
     lm = models.our_language_model(4)
+    if jit_kernels.available():  # as `engine.load` keeps them on a CPU with the compiled kernels
+        models.narrow_language_model(lm)
     prompt = mx.array(np.random.default_rng(0).standard_normal((128, lm.config.hidden_size), np.float32) * 0.02)
     tokens, reps = (24, 1) if quick else (32, 2)
 
@@ -260,15 +265,18 @@ def busy_speeds(quick: bool, log) -> dict:
     return res
 
 
-def _decode_bytes_per_token(cfg: dict, expert_bytes: int) -> float:
-    """Bytes a decode step reads: the float32 active parameters, routed experts at `expert_bytes` each."""
+def _decode_bytes_per_token(cfg: dict, narrow: str | None = None) -> float:
+    """Bytes a decode step reads: the active parameters in float32, except those kept bfloat16 (`narrow`, as a
+    load reports it: "language_model" for all of them, "routed_experts")."""
     import models
 
     lc = cfg["language_config"]
     active = models.lm_active_params(lc["num_hidden_layers"], lc)
     moe_layers = lc["num_hidden_layers"] - lc.get("first_k_dense_replace", 1)
     routed = moe_layers * lc["num_experts_per_tok"] * 3 * lc["hidden_size"] * lc["moe_intermediate_size"]
-    return 4 * (active["total"] - routed) + expert_bytes * routed
+    if narrow == "language_model":
+        return 2 * active["total"]
+    return 4 * (active["total"] - routed) + (2 if narrow == "routed_experts" else 4) * routed
 
 
 def _prefill_flops(cfg: dict, tokens: int) -> float:
@@ -302,6 +310,8 @@ def resources(quick: bool, known: dict, log) -> dict:
         runs = {"fp32": _child(["measure", f, "--tokens", "16"], log),
                 "fp32_small_machine": _child(["measure", f, "--tokens", "16", "--memory-limit-gb",
                                               str(SMALL_MACHINE_CAP_GB)], log)}
+        if runs["fp32"].get("narrow_weights") == "language_model":  # the compiled kernels' default: and without
+            runs["fp32_numpy_kernels"] = _child(["measure", f, "--tokens", "16"], log, env={"DSOCR_JIT": "0"})
         bf16 = _child(["measure", f, "--dtype", "bfloat16", "--no-run"], log)
         for name, run in runs.items():
             for k, v in run.items():
@@ -312,22 +322,25 @@ def resources(quick: bool, known: dict, log) -> dict:
         res["real_v2_peak_rss_gb_fp32_small_machine"] = runs["fp32_small_machine"].get("peak_rss_run_gb")
         res["real_v2_peak_rss_gb_bf16"] = bf16.get("peak_rss_load_gb")
         res["real_v2_peak_over_checkpoint_bf16"] = (res["real_v2_peak_rss_gb_bf16"] or 0) / res["real_v2_checkpoint_gb"]
+        res["real_v2_peak_over_checkpoint_fp32"] = (res["real_v2_peak_rss_gb_fp32"] or 0) / res["real_v2_checkpoint_gb"]
         res["real_v2_peak_over_checkpoint_fp32_small_machine"] = ((res["real_v2_peak_rss_gb_fp32_small_machine"] or 0)
                                                                   / res["real_v2_checkpoint_gb"])
-        for name, suffix in (("fp32", ""), ("fp32_small_machine", "_small_machine")):  # the issue's: float32 experts
-            run = runs[name]
+        for name, run in runs.items():
+            suffix = name.removeprefix("fp32")
             if run.get("prefill_s"):
                 gflops = _prefill_flops(cfg, run["prompt_tokens"]) / run["prefill_s"] / 1e9
                 res[f"prefill_gflops{suffix}"] = gflops
                 if known.get("matmul_gflops"):
                     res[f"prefill_fraction_of_matmul{suffix}"] = gflops / known["matmul_gflops"]
         bw = known.get("memory_bandwidth_gbs")
-        for name, run, expert_bytes in (("fp32", runs["fp32"], 4), ("fp32_small_machine", runs["fp32_small_machine"], 2)):
+        for name, run in runs.items():  # each run against the bytes it reads (bfloat16 weights: half theirs)
             if bw and run.get("decode_tok_s"):
-                bound = bw * 1e9 / _decode_bytes_per_token(cfg, expert_bytes)
+                bound = bw * 1e9 / _decode_bytes_per_token(cfg, run.get("narrow_weights"))
                 res[f"decode_bound_tok_s_{name}"] = bound
                 res[f"decode_fraction_of_bound_{name}"] = run["decode_tok_s"] / bound
-        res["decode_fraction_of_bound"] = res.get("decode_fraction_of_bound_fp32")  # the issue's: float32 weights
+        if bw and runs["fp32"].get("decode_tok_s"):  # the issue's key: the default run against the float32 bound
+            res["decode_bound_tok_s_float32_weights"] = bw * 1e9 / _decode_bytes_per_token(cfg)
+            res["decode_fraction_of_bound"] = runs["fp32"]["decode_tok_s"] / res["decode_bound_tok_s_float32_weights"]
         res.update(_child(["cancel", f, "--memory-limit-gb", str(SMALL_MACHINE_CAP_GB)], log))
         res.update(_child(["gui", f, "--memory-limit-gb", str(SMALL_MACHINE_CAP_GB)], log))
     finally:

@@ -5,9 +5,10 @@ maps the original tensor names onto them (one `sanitize` per model part) and cas
 
 Memory: the stored tensors are read lazily and each parameter is built (read, stacked, cast) and evaluated on
 its own, its stored tensors released as soon as it is done, so a load holds the model plus one parameter's
-sources, never a second copy of the checkpoint (`Model.checkpoint.weights` is emptied). On a CPU the routed
-experts (two thirds of the parameters) may stay in the stored bfloat16 while everything computes in float32
-(`runtime.memory.expert_dtype`: when the float32 model would not fit the memory cap).
+sources, never a second copy of the checkpoint (`Model.checkpoint.weights` is emptied). On a CPU, weights may
+stay in the stored bfloat16 while everything computes in float32 (`runtime.memory.narrow_weights`): the
+language model's matrices with the compiled kernels, else the routed experts when the float32 model would not
+fit the memory cap.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from mlx.utils import tree_flatten
 
 from .language import deepseek_v2
 from .runtime.device import parse_dtype
-from .runtime.memory import expert_dtype as choose_expert_dtype
+from .runtime.memory import LANGUAGE_MODEL, float32_fits, narrow_weights
 from .runtime.memory import fit_buffer_cache, release_freed_memory, set_cache_limit
 from .vision import causal_flow, clip, sam
 from .vision.encoder import VisionV1, VisionV2
@@ -89,6 +90,7 @@ class Model:
     name: str
     load_seconds: float = 0.0
     expert_dtype: mx.Dtype | None = None  # the routed experts' stored dtype (differs from `dtype` to save memory)
+    narrow: str | None = None  # which weights kept their stored dtype: `memory.LANGUAGE_MODEL` / `ROUTED_EXPERTS`
     warmup: dict = field(default_factory=dict)
 
     @property
@@ -112,12 +114,23 @@ LOAD_CACHE = 256 << 20  # bytes of freed stored tensors MLX keeps for reuse duri
 ROUTED_EXPERTS = ".switch_mlp."  # parameter names of the stacked routed experts
 
 
-def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, experts: mx.Dtype | None = None) -> dict[str, mx.array]:
-    """Lazy casts of the float tensors to `dtype` (routed experts to `experts` when given)."""
-    def target(name):
-        return experts if experts is not None and ROUTED_EXPERTS in name else dtype
+def _keeps_narrow(name: str, w: mx.array, which: str) -> bool:
+    """Whether parameter `name` stays in the narrow dtype: a routed-expert stack, or (`memory.LANGUAGE_MODEL`)
+    any matrix of the language model (its norms' vectors take the compute dtype)."""
+    if which == LANGUAGE_MODEL:
+        return name.startswith("language_model.") and w.ndim >= 2
+    return ROUTED_EXPERTS in name
 
-    return {k: (v.astype(target(k)) if mx.issubdtype(v.dtype, mx.floating) else v) for k, v in weights.items()}
+
+def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None
+          ) -> dict[str, mx.array]:
+    """Lazy casts of the float tensors to `dtype`, except those `narrow` = (dtype, which) names that are stored in
+    its dtype (never narrowed: a tensor stored wider is widened like the rest)."""
+    def target(name, w):
+        keep = narrow is not None and w.dtype == narrow[0] and _keeps_narrow(name, w, narrow[1])
+        return w.dtype if keep else dtype
+
+    return {k: (v.astype(target(k, v)) if mx.issubdtype(v.dtype, mx.floating) else v) for k, v in weights.items()}
 
 
 def _materialize(module: nn.Module, progress: Callable | None) -> None:
@@ -132,16 +145,17 @@ def _materialize(module: nn.Module, progress: Callable | None) -> None:
     del params
 
 
-def build(ck: Checkpoint, dtype: mx.Dtype, experts: mx.Dtype | None = None,
+def build(ck: Checkpoint, dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None,
           progress: Callable | None = None) -> DeepseekOCR:
     """Build the modules for a verified checkpoint and load its weights strictly.
 
     Takes the tensors out of `ck` (its `weights` is emptied): the stored copy is released parameter by parameter.
-    `experts`: the routed experts' dtype if not `dtype`; `progress(done_bytes, total_bytes)` while evaluating."""
+    `narrow`: (dtype, which) for weights that keep a narrower dtype than `dtype` (`memory.narrow_weights`);
+    `progress(done_bytes, total_bytes)` while evaluating."""
     module = DeepseekOCR(ck.config)
     weights = sanitize(ck.weights)
     ck.weights = {}
-    weights = _cast(weights, dtype, experts)
+    weights = _cast(weights, dtype, narrow)
     if ck.config.quantization:
         from .weights.quantized_model import quantize_like
 
@@ -170,20 +184,22 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     `progress`: a tqdm-compatible class for the download progress bars (hub ids not yet in the cache).
     `load_progress(done_bytes, total_bytes)`: called while the weights are read and converted (a few hundred
     calls); it may raise to abort the load.
-    `memory_limit_gb`: the memory the model may hold (default: 80% of the RAM). On a CPU computing in float32,
-    when the float32 weights would not fit it, the routed experts stay in bfloat16 (half their bytes; each
-    step converts the experts it uses) - see `runtime.memory`.
+    `memory_limit_gb`: the memory the model may hold (default: 80% of the RAM). On a CPU computing in float32
+    the language model's matrices stay in bfloat16 where the compiled kernels are installed (products read
+    them as stored); without those, the routed experts stay in bfloat16 when the float32 weights would not fit
+    the cap (each step converts the experts it uses) - see `runtime.memory`.
     `warmup_tiles`: if set, run one encode at that many tiles so the first real image does not pay for it;
     the peak memory seen is in `Model.warmup`."""
     t0 = time.perf_counter()
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
-    experts = choose_expert_dtype(ck, compute, memory_limit_gb)
-    m = Model(build(ck, compute, experts, load_progress), ck, compute, name=str(model)
+    narrow = narrow_weights(ck, compute, memory_limit_gb)
+    tight = narrow is not None and not float32_fits(ck, memory_limit_gb)  # before `build` empties `ck.weights`
+    m = Model(build(ck, compute, narrow, load_progress), ck, compute, name=str(model)
               if not Path(str(model)).exists() else str(Path(model).resolve()))
-    m.expert_dtype = experts or compute
+    m.expert_dtype, m.narrow = (narrow[0], narrow[1]) if narrow else (compute, None)
     fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb,
-                     tight=experts is not None)
+                     tight=tight)
     m.load_seconds = time.perf_counter() - t0
     if warmup_tiles:
         from .pipeline import warm_up

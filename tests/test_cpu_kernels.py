@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten, tree_unflatten
 
-from engine.runtime import blas, cpu_kernels as ca
+from engine.runtime import blas, cpu_kernels as ca, jit_kernels
 from engine.vision import sam
 
 
@@ -233,7 +233,13 @@ def test_few_row_linear_matches_mlx(mode):
         assert _rel(y, x @ w.T + b) < 1e-6
     many = mx.zeros((ca.MAX_ROWS + 1, 24))
     assert ca.linear(many, w) is None  # prefill-sized products stay in MLX
-    assert ca.linear(x, w.astype(mx.bfloat16)) is None
+    wb = w.astype(mx.bfloat16)
+    yb = ca.linear(x, wb, b)
+    if jit_kernels.available():  # read as stored, computed in float32
+        assert yb is not None and _rel(yb, x @ wb.astype(mx.float32).T + b) < 1e-6
+    else:
+        assert yb is None
+    assert ca.linear(x.astype(mx.bfloat16), wb) is None  # a bfloat16 model's products stay in MLX
     mode("mlx")
     assert ca.linear(x, w) is None
 

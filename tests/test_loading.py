@@ -1,5 +1,6 @@
 """Loading under a memory budget: no second copy of the checkpoint is kept, load progress is reported, and
-routed experts kept in bfloat16 (a memory cap too small for float32) compute exactly what float32 ones do."""
+weights kept in bfloat16 (the language model's matrices with the compiled kernels; the routed experts under a
+memory cap too small for float32 without them) compute what float32 ones do."""
 
 import mlx.core as mx
 import numpy as np
@@ -8,7 +9,7 @@ from mlx.utils import tree_flatten
 from PIL import Image, ImageDraw
 
 import engine
-from engine.runtime import cpu_kernels, memory
+from engine.runtime import cpu_kernels, jit_kernels, memory
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,13 @@ def page():
     return img
 
 
-def test_load_keeps_no_stored_copy_and_reports_progress(folder):
+@pytest.fixture
+def no_jit(monkeypatch):
+    """As without numba: the numpy kernels, and float32 experts wherever they fit."""
+    monkeypatch.setattr(jit_kernels, "available", lambda: False)
+
+
+def test_load_keeps_no_stored_copy_and_reports_progress(folder, no_jit):
     calls = []
     model = engine.load(folder, dtype="float32", load_progress=lambda done, total: calls.append((done, total)))
     assert model.checkpoint.weights == {}  # the stored (bf16) tensors are not kept beside the float32 ones
@@ -36,6 +43,30 @@ def test_load_keeps_no_stored_copy_and_reports_progress(folder):
     assert model.expert_dtype == mx.float32  # the default cap (80% of the RAM) holds this tiny model
 
 
+@pytest.mark.skipif(not jit_kernels.available(), reason="numba is not installed")
+def test_with_the_compiled_kernels_a_cpu_keeps_the_language_models_matrices_in_bf16(folder):
+    """By default (any cap): the language model's matrices as stored, its norms and the vision in float32; the
+    same greedy text as a model widened at load (the numpy kernels' default)."""
+    model = engine.load(folder, dtype="float32")
+    assert model.narrow == memory.LANGUAGE_MODEL and model.expert_dtype == mx.bfloat16
+    assert model.dtype == mx.float32 and model.language_model.dtype == mx.float32
+    params = dict(tree_flatten(model.module.parameters()))
+    narrow = {n for n, w in params.items() if w.dtype == mx.bfloat16}
+    assert narrow == {n for n, w in params.items() if n.startswith("language_model.") and w.ndim >= 2}
+    assert {"language_model.lm_head.weight", "language_model.embed_tokens.weight"} <= narrow
+    assert all(params[n].dtype == mx.float32 for n in params if n not in narrow)
+    bf16_bytes = sum(params[n].nbytes for n in narrow)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(jit_kernels, "available", lambda: False)
+        wide = engine.load(folder, dtype="float32")
+        assert wide.narrow is None
+        want = engine.ocr(wide, page(), max_tokens=12)
+    got = engine.ocr(model, page(), max_tokens=12)
+    wide_params = dict(tree_flatten(wide.module.parameters()))
+    assert sum(wide_params[n].nbytes for n in narrow) == 2 * bf16_bytes  # half the bytes held
+    assert got.raw_text == want.raw_text and got.generated_tokens == want.generated_tokens == 12
+
+
 def test_progress_callback_can_abort_the_load(folder):
     def stop(done, total):
         raise KeyboardInterrupt
@@ -44,15 +75,17 @@ def test_progress_callback_can_abort_the_load(folder):
         engine.load(folder, load_progress=stop)
 
 
-def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_results(folder):
-    full = engine.load(folder, dtype="float32")
+def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_results(folder, no_jit):
+    """Without the compiled kernels: float32 where it fits, the routed experts narrow under a cap it does not."""
+    full = engine.load(folder, dtype="float32")  # float32 experts: the tiny model fits
+    assert full.expert_dtype == mx.float32 and full.narrow is None
+    a = engine.ocr(full, page(), max_tokens=12)
     small = engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
-    assert small.expert_dtype == mx.bfloat16 and small.dtype == mx.float32
+    assert small.expert_dtype == mx.bfloat16 and small.dtype == mx.float32 and small.narrow == memory.ROUTED_EXPERTS
     dtypes = {n: w.dtype for n, w in tree_flatten(small.module.parameters())}
     experts = [n for n in dtypes if ".switch_mlp." in n]
     assert experts and all(dtypes[n] == mx.bfloat16 for n in experts)
     assert all(d == mx.float32 for n, d in dtypes.items() if n not in experts)
-    a = engine.ocr(full, page(), max_tokens=12)
     b = engine.ocr(small, page(), max_tokens=12)
     assert a.prompt_tokens > 4 * 8  # the prompt takes the grouped (prefill) path, decode the few-row one
     assert a.raw_text == b.raw_text and a.generated_tokens == b.generated_tokens == 12
@@ -107,16 +140,21 @@ def test_grouped_expert_mlp_matches_mlx_for_float32_and_bf16_weights():
     assert np.allclose(np.asarray(half), np.asarray(wide), rtol=1e-6, atol=1e-7)
 
 
-def test_the_memory_cap_decides_the_expert_dtype(folder, monkeypatch):
+def test_the_kernels_and_the_memory_cap_decide_what_stays_narrow(folder, monkeypatch, no_jit):
     from engine.weights.load import read_checkpoint
 
     ck = read_checkpoint(folder)
     need = sum(4 * w.size for w in ck.weights.values())
-    assert memory.expert_dtype(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 1.01) is None
-    assert memory.expert_dtype(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 0.99) == mx.bfloat16
-    assert memory.expert_dtype(ck, mx.bfloat16, 1e-6) is None  # a bf16 model keeps bf16 experts anyway
+    experts = (mx.bfloat16, memory.ROUTED_EXPERTS)
+    assert memory.narrow_weights(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 1.01) is None
+    assert memory.narrow_weights(ck, mx.float32, (need + memory.ACTIVATION_RESERVE) / 1e9 * 0.99) == experts
+    assert memory.narrow_weights(ck, mx.bfloat16, 1e-6) is None  # a bf16 model keeps bf16 weights anyway
     monkeypatch.setattr(memory, "ram_bytes", lambda: 1 << 40)
-    assert memory.expert_dtype(ck, mx.float32) is None
+    assert memory.narrow_weights(ck, mx.float32) is None
+    monkeypatch.setattr(jit_kernels, "available", lambda: True)  # the compiled kernels: the LM's matrices narrow
+    assert memory.narrow_weights(ck, mx.float32) == (mx.bfloat16, memory.LANGUAGE_MODEL)
+    assert memory.narrow_weights(ck, mx.float32, 1e3) == (mx.bfloat16, memory.LANGUAGE_MODEL)
+    assert memory.narrow_weights(ck, mx.bfloat16) is None
     with pytest.raises(ValueError, match="positive"):
         memory.memory_cap(0)
 

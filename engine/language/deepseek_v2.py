@@ -229,8 +229,9 @@ class SwitchGLU(nn.Module):
 # ---------------------------------------------------------------------------------------------------------
 
 class Linear(nn.Linear):
-    """`nn.Linear` whose few-row products (the decode step) run through numpy's gemv on a CPU
-    (`runtime.cpu_kernels.linear`); quantizes to `nn.QuantizedLinear` as usual."""
+    """`nn.Linear` whose few-row products (the decode step) run through numpy's gemv, or the compiled kernels
+    for a bfloat16 weight, on a CPU (`runtime.cpu_kernels.linear`); quantizes to `nn.QuantizedLinear` as usual.
+    A bfloat16 weight with float32 inputs computes in float32 on either path (MLX widens it for many rows)."""
 
     def __call__(self, x: mx.array) -> mx.array:
         y = cpu_kernels.linear(x, self["weight"], self.get("bias"))
@@ -369,8 +370,8 @@ class DeepseekV2LM(nn.Module):
         return self.norm.weight.dtype
 
     def embed(self, input_ids: mx.array) -> mx.array:
-        """Token ids [B, L] -> embeddings [B, L, H]."""
-        return self.embed_tokens(input_ids)
+        """Token ids [B, L] -> embeddings [B, L, H] in the compute dtype (the table may be kept narrower)."""
+        return self.embed_tokens(input_ids).astype(self.dtype)
 
     def __call__(self, inputs_embeds: mx.array, cache: list | None = None, mask=None, offset=None,
                  last_only: bool = False) -> mx.array:

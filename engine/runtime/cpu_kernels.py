@@ -44,7 +44,7 @@ from functools import lru_cache
 import mlx.core as mx
 import numpy as np
 
-from . import cancel, memory
+from . import cancel, jit_kernels, memory
 from .blas import numpy_openblas
 from .settings import env_choice, env_number
 
@@ -478,16 +478,45 @@ def _few_rows(rows: int, limit: int, w: mx.array, dtypes=(mx.float32,)) -> bool:
 
 
 def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
-    """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows and a float32 weight [out, D], in numpy
-    (the weight is read in place, not copied); None off the numpy path or for more rows."""
-    if not _few_rows(x.size // x.shape[-1], MAX_ROWS, weight):
+    """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows and a weight [out, D] read in place (not
+    copied): float32 in numpy, or bfloat16 (with a float32 x) through the compiled kernels (`_bf16_rows`). None off
+    the numpy path, for more rows, or for a bfloat16 weight without those kernels."""
+    half = weight.dtype == mx.bfloat16
+    if not _few_rows(x.size // x.shape[-1], MAX_ROWS, weight, (mx.float32, mx.bfloat16)) or (
+            half and (x.dtype != mx.float32 or not jit_kernels.available())):
         return None
     mx.eval(x)
     xn = _as_numpy(x).reshape(-1, x.shape[-1])
-    y = xn @ np.asarray(weight).T
+    if half:
+        y = _bf16_rows(xn, _bf16_bits(weight))
+    else:
+        y = mx.array(xn @ np.asarray(weight).T)
     if bias is not None:
-        y += _as_numpy(bias)
-    return _in_dtype(mx.array(y).reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
+        y = y + bias
+    return _in_dtype(y.reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
+
+
+BF16_POOL_BYTES = 8 << 20  # bfloat16 matrices from this size on are multiplied on the pool (below: waking it costs more)
+BF16_JOBS_PER_THREAD = 4  # row blocks per pool thread (a descheduled thread's blocks are taken by the others)
+
+
+def _bf16_rows(x: np.ndarray, bits: np.ndarray) -> mx.array:
+    """x @ w.T [m, out] for a few float32 rows x [m, D] and a bfloat16 matrix w [out, D] given as bits, through
+    `jit_kernels.rows_product`: on the calling thread for matrices under `BF16_POOL_BYTES` (one thread streams
+    a bfloat16 matrix at ~15 GB/s here, as fast as two read its float32 copy), else in row blocks on the pool
+    (the LM head: 331 MB)."""
+    out_dims = bits.shape[0]
+    x = np.ascontiguousarray(x)
+    pool = _pool()
+    if bits.nbytes < BF16_POOL_BYTES or pool is None:
+        return mx.array(jit_kernels.rows_product(bits, x).T)
+    rows = -(-out_dims // (_THREADS * BF16_JOBS_PER_THREAD))
+    buf = np.empty((out_dims, x.shape[0]), np.float32)
+
+    def run(r0):
+        jit_kernels.rows_product(bits[r0:r0 + rows], x, buf[r0:r0 + rows])
+
+    return _run_jobs(run, list(range(0, out_dims, rows)), None, buf, mx.float32).T
 
 
 BF16_ROWS = 1 << 18  # elements of a bfloat16 matrix converted at a time (float32: 1 MB, stays in L2)
@@ -506,15 +535,20 @@ def _widen(bits: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _bf16_product(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """w @ x.T for x [m, D] and a bfloat16 matrix w [out, D] given as bits, float32 [out, m]: converted a block of
-    rows at a time into a per-thread scratch buffer, each block multiplied while it is still in cache."""
+    """w @ x.T for x [m, D] and a bfloat16 matrix w [out, D] given as bits, float32 [out, m]. With the compiled
+    kernels, a few rows are multiplied as each weight row is widened (`jit_kernels.rows_product`); otherwise a
+    block of rows at a time is converted into a per-thread scratch buffer and multiplied while still in cache."""
+    fused = jit_kernels.available()
+    if fused and x.shape[0] <= jit_kernels.FUSED_ROWS:
+        return jit_kernels.rows_product(bits, x)
+    widen = jit_kernels.widen if fused else _widen
     out_dims, dims = bits.shape
     rows = max(1, min(out_dims, BF16_ROWS // dims))
     buf = _scratch(1, (rows, dims))[0].view(np.uint32)
     y = np.empty((out_dims, x.shape[0]), np.float32)
     for r0 in range(0, out_dims, rows):
         r1 = min(out_dims, r0 + rows)
-        np.matmul(_widen(bits[r0:r1], buf[: r1 - r0]), x.T, out=y[r0:r1])
+        np.matmul(widen(bits[r0:r1], buf[: r1 - r0]), x.T, out=y[r0:r1])
     return y
 
 

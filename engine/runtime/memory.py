@@ -1,16 +1,19 @@
 """Memory: the machine's RAM, the memory cap a model is loaded under, and what is given back after a load.
 
-A model computing in float32 on a CPU needs twice its bf16 checkpoint's bytes; on a machine that cannot hold
-that (a 16 GB one for DeepSeek-OCR: 13.5 GB of float32 weights), the routed experts - two thirds of the
-parameters, of which a decode step reads 6 of 64 per layer - stay in the stored bfloat16 and each step
-converts only the experts it uses (`language.deepseek_v2.SwitchLinear`). That costs decode speed (numpy has no
-bfloat16 arithmetic, so the conversion is an extra pass), which is why it is chosen only when float32 would
-not fit: `expert_dtype` compares the float32 weights plus `ACTIVATION_RESERVE` with the cap (default
-`DEFAULT_FRACTION` of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to
-up to 4 GiB on a CPU) is then fitted into what the cap leaves beside the weights, and kept at its minimum
-when the experts had to stay narrow (`fit_buffer_cache`). MLX's own cache calls wait for the running
-computation while holding Python's GIL; `set_cache_limit` and `release_freed_memory` here do not stall other
-threads (the app's GUI thread).
+A model computing in float32 on a CPU needs twice its bf16 checkpoint's bytes. With the compiled kernels
+(`runtime.jit_kernels`: numba) the language model's matrices stay in the stored bfloat16 and every product
+reads them as they are, computing in float32 (bfloat16 widens exactly): faster than from float32 copies, since
+a decode step is bound by the bytes it reads, and the model then holds ~1.1x the checkpoint instead of 2x; only
+the vision encoders (a tenth of the parameters) are widened. Without those kernels numpy can only widen in
+extra passes, so the weights are widened at load, except under a cap the float32 model would not fit (a 16 GB
+machine: 13.5 GB of float32 weights): then the routed experts - two thirds of the parameters, of which a decode
+step reads 6 of 64 per layer - stay narrow, each step converting the experts it uses. `narrow_weights` makes
+that choice, comparing the float32 weights plus `ACTIVATION_RESERVE` with the cap (default `DEFAULT_FRACTION`
+of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to up to 4 GiB on a CPU)
+is then fitted into what the cap leaves beside the weights, and kept at its minimum when float32 would not
+have fitted (`fit_buffer_cache`). MLX's own cache calls wait for the running computation while holding
+Python's GIL; `set_cache_limit` and `release_freed_memory` here do not stall other threads (the app's GUI
+thread).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import ctypes
 import os
 
 import mlx.core as mx
+
+from . import jit_kernels
 
 MIN_BUFFER_CACHE = 512 << 20  # MLX's buffer cache is never cut below this (less costs encode time)
 DEFAULT_FRACTION = 0.8  # of the RAM, the default memory cap
@@ -40,24 +45,37 @@ def memory_cap(limit_gb: float | None) -> float:
     return limit_gb * 1e9 if limit_gb is not None else DEFAULT_FRACTION * ram_bytes()
 
 
-def expert_dtype(ck, compute: mx.Dtype, limit_gb: float | None = None) -> mx.Dtype | None:
-    """The dtype to keep the routed experts in when it is not `compute`, else None.
+def float32_fits(ck, limit_gb: float | None = None) -> bool:
+    """Whether the checkpoint's weights in float32 plus `ACTIVATION_RESERVE` fit the cap."""
+    need = sum(4 * w.size for w in ck.weights.values() if mx.issubdtype(w.dtype, mx.floating))
+    return need + ACTIVATION_RESERVE <= memory_cap(limit_gb)
 
-    Only on a CPU computing in float32 from a 16-bit checkpoint (not a quantized one): the stored dtype when
-    the float32 weights plus `ACTIVATION_RESERVE` exceed the cap."""
+
+LANGUAGE_MODEL, ROUTED_EXPERTS = "language_model", "routed_experts"  # what `narrow_weights` may keep narrow
+
+
+def narrow_weights(ck, compute: mx.Dtype, limit_gb: float | None = None) -> tuple[mx.Dtype, str] | None:
+    """(dtype, which) to keep some of the stored 16-bit weights in instead of `compute`, or None.
+
+    Only on a CPU computing in float32 from a 16-bit checkpoint (not a quantized one). With the compiled kernels
+    and bfloat16 weights, every matrix of the language model (`LANGUAGE_MODEL`: products read it in bfloat16 and
+    compute in float32, faster than from float32 copies); without them the routed experts (`ROUTED_EXPERTS`)
+    when the float32 weights plus `ACTIVATION_RESERVE` exceed the cap."""
     if compute != mx.float32 or mx.default_device().type != mx.DeviceType.cpu or ck.config.quantization:
         return None
     stored = {w.dtype for n, w in ck.weights.items() if ".experts." in n or ".switch_mlp." in n}
     if len(stored) != 1 or next(iter(stored)) not in (mx.bfloat16, mx.float16):
         return None
-    need = sum(4 * w.size for w in ck.weights.values() if mx.issubdtype(w.dtype, mx.floating))
-    return next(iter(stored)) if need + ACTIVATION_RESERVE > memory_cap(limit_gb) else None
+    narrow = next(iter(stored))
+    if narrow == mx.bfloat16 and jit_kernels.available():
+        return narrow, LANGUAGE_MODEL
+    return None if float32_fits(ck, limit_gb) else (narrow, ROUTED_EXPERTS)
 
 
 def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None, tight: bool = False) -> int:
     """Lower MLX's buffer-cache limit to what the cap leaves beside `model_bytes` of weights and the activation
-    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (the model
-    had to keep its experts narrow to fit the cap) keeps the cache at `MIN_BUFFER_CACHE`: on such a machine
+    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (float32
+    would not have fitted the cap) keeps the cache at `MIN_BUFFER_CACHE`: on such a machine
     the memory is worth more to the user's other programs than the ~6% of encode time a bigger cache saves."""
     current = cache_limit()
     room = MIN_BUFFER_CACHE if tight else memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
