@@ -84,3 +84,13 @@ def test_few_row_linear_of_a_bf16_weight_on_the_calling_thread_and_on_the_pool(p
         want = x.astype(np.float64) @ wide.T.astype(np.float64)
         assert got is not None and got.shape == (1, rows, 203) and got.dtype == mx.float32
         assert np.abs(np.asarray(got)[0] - want).max() <= 2e-6 * np.abs(want).max()
+
+
+def test_bf16_bits_read_the_buffer_in_place_or_through_mlx_when_strided():
+    w = mx.array(np.random.default_rng(2).standard_normal((6, 10), np.float32)).astype(mx.bfloat16)
+    mx.eval(w)
+    want = (np.asarray(w.astype(mx.float32)).view(np.uint32) >> 16).astype(np.uint16)
+    bits = cpu_kernels._bf16_bits(w)
+    assert bits.dtype == np.uint16 and np.array_equal(bits, want)
+    assert np.shares_memory(bits, cpu_kernels._bf16_bits(w))  # a view of the array's own memory, no copy
+    assert np.array_equal(cpu_kernels._bf16_bits(w.T), want.T)  # not row-contiguous: through MLX's view

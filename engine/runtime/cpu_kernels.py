@@ -22,7 +22,8 @@ CPU backend three things are far slower than the hardware allows, and numpy (who
    weight matrix): MLX sends them to `cblas_sgemm`, which in the system OpenBLAS runs at about half the memory
    bandwidth that numpy's `gemv` reaches (the LM head: 55 ms vs 30 ms per token). Decode is bound by memory
    bandwidth, so this is the decode speed. Routed experts are grouped by expert, so each expert's weights are
-   read once per step for the whole batch.
+   read once per step for the whole batch. Weights kept in bfloat16 (`memory.narrow_weights`) are read as
+   stored by the compiled kernels of `jit_kernels` (numba), or widened here block by block without them.
 
 All of it is inference-only: it evaluates the graph, so it cannot be differentiated or traced by `mx.compile`.
 
@@ -523,8 +524,13 @@ BF16_ROWS = 1 << 18  # elements of a bfloat16 matrix converted at a time (float3
 
 
 def _bf16_bits(w: mx.array) -> np.ndarray:
-    """The raw 16-bit patterns of an evaluated bfloat16 array, as a numpy uint16 view (no copy)."""
-    return np.asarray(w.view(mx.uint16))
+    """The raw 16-bit patterns of an evaluated bfloat16 array, as a numpy uint16 view (no copy). A row-contiguous
+    one is read through its buffer directly: MLX's `view` is an op, and evaluating it costs ~80 us, which a
+    decode step would pay ~130 times."""
+    try:
+        return np.frombuffer(memoryview(w).cast("B"), np.uint16).reshape(w.shape)
+    except TypeError:  # not row-contiguous
+        return np.asarray(w.view(mx.uint16))
 
 
 def _widen(bits: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -11,9 +11,9 @@ Numbers: the same products of the same float32 values as the float32 path, summe
 relative). Each kernel releases the GIL and runs on the calling thread: callers spread work over their own
 pool (`cpu_kernels`), so no second thread pool competes for the cores.
 
-numba is imported on first use (`available()`, which a load asks) and the kernels are compiled then (~0.5 s
-for the import, ~1 s to compile, ~0.1 s when the disk cache beside the package can be used). `available()` is False without numba (or with `DSOCR_JIT=0`); callers
-then keep their numpy versions.
+numba is imported on first use (`available()`, which a load asks) and the kernels are compiled then: ~0.5 s to
+import, ~1 s to compile, or ~0.1 s from the disk cache beside the package. `available()` is False without
+numba (or with `DSOCR_JIT=0`); callers then keep their numpy versions.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -64,18 +65,14 @@ def _kernels():
                     acc += wide[d] * xs[j, d]
                 out[o, j] = acc
 
-    class Kernels:
-        pass
-
-    k = Kernels()
-    k.widen, k.rows_product = widen, rows_product
     bits = np.zeros((2, 8), np.uint16)  # compile now (or read the disk cache), not inside someone's first product
     widen(bits, np.empty((2, 8), np.uint32))
     rows_product(bits, np.zeros((1, 8), np.float32), np.empty((2, 1), np.float32))
-    return k
+    return SimpleNamespace(widen=widen, rows_product=rows_product)
 
 
 def available() -> bool:
+    """Whether the compiled kernels can be used (numba imports and compiles them; `DSOCR_JIT` is not 0)."""
     return _kernels() is not None
 
 

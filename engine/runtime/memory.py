@@ -4,7 +4,7 @@ A model computing in float32 on a CPU needs twice its bf16 checkpoint's bytes. W
 (`runtime.jit_kernels`: numba) the language model's matrices stay in the stored bfloat16 and every product
 reads them as they are, computing in float32 (bfloat16 widens exactly): faster than from float32 copies, since
 a decode step is bound by the bytes it reads, and the model then holds ~1.1x the checkpoint instead of 2x; only
-the vision encoders (a tenth of the parameters) are widened. Without those kernels numpy can only widen in
+the vision encoders (13% of DeepSeek-OCR-2's parameters) are widened. Without those kernels numpy can only widen in
 extra passes, so the weights are widened at load, except under a cap the float32 model would not fit (a 16 GB
 machine: 13.5 GB of float32 weights): then the routed experts - two thirds of the parameters, of which a decode
 step reads 6 of 64 per layer - stay narrow, each step converting the experts it uses. `narrow_weights` makes
