@@ -94,3 +94,17 @@ def test_bf16_bits_read_the_buffer_in_place_or_through_mlx_when_strided():
     assert bits.dtype == np.uint16 and np.array_equal(bits, want)
     assert np.shares_memory(bits, cpu_kernels._bf16_bits(w))  # a view of the array's own memory, no copy
     assert np.array_equal(cpu_kernels._bf16_bits(w.T), want.T)  # not row-contiguous: through MLX's view
+
+
+def test_gelu_is_the_numpy_kernels_bits_in_one_pass(monkeypatch):
+    x = np.random.default_rng(4).standard_normal((300, 77)).astype(np.float32) * 4
+    x[0, :8] = [0.0, -0.0, 5.7, -5.7, 1e-30, -1e-30, 80.0, -80.0]  # both clips, signed zeros, tiny values
+    want = np.empty_like(x)
+    cpu_kernels._gelu_erf_np(x, out=want)
+    got = np.empty_like(x)
+    jit_kernels.gelu_erf(x, got)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    through_mlx = cpu_kernels.gelu_erf(mx.array(x))  # the pooled row chunks, the compiled kernel in each
+    monkeypatch.setattr(jit_kernels, "available", lambda: False)
+    assert np.array_equal(np.asarray(through_mlx), np.asarray(cpu_kernels.gelu_erf(mx.array(x))))
+    assert np.array_equal(np.asarray(through_mlx), want)
