@@ -386,8 +386,13 @@ def test_split_qkv_gives_views_that_attention_reads_in_place(mode):
     assert _rel(strided, _reference(q, k, v, 0.25)) < 2e-6
 
 
-def test_layer_norm_matches_mlx(mode, monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "numpy"])
+def test_layer_norm_matches_mlx(mode, monkeypatch, compiled):
     from engine.vision.norm import LayerNorm
+
+    if compiled and not jit_kernels.available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(jit_kernels, "available", lambda: compiled)
 
     rng = np.random.default_rng(8)
     x = mx.array(rng.standard_normal((3, 7, 11, 48), dtype=np.float32) * 4 + 2)
