@@ -303,7 +303,6 @@ def resources(quick: bool, known: dict, log) -> dict:
         folder = tmp / "v2"
         log("resources: writing a real-size v2 checkpoint")
         res["real_v2_checkpoint_gb"] = write_real_checkpoint(folder, "v2") / 1e9
-        os.sync()  # written back now: a user's checkpoint was downloaded long before (this cost the first load 2x)
         res["real_v2_read_files_s"] = read_files_s(folder)
         res["real_v2_read_files_fresh_s"] = read_files_s(folder, fresh=True)
         cfg = json.loads((folder / "config.json").read_text())

@@ -25,7 +25,7 @@ from mlx.utils import tree_flatten
 
 from .language import deepseek_v2
 from .runtime.device import parse_dtype
-from .runtime.memory import LANGUAGE_MODEL, float32_fits, narrow_weights
+from .runtime.memory import LANGUAGE_MODEL, narrow_weights
 from .runtime.memory import fit_buffer_cache, release_freed_memory, set_cache_limit
 from .vision import causal_flow, clip, sam
 from .vision.encoder import VisionV1, VisionV2
@@ -194,12 +194,11 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
     narrow = narrow_weights(ck, compute, memory_limit_gb)
-    tight = narrow is not None and not float32_fits(ck, memory_limit_gb)  # before `build` empties `ck.weights`
     m = Model(build(ck, compute, narrow, load_progress), ck, compute, name=str(model)
               if not Path(str(model)).exists() else str(Path(model).resolve()))
     m.expert_dtype, m.narrow = (narrow[0], narrow[1]) if narrow else (compute, None)
     fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb,
-                     tight=tight)
+                     tight=narrow is not None)
     m.load_seconds = time.perf_counter() - t0
     if warmup_tiles:
         from .pipeline import warm_up

@@ -10,8 +10,9 @@ machine: 13.5 GB of float32 weights): then the routed experts - two thirds of th
 step reads 6 of 64 per layer - stay narrow, each step converting the experts it uses. `narrow_weights` makes
 that choice, comparing the float32 weights plus `ACTIVATION_RESERVE` with the cap (default `DEFAULT_FRACTION`
 of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to up to 4 GiB on a CPU)
-is then fitted into what the cap leaves beside the weights, and kept at its minimum when float32 would not
-have fitted (`fit_buffer_cache`). MLX's own cache calls wait for the running computation while holding
+is then fitted into what the cap leaves beside the weights, and kept at its minimum when weights were kept
+narrow to save memory (`fit_buffer_cache`: the cache would take back much of what they saved; the encode
+measured no slower with it). MLX's own cache calls wait for the running computation while holding
 Python's GIL; `set_cache_limit` and `release_freed_memory` here do not stall other threads (the app's GUI
 thread).
 """
@@ -74,9 +75,9 @@ def narrow_weights(ck, compute: mx.Dtype, limit_gb: float | None = None) -> tupl
 
 def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None, tight: bool = False) -> int:
     """Lower MLX's buffer-cache limit to what the cap leaves beside `model_bytes` of weights and the activation
-    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (float32
-    would not have fitted the cap) keeps the cache at `MIN_BUFFER_CACHE`: on such a machine
-    the memory is worth more to the user's other programs than the ~6% of encode time a bigger cache saves."""
+    reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (weights were
+    kept narrow to save memory) keeps the cache at `MIN_BUFFER_CACHE`: the memory is worth more to the user's
+    other programs than the few percent of encode time a bigger cache may save (none measurable here)."""
     current = cache_limit()
     room = MIN_BUFFER_CACHE if tight else memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
     limit = int(min(current, max(MIN_BUFFER_CACHE, room)))
