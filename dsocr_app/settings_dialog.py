@@ -138,8 +138,9 @@ class ModelSection(SettingsSection):
         self.memory.setSuffix(" GB")
         self.memory.setSpecialValueText("Automatic (80% of the memory)")
         self.memory.setAccessibleName("Memory limit")
-        self.memory.setToolTip("The memory the model may use; below what float32 needs, a CPU keeps most of the "
-                               "model in bfloat16 (same results, slower text)")
+        self.memory.setToolTip("The memory the model may use. A CPU keeps the language model in bfloat16 where "
+                               "numba is installed (same results); without it, a limit below what float32 needs "
+                               "keeps most of the model in bfloat16 (same results, slower text)")
         form.addRow("Memory limit", self.memory)
 
     def load(self, settings: Settings) -> None:

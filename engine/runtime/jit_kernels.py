@@ -69,8 +69,10 @@ def _kernels():
 
     from .cpu_kernels import ERF_P, ERF_Q  # (imported here: cpu_kernels imports this module)
 
-    p0, p1, p2, p3, p4, p5, p6 = (np.float32(c) for c in ERF_P)  # constants of the compiled code: unrolled,
-    q0, q1, q2, q3, q4 = (np.float32(c) for c in ERF_Q)  # the loop over elements vectorises
+    # constants of the compiled code (unrolled, the loop over elements vectorises). The disk cache is keyed on
+    # this file: after changing ERF_P / ERF_Q, delete engine/runtime/__pycache__/jit_kernels*.nb[ic]
+    p0, p1, p2, p3, p4, p5, p6 = (np.float32(c) for c in ERF_P)
+    q0, q1, q2, q3, q4 = (np.float32(c) for c in ERF_Q)
 
     @jit  # no fastmath: the same float32 operations in the same order as the numpy version, the same bits
     def gelu_erf(x, out):
