@@ -265,7 +265,9 @@ def test_a_missing_blas_library_is_one_line_and_the_version_is_one_line():
     assert line.startswith("dsocr: warning: DSOCR_BLAS=/nonexistent/libopenblas.so: ")
     assert "warn(" not in r.stderr and "load_fast_blas" not in r.stderr
     (version,) = r.stdout.strip().splitlines()
-    assert version.startswith("dsocr ") and "BLAS: " in version
+    assert version.startswith("dsocr ") and "BLAS: " in version and "CPU kernels: " in version
+    r = _dsocr("--version", DSOCR_JIT="0")
+    assert "CPU kernels: numpy (DSOCR_JIT=0)" in r.stdout
 
 
 def test_env_numbers_and_choices_fall_back_with_one_line(monkeypatch, capsys):

@@ -108,3 +108,19 @@ def test_gelu_is_the_numpy_kernels_bits_in_one_pass(monkeypatch):
     monkeypatch.setattr(jit_kernels, "available", lambda: False)
     assert np.array_equal(np.asarray(through_mlx), np.asarray(cpu_kernels.gelu_erf(mx.array(x))))
     assert np.array_equal(np.asarray(through_mlx), want)
+
+
+def test_a_numba_that_cannot_compile_leaves_the_numpy_kernels_with_one_warning(monkeypatch, capsys):
+    def broken(numba):
+        raise RuntimeError("no target for this CPU")
+
+    monkeypatch.setattr(jit_kernels, "_compile", broken)
+    jit_kernels._kernels.cache_clear()
+    try:
+        assert not jit_kernels.available() and not jit_kernels.available()
+        err = capsys.readouterr().err
+        assert err.count("could not compile the CPU kernels (RuntimeError: no target for this CPU)") == 1
+    finally:
+        monkeypatch.undo()
+        jit_kernels._kernels.cache_clear()
+    assert jit_kernels.available()

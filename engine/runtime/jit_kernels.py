@@ -25,20 +25,30 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .settings import env_choice
+from .settings import env_choice, warn_once
 
 FUSED_ROWS = 8  # rows up to which `rows_product` beats widening + BLAS (8 rows: 0.52 vs 0.68 ms per expert matrix)
 
 
 @lru_cache(maxsize=1)
 def _kernels():
-    """The compiled kernels as a namespace, or None where numba cannot be imported (or is switched off)."""
+    """The compiled kernels as a namespace, or None where numba cannot be imported or compile them (or is
+    switched off)."""
     if env_choice("DSOCR_JIT", ("1", "0"), "1") == "0":
         return None
     try:
         import numba
     except Exception:  # noqa: BLE001 - not installed, or broken (an llvmlite that does not load): numpy it is
         return None
+    try:
+        return _compile(numba)
+    except Exception as e:  # noqa: BLE001 - a numba that cannot compile them here: said once, numpy it is
+        warn_once(f"numba could not compile the CPU kernels ({type(e).__name__}: {e}); using numpy's")
+        return None
+
+
+def _compile(numba) -> SimpleNamespace:
+    """Define, compile (or read from the disk cache) and try every kernel once."""
     # a frozen app has no source files to key a disk cache on: compile each run there (~1 s)
     cache = not getattr(sys, "frozen", False) and os.path.exists(__file__)
     # error_model="numpy": a division by zero gives inf / nan as in numpy (no Python exception check, which
@@ -113,6 +123,18 @@ def _kernels():
     gelu_erf(x, np.empty_like(x))
     layer_norm(x, np.ones(8, np.float32), np.zeros(8, np.float32), np.float32(1e-6), np.empty_like(x))
     return SimpleNamespace(widen=widen, rows_product=rows_product, gelu_erf=gelu_erf, layer_norm=layer_norm)
+
+
+def describe() -> str:
+    """Which CPU kernels a load will use, in words, without importing numba (for `dsocr --version`)."""
+    if env_choice("DSOCR_JIT", ("1", "0"), "1") == "0":
+        return "numpy (DSOCR_JIT=0)"
+    try:
+        from importlib.metadata import version
+
+        return f"numba {version('numba')}"
+    except Exception:  # noqa: BLE001 - not installed (or the frozen build, which leaves it out)
+        return "numpy (numba not installed)"
 
 
 def available() -> bool:
