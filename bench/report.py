@@ -100,11 +100,11 @@ MEANINGS = {
                                   "load pays), s",
     "real_v2_load_s": "`engine.load` of it, float32 on a CPU (default memory cap), s",
     "real_v2_load_s_bf16": "`engine.load(dtype='bfloat16')`, s",
-    "real_v2_peak_rss_gb_fp32": "peak resident memory (VmHWM) of a float32 load + one 2x2 page, default cap (routed "
-                                "experts bfloat16 where the compiled kernels are installed), GB",
+    "real_v2_peak_rss_gb_fp32": "peak resident memory (VmHWM) of a float32 load + one 2x2 page, default cap (the "
+                                "language model's matrices bfloat16 where the compiled kernels are installed), GB",
     "real_v2_peak_over_checkpoint_fp32": "real_v2_peak_rss_gb_fp32 / real_v2_checkpoint_gb (target <= 1.4)",
-    "real_v2_peak_rss_gb_fp32_small_machine": "the same under a 16 GB machine's default cap (12.8 GB: routed "
-                                              "experts stay bf16), GB",
+    "real_v2_peak_rss_gb_fp32_small_machine": "the same under a 16 GB machine's default cap (12.8 GB; without the "
+                                              "compiled kernels the routed experts stay bf16 there), GB",
     "real_v2_peak_rss_gb_bf16": "peak resident memory of a bfloat16 load (no run: bf16 compute is ~40x slower "
                                 "than float32 on a CPU), GB",
     "real_v2_peak_over_checkpoint_bf16": "real_v2_peak_rss_gb_bf16 / real_v2_checkpoint_gb (target <= 1.25)",
@@ -115,7 +115,7 @@ MEANINGS = {
     "prefill_gflops_numpy_kernels": "the same without the compiled kernels (float32 experts), GFLOP/s",
     "prefill_fraction_of_matmul_numpy_kernels": "prefill_gflops_numpy_kernels / matmul_gflops",
     "prefill_fraction_of_matmul": "prefill_gflops / matmul_gflops (target >= 0.6)",
-    "prefill_gflops_small_machine": "the same under the 16 GB cap (routed experts kept bfloat16), GFLOP/s",
+    "prefill_gflops_small_machine": "the same under the 16 GB cap, GFLOP/s",
     "prefill_fraction_of_matmul_small_machine": "prefill_gflops_small_machine / matmul_gflops",
     "decode_fraction_of_bound": "decode tokens/s of the default page run / the bandwidth bound of the float32 "
                                 "weights (as the issue defines it; target >= 0.8)",
@@ -130,7 +130,7 @@ MEANINGS = {
     "gui_seconds": "how long the timer ran, s", "gui_error": "the worker's error message, if any",
     "busy_cores": "logical CPUs for the busy-machine figures",
     "busy_loops": "busy Python loops beside the work: idle, busy1 (half the cores), busy2 (all cores)",
-    "decode_tok_s_idle": "decode tokens/s of a 4-layer real-width LM (fp32; routed experts bfloat16 with the "
+    "decode_tok_s_idle": "decode tokens/s of a 4-layer real-width LM (fp32; its matrices bfloat16 with the "
                          "compiled kernels, as loaded), nothing else running",
     "decode_tok_s_busy1": "the same beside busy1 loops", "decode_tok_s_busy2": "the same beside busy2 loops",
     "decode_fair_share_busy1": "decode_tok_s_busy1 / idle / (cores / (cores + loops)) (target >= 0.8)",

@@ -4,10 +4,11 @@
 temporary folder (bench/checkpoint.py; deleted afterwards) and measures, each in a child process of its own
 (`python bench/resources.py measure|cancel|gui FOLDER ...`) so that its peak resident memory (`VmHWM` of
 /proc/self/status, what `/usr/bin/time -v` calls the maximum resident set size) belongs to that load alone:
-the load and one 2x2-tile page in float32 (the CPU default: the language model's matrices kept bfloat16 with the
-compiled kernels; again without them; and under a 16 GB machine's default memory cap), a bfloat16 load (its run is not timed: MLX's CPU bf16 matmuls are
-~40x slower than float32), cancel latencies in each phase, and the GUI event loop's longest gap while the app's
-worker loads and runs. Then, on in-memory models: decode and encode speed idle and beside bounded busy loops.
+the load and one 2x2-tile page in float32 (the CPU default: the language model's matrices kept bfloat16 with
+the compiled kernels; again without them; and under a 16 GB machine's default memory cap), a bfloat16 load (its
+run is not timed: MLX's CPU bf16 matmuls are ~40x slower than float32), cancel latencies in each phase, and
+the GUI event loop's longest gap while the app's worker loads and runs. Then, on in-memory models: decode and
+encode speed idle and beside bounded busy loops.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def gui_gaps(folder: str, memory_limit_gb: float | None, tokens: int) -> dict:
 # The section: children on a temporary real-size checkpoint, then speed beside busy loops
 # ---------------------------------------------------------------------------------------------------------
 
-SMALL_MACHINE_CAP_GB = 12.8  # the default memory cap of a 16 GB machine (80%): routed experts stay bf16
+SMALL_MACHINE_CAP_GB = 12.8  # the default memory cap of a 16 GB machine (80%; without numba: routed experts bf16)
 
 
 def _child(args: list[str], log, timeout: float = 1200, env: dict | None = None) -> dict:

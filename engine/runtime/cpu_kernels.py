@@ -508,7 +508,7 @@ def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.ar
     return _in_dtype(y.reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
 
 
-BF16_POOL_BYTES = 8 << 20  # bfloat16 matrices from this size on are multiplied on the pool (below: waking it costs more)
+BF16_POOL_BYTES = 8 << 20  # bfloat16 matrices from this size on go to the pool (below: waking it costs more)
 BF16_JOBS_PER_THREAD = 4  # row blocks per pool thread (a descheduled thread's blocks are taken by the others)
 
 
