@@ -90,7 +90,7 @@ class Model:
     name: str
     load_seconds: float = 0.0
     expert_dtype: mx.Dtype | None = None  # the routed experts' stored dtype (differs from `dtype` to save memory)
-    narrow: str | None = None  # which weights kept their stored dtype: `memory.LANGUAGE_MODEL` / `ROUTED_EXPERTS`
+    narrow: str | None = None  # which weights kept their stored dtype: memory.LANGUAGE_MODEL or ROUTED_EXPERTS
     warmup: dict = field(default_factory=dict)
 
     @property
@@ -111,7 +111,7 @@ class Model:
 
 
 LOAD_CACHE = 256 << 20  # bytes of freed stored tensors MLX keeps for reuse during a load (fewer page faults)
-ROUTED_EXPERTS = ".switch_mlp."  # parameter names of the stacked routed experts
+EXPERT_STACKS = ".switch_mlp."  # in the parameter names of the stacked routed experts
 
 
 def _keeps_narrow(name: str, w: mx.array, which: str) -> bool:
@@ -119,7 +119,7 @@ def _keeps_narrow(name: str, w: mx.array, which: str) -> bool:
     any matrix of the language model (its norms' vectors take the compute dtype)."""
     if which == LANGUAGE_MODEL:
         return name.startswith("language_model.") and w.ndim >= 2
-    return ROUTED_EXPERTS in name
+    return EXPERT_STACKS in name
 
 
 def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None

@@ -454,16 +454,12 @@ def layer_norm(x: mx.array, weight: mx.array, bias: mx.array, eps: float) -> mx.
     return _map(compiled if jit_kernels.available() else kernel, x)
 
 
-def _gelu_erf_jit(x, out):
-    jit_kernels.gelu_erf(x, out)
-
-
 def gelu_erf(x: mx.array) -> mx.array | None:
     """x * (1 + erf(x / sqrt 2)) / 2 with erf = z P(z^2) / Q(z^2) (`ERF_P`, `ERF_Q`) in float32; None off the
     numpy path. The compiled kernel computes the same bits in one pass (~10x faster than numpy's ~25)."""
     if not uses_numpy():
         return None
-    return _map(_gelu_erf_jit if jit_kernels.available() else _gelu_erf_np, x)
+    return _map(jit_kernels.gelu_erf if jit_kernels.available() else _gelu_erf_np, x)
 
 
 def quick_gelu(x: mx.array) -> mx.array | None:
@@ -514,19 +510,19 @@ BF16_JOBS_PER_THREAD = 4  # row blocks per pool thread (a descheduled thread's b
 
 def _bf16_rows(x: np.ndarray, bits: np.ndarray) -> mx.array:
     """x @ w.T [m, out] for a few float32 rows x [m, D] and a bfloat16 matrix w [out, D] given as bits, through
-    `jit_kernels.rows_product`: on the calling thread for matrices under `BF16_POOL_BYTES` (one thread streams
-    a bfloat16 matrix at ~15 GB/s here, as fast as two read its float32 copy), else in row blocks on the pool
-    (the LM head: 331 MB)."""
+    `_bf16_product`: on the calling thread for matrices under `BF16_POOL_BYTES` (one thread streams a bfloat16
+    matrix at ~15 GB/s here, as fast as two read its float32 copy), else in row blocks on the pool (the LM head:
+    331 MB)."""
     out_dims = bits.shape[0]
     x = np.ascontiguousarray(x)
     pool = _pool()
     if bits.nbytes < BF16_POOL_BYTES or pool is None:
-        return mx.array(jit_kernels.rows_product(bits, x).T)
+        return mx.array(_bf16_product(x, bits).T)
     rows = -(-out_dims // (_THREADS * BF16_JOBS_PER_THREAD))
     buf = np.empty((out_dims, x.shape[0]), np.float32)
 
     def run(r0):
-        jit_kernels.rows_product(bits[r0:r0 + rows], x, buf[r0:r0 + rows])
+        buf[r0:r0 + rows] = _bf16_product(x, bits[r0:r0 + rows])
 
     return _run_jobs(run, list(range(0, out_dims, rows)), None, buf, mx.float32).T
 
