@@ -86,6 +86,25 @@ def test_few_row_linear_of_a_bf16_weight_on_the_calling_thread_and_on_the_pool(p
         assert np.abs(np.asarray(got)[0] - want).max() <= 2e-6 * np.abs(want).max()
 
 
+@pytest.mark.parametrize("pooled", [False, True])
+def test_few_row_products_of_several_bf16_weights_in_one_dispatch(pooled, monkeypatch):
+    """`cpu_kernels.linears` (a decode step's q, k, v): each weight's product and bias, whether the matrices run
+    on the calling thread or as row blocks of all of them on the pool (blocks that straddle no two matrices)."""
+    if pooled:
+        monkeypatch.setattr(cpu_kernels, "BF16_POOL_BYTES", 0)
+    shapes = [(203, 72), (40, 72), (7, 72)]
+    mats = [bf16(shape, seed=10 + i) for i, shape in enumerate(shapes)]
+    weights = [mx.array(bits).view(mx.bfloat16) for bits, _ in mats]
+    biases = [None, mx.array(np.arange(40, dtype=np.float32)), None]
+    x = np.random.default_rng(9).standard_normal((1, 2, 72)).astype(np.float32)
+    got = cpu_kernels.linears(mx.array(x), weights, biases)
+    assert got is not None and [y.shape for y in got] == [(1, 2, 203), (1, 2, 40), (1, 2, 7)]
+    for y, (_, wide), b in zip(got, mats, biases):
+        want = x.astype(np.float64) @ wide.T.astype(np.float64) + (0 if b is None else np.asarray(b))
+        assert np.abs(np.asarray(y) - want).max() <= 2e-6 * np.abs(want).max()
+    assert cpu_kernels.linears(mx.array(x), [weights[0], weights[1].astype(mx.float32)]) is None  # mixed dtypes
+
+
 def test_bf16_bits_read_the_buffer_in_place_or_through_mlx_when_strided():
     w = mx.array(np.random.default_rng(2).standard_normal((6, 10), np.float32)).astype(mx.bfloat16)
     mx.eval(w)

@@ -204,7 +204,8 @@ def test_switch_glu_grouped_equals_per_row():
     x = mx.random.normal((3, 50, 32))
     idx = mx.argpartition(-mx.random.normal((3, 50, 8)), kth=2, axis=-1)[..., :3]
     assert idx.size >= glu.grouped_threshold()
-    grouped = glu(x, idx)
+    grouped, shared = glu(x, idx)
+    assert shared is None  # no shared experts given
     per_row = glu._mlp(mx.expand_dims(x, (-2, -3)), idx, False).squeeze(-2)
     e, row = idx[1, 7, 2], x[1, 7]
     manual = glu.down_proj.weight[e] @ (nn.silu(glu.gate_proj.weight[e] @ row) * (glu.up_proj.weight[e] @ row))

@@ -134,22 +134,38 @@ def test_bf16_experts_give_the_float32_products_in_both_paths():
 
 
 def test_grouped_expert_mlp_matches_mlx_for_float32_and_bf16_weights():
-    from engine.language.deepseek_v2 import SwitchGLU
+    from engine.language.deepseek_v2 import MLP, SwitchGLU
 
     rng = np.random.default_rng(1)
-    glu = SwitchGLU(24, 40, 6)
+    glu, shared = SwitchGLU(24, 40, 6), MLP(24, 56)
     x = mx.array(rng.standard_normal((2, 30, 24), np.float32))
     idx = mx.array(rng.integers(0, 5, (2, 30, 2)).astype(np.int32))  # expert 5 gets no rows
     assert idx.size >= glu.grouped_threshold()
     mlx_path = glu._grouped(x, idx)  # blocks of rows per expert through mx.gather_mm
-    ours = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
-    assert ours.shape == mlx_path.shape == (2, 30, 2, 24)
-    assert np.allclose(np.asarray(ours), np.asarray(mlx_path), rtol=1e-5, atol=1e-6)
+    with_mlx = cpu_kernels.set_mode("mlx")
+    try:
+        shared_mlx = shared(x)
+        assert glu(x, idx)[1] is None
+    finally:
+        cpu_kernels.set_mode(with_mlx)
+
+    def ours():
+        return cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx,
+                                      shared.weights())
+
+    routed, beside = ours()  # the shared experts: one more job of the same dispatch
+    assert routed.shape == mlx_path.shape == (2, 30, 2, 24) and beside.shape == (2, 30, 24)
+    assert np.allclose(np.asarray(routed), np.asarray(mlx_path), rtol=1e-5, atol=1e-6)
+    assert np.allclose(np.asarray(beside), np.asarray(shared_mlx), rtol=1e-5, atol=1e-6)
+    assert cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)[1] is None
     glu.set_dtype(mx.bfloat16)
-    half = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
+    shared.set_dtype(mx.bfloat16)
+    half = ours()
     glu.set_dtype(mx.float32)  # the bf16 values, widened: the same numbers as the bf16 weights
-    wide = cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)
-    assert np.allclose(np.asarray(half), np.asarray(wide), rtol=1e-6, atol=1e-7)
+    shared.set_dtype(mx.float32)
+    wide = ours()
+    for a, b in zip(half, wide):
+        assert np.allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
 
 def test_the_kernels_and_the_memory_cap_decide_what_stays_narrow(folder, monkeypatch, no_jit):

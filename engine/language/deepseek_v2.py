@@ -169,7 +169,8 @@ class SwitchGLU(nn.Module):
     one small GEMM (`gather_mm` with sorted block indices). The number of blocks has a static bound
     (ceil(M / block) + min(E, M)), so no host sync is needed; unused rows are computed and never read.
     On a CPU (numpy path) both are replaced by `cpu_kernels.expert_mlp`: each chosen expert's rows go through
-    its three matrices as whole products, one expert per thread-pool job (bf16 experts widened inside it).
+    its three matrices as whole products, one expert per thread-pool job (bf16 experts widened inside it), and
+    the shared experts (`shared`, an `MLP` over every row) are one more job of the same dispatch.
     """
 
     def __init__(self, input_dims: int, hidden_dims: int, num_experts: int):
@@ -188,17 +189,19 @@ class SwitchGLU(nn.Module):
     def grouped_threshold(self) -> int:
         return 4 * self.num_experts
 
-    def __call__(self, x: mx.array, indices: mx.array) -> mx.array:
-        """x [..., D], indices [..., k] -> expert outputs [..., k, D] (in x's dtype)."""
-        # CPU (numpy path): grouped by expert, one job per expert, for decode and prefill alike
-        y = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"],
-                                   indices)
-        if y is not None:
-            return y
-        if indices.size >= self.grouped_threshold():
-            return self._grouped(x, indices)
-        y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False)  # [..., k, 1, D]
-        return y.squeeze(-2)
+    def __call__(self, x: mx.array, indices: mx.array, shared: "MLP | None" = None) -> tuple[mx.array, mx.array | None]:
+        """x [..., D], indices [..., k] -> (expert outputs [..., k, D], `shared(x)` [..., D] or None), x's dtype."""
+        # CPU (numpy path): grouped by expert, one job per expert, for decode and prefill alike; in decode the
+        # shared experts are one more job (in prefill their products are big enough for MLX's threaded BLAS)
+        decode = x.size // x.shape[-1] <= cpu_kernels.MAX_ROWS
+        ys = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"],
+                                    indices, shared.weights() if shared is not None and decode else None)
+        y, beside = ys if ys is not None else (None, None)
+        if y is None and indices.size >= self.grouped_threshold():
+            y = self._grouped(x, indices)
+        elif y is None:
+            y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False).squeeze(-2)  # [..., k, 1, D] -> [..., k, D]
+        return y, shared(x) if shared is not None and beside is None else beside
 
     def _grouped(self, x: mx.array, indices: mx.array) -> mx.array:
         *lead, dims = x.shape
@@ -247,8 +250,13 @@ class MLP(nn.Module):
         self.up_proj = Linear(hidden_size, intermediate_size, bias=False)
         self.down_proj = Linear(intermediate_size, hidden_size, bias=False)
 
+    def weights(self) -> tuple[mx.array, mx.array, mx.array]:
+        """The (gate, up, down) weights [out, in] (quantized ones too: the CPU kernels then decline them)."""
+        return self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"]
+
     def __call__(self, x: mx.array) -> mx.array:
-        gate, up = self.gate_proj(x), self.up_proj(x)
+        both = cpu_kernels.linears(x, list(self.weights()[:2]))  # decode on a CPU: one dispatch for both
+        gate, up = both if both is not None else (self.gate_proj(x), self.up_proj(x))
         h = cpu_kernels.silu_mul(gate, up) if x.size > x.shape[-1] else None  # prefill: numpy on a CPU
         return self.down_proj(nn.silu(gate) * up if h is None else h)
 
@@ -287,11 +295,9 @@ class MoE(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         inds, weights = self.gate(x)
-        y = self.switch_mlp(x, inds)  # [..., k, H]
+        y, shared = self.switch_mlp(x, inds, self.get("shared_experts"))  # [..., k, H], [..., H]
         y = (y.astype(mx.float32) * weights[..., None]).sum(axis=-2).astype(x.dtype)
-        if "shared_experts" in self:
-            y = y + self.shared_experts(x)
-        return y
+        return y if shared is None else y + shared
 
 
 class Attention(nn.Module):
@@ -318,9 +324,12 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array, mask=None, cache=None, offset=None) -> mx.array:
         b, length, _ = x.shape
-        q = self.q_proj(x).reshape(b, length, self.n_heads, -1).transpose(0, 2, 1, 3)
-        k = self.k_proj(x).reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
-        v = self.v_proj(x).reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        projs = (self.q_proj, self.k_proj, self.v_proj)
+        qkv = cpu_kernels.linears(x, [p["weight"] for p in projs], [p.get("bias") for p in projs])  # decode, CPU
+        q, k, v = qkv if qkv is not None else (p(x) for p in projs)
+        q = q.reshape(b, length, self.n_heads, -1).transpose(0, 2, 1, 3)
+        k = k.reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        v = v.reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
         if offset is None:
             offset = cache.offset if cache is not None else 0
         q, k = self.rope(q, offset), self.rope(k, offset)

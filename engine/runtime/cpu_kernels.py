@@ -239,9 +239,15 @@ def _as_numpy(x: mx.array) -> np.ndarray:
     return np.asarray(x if x.dtype == mx.float32 else x.astype(mx.float32))
 
 
+SMALL_OUTPUT = 1 << 16  # elements: a result this small is written into numpy and copied (a decode step's)
+
+
 def _output(shape) -> tuple[mx.array | None, np.ndarray]:
     """A new float32 MLX array and a writable numpy view of its memory, so that results are written straight
-    into MLX's buffer (no copy back); (None, a numpy buffer) if MLX does not expose a writable one."""
+    into MLX's buffer (no copy back); (None, a numpy buffer) for a small result (making and evaluating an MLX
+    array costs ~0.1 ms, copying 256 KB far less) or if MLX does not expose a writable one."""
+    if int(np.prod(shape)) <= SMALL_OUTPUT:
+        return None, np.empty(shape, np.float32)
     res = mx.zeros(shape, mx.float32)
     mx.eval(res)
     view = np.asarray(res)
@@ -486,45 +492,61 @@ def _few_rows(rows: int, limit: int, w: mx.array, dtypes=(mx.float32,)) -> bool:
 
 
 def linear(x: mx.array, weight: mx.array, bias: mx.array | None = None) -> mx.array | None:
-    """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows and a weight [out, D] read in place (not
-    copied): float32 in numpy, or bfloat16 (with a float32 x) through the compiled kernels (`_bf16_rows`). None off
-    the numpy path, for more rows, or for a bfloat16 weight without those kernels."""
-    half = weight.dtype == mx.bfloat16
-    if not _few_rows(x.size // x.shape[-1], MAX_ROWS, weight, (mx.float32, mx.bfloat16)) or (
+    """x @ weight.T (+ bias) for x [..., D] with at most `MAX_ROWS` rows: `linears` with one weight."""
+    ys = linears(x, [weight], [bias])
+    return None if ys is None else ys[0]
+
+
+def linears(x: mx.array, weights: list[mx.array], biases: list | None = None) -> list[mx.array] | None:
+    """[x @ w.T (+ b) for each weight] for x [..., D] with at most `MAX_ROWS` rows (a decode step's q/k/v, or
+    gate/up), each weight [out, D] read in place (not copied): float32 in numpy, or bfloat16 (with a float32 x)
+    through the compiled kernels, all of the weights' row blocks in one dispatch (`_bf16_rows`). None off the
+    numpy path, for more rows, for mixed dtypes, or for bfloat16 weights without those kernels."""
+    dtype = weights[0].dtype
+    half = dtype == mx.bfloat16
+    if any(w.dtype != dtype for w in weights) or not _few_rows(
+            x.size // x.shape[-1], MAX_ROWS, weights[0], (mx.float32, mx.bfloat16)) or (
             half and (x.dtype != mx.float32 or not jit_kernels.available())):
         return None
     mx.eval(x)
     xn = _as_numpy(x).reshape(-1, x.shape[-1])
     if half:
-        y = _bf16_rows(xn, _bf16_bits(weight))
+        ys = _bf16_rows(xn, [_bf16_bits(w) for w in weights])
     else:
-        y = mx.array(xn @ np.asarray(weight).T)
-    if bias is not None:
-        y = y + bias
-    return _in_dtype(y.reshape(*x.shape[:-1], weight.shape[0]), x.dtype)
+        ys = [mx.array(xn @ np.asarray(w).T) for w in weights]
+    out = []
+    for y, w, b in zip(ys, weights, biases or [None] * len(weights)):
+        if b is not None:
+            y = y + b
+        out.append(_in_dtype(y.reshape(*x.shape[:-1], w.shape[0]), x.dtype))
+    return out
 
 
-BF16_POOL_BYTES = 8 << 20  # bfloat16 matrices from this size on go to the pool (below: waking it costs more)
+BF16_POOL_BYTES = 8 << 20  # bfloat16 products from this size on go to the pool (below: waking it costs more)
 BF16_JOBS_PER_THREAD = 4  # row blocks per pool thread (a descheduled thread's blocks are taken by the others)
 
 
-def _bf16_rows(x: np.ndarray, bits: np.ndarray) -> mx.array:
-    """x @ w.T [m, out] for a few float32 rows x [m, D] and a bfloat16 matrix w [out, D] given as bits, through
-    `_bf16_product`: on the calling thread for matrices under `BF16_POOL_BYTES` (one thread streams a bfloat16
-    matrix at ~15 GB/s here, as fast as two read its float32 copy), else in row blocks on the pool (the LM head:
-    331 MB)."""
-    out_dims = bits.shape[0]
+def _bf16_rows(x: np.ndarray, bits: list[np.ndarray]) -> list[mx.array]:
+    """[x @ w.T [m, out] for each w] for a few float32 rows x [m, D] and bfloat16 matrices w [out, D] given as
+    bits, through `_bf16_product`: on the calling thread when they hold under `BF16_POOL_BYTES` together (one
+    thread streams a bfloat16 matrix at ~13-15 GB/s here), else in row blocks of all of them on the pool (the LM
+    head: 331 MB; q, k and v: 3 x 3.3 MB)."""
     x = np.ascontiguousarray(x)
     pool = _pool()
-    if bits.nbytes < BF16_POOL_BYTES or pool is None:
-        return mx.array(_bf16_product(x, bits).T)
-    rows = -(-out_dims // (_THREADS * BF16_JOBS_PER_THREAD))
-    buf = np.empty((out_dims, x.shape[0]), np.float32)
+    if sum(b.nbytes for b in bits) < BF16_POOL_BYTES or pool is None:
+        return [mx.array(_bf16_product(x, b).T) for b in bits]
+    ends = np.cumsum([b.shape[0] for b in bits])
+    rows = -(-int(ends[-1]) // (_THREADS * BF16_JOBS_PER_THREAD))
+    buf = np.empty((int(ends[-1]), x.shape[0]), np.float32)  # every product's rows, one after another
+    jobs = [(b, r0, int(end) - b.shape[0]) for b, end in zip(bits, ends) for r0 in range(0, b.shape[0], rows)]
 
-    def run(r0):
-        buf[r0:r0 + rows] = _bf16_product(x, bits[r0:r0 + rows])
+    def run(job):
+        b, r0, at = job
+        r1 = min(r0 + rows, b.shape[0])
+        buf[at + r0:at + r1] = _bf16_product(x, b[r0:r1])
 
-    return _run_jobs(run, list(range(0, out_dims, rows)), None, buf, mx.float32).T
+    y = _run_jobs(run, jobs, None, buf, mx.float32)
+    return [y[int(end) - b.shape[0]:int(end)].T for b, end in zip(bits, ends)]
 
 
 BF16_ROWS = 1 << 18  # elements of a bfloat16 matrix converted at a time (float32: 1 MB, stays in L2)
@@ -572,39 +594,49 @@ def _expert_product(x: np.ndarray, w: np.ndarray, half: bool) -> np.ndarray:
     return (_bf16_product(x, w) if half else w @ x.T).T
 
 
-def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array) -> mx.array | None:
+def expert_mlp(x: mx.array, gate: mx.array, up: mx.array, down: mx.array, indices: mx.array,
+               shared: tuple[mx.array, mx.array, mx.array] | None = None) -> tuple[mx.array, mx.array | None] | None:
     """The routed experts' SwiGLU `down(silu(gate(x)) * up(x))` for any number of rows (a decode step's few, a
     prefill chunk's thousands), grouped by expert: each chosen expert's rows are gathered once and go through
     its three matrices as three whole products (no padding to blocks), one expert per job on the thread pool;
     bfloat16 expert weights are widened block by block inside the job (no widened copy of the stack). x [..., D],
-    indices [..., k], stacked weights [E, out, in] (float32 or bfloat16); returns [..., k, D] float32, or None
-    off the numpy path."""
+    indices [..., k], stacked weights [E, out, in] (float32 or bfloat16). `shared`: the (gate, up, down) weights
+    [out, in] of a dense SwiGLU over all rows (the shared experts), one more job of the same dispatch (first: it
+    is the biggest). Returns (routed [..., k, D], shared [..., D] or None) in float32, or None off the numpy
+    path."""
     dtypes = (mx.float32, mx.bfloat16)
+    mats = (gate, up, down, *(shared or ()))
     if not (uses_numpy() and x.dtype == mx.float32 and gate.dtype in dtypes
-            and gate.dtype == up.dtype == down.dtype):
+            and all(w.dtype == gate.dtype for w in mats)):
         return None
-    mx.eval(x, indices, gate, up, down)
+    mx.eval(x, indices, *mats)
     k, dims = indices.shape[-1], x.shape[-1]
     xs = _as_numpy(x).reshape(-1, dims)
     flat = np.asarray(indices).reshape(-1)
     order = np.argsort(flat, kind="stable")  # (token, slot) pairs sorted by expert
     bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=gate.shape[0]))])
     half = gate.dtype == mx.bfloat16
-    ws = [_bf16_bits(w) if half else np.asarray(w) for w in (gate, up, down)]
-    res, out = _output((flat.size, down.shape[1]))
+    ws = [_bf16_bits(w) if half else np.asarray(w) for w in mats]
+    res, out = _output((flat.size + (xs.shape[0] if shared else 0), dims))  # routed rows, then shared rows
 
-    def run(e):
-        sel = order[bounds[e]:bounds[e + 1]]
-        xe = xs[sel // k]
-        g = _expert_product(xe, ws[0][e], half)
-        u = _expert_product(xe, ws[1][e], half)
+    def swiglu(xe, wg, wu, wd):
+        g = _expert_product(xe, wg, half)
+        u = _expert_product(xe, wu, half)
         with np.errstate(over="ignore"):  # exp(-g) = inf for g << 0: silu(g) = g / inf = -0, as it should
             h = g / (np.float32(1.0) + np.exp(-g)) * u  # silu(g) * u
-        out[sel] = _expert_product(h, ws[2][e], half)
+        return _expert_product(h, wd, half)
 
-    experts = [e for e in range(gate.shape[0]) if bounds[e + 1] > bounds[e]]
+    def run(e):
+        if e < 0:  # the shared experts
+            out[flat.size:] = swiglu(xs, *ws[3:])
+            return
+        sel = order[bounds[e]:bounds[e + 1]]
+        out[sel] = swiglu(xs[sel // k], ws[0][e], ws[1][e], ws[2][e])
+
+    experts = [-1] * bool(shared) + [e for e in range(gate.shape[0]) if bounds[e + 1] > bounds[e]]
     y = _run_jobs(run, experts, res, out, x.dtype)
-    return y.reshape(*indices.shape, down.shape[1])
+    routed = y[:flat.size].reshape(*indices.shape, dims)
+    return routed, (y[flat.size:].reshape(x.shape) if shared else None)
 
 
 def expert_linear(x: mx.array, weight: mx.array, indices: mx.array) -> mx.array | None:
