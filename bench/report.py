@@ -141,6 +141,10 @@ MEANINGS = {
 }
 
 PATTERNS = (  # (prefix, suffix, meaning with {})
+    ("prefill_", "_second_page", "prefill {}, of a second page run in the same process (what every page after an app's "
+                                 "first gets; the first pays the page faults of memory touched for the first time)"),
+    ("decode_fraction_of_bound", "_second_page", "decode_fraction_of_bound{}, of a second page run in the same "
+                                                 "process"),
     ("v2_", "", "as the v1 key, for v2 (6 tiles of 768 + global 1024; SAM + Qwen2 causal-flow encoder)"),
     ("decode_fp32_tok_s_", "_layers", "ours, fp32, at {} layers, tokens/s"),
     ("decode_fp32_mlxvlm_tok_s_", "_layers", "mlx-vlm, fp32, at {} layers, tokens/s"),
