@@ -22,7 +22,11 @@ Public API::
 
 from __future__ import annotations
 
-from .runtime.blas import calm_numpy_blas, load_fast_blas
+from .runtime.allocator import keep_freed_memory
+
+keep_freed_memory()  # first, before any thread allocates: glibc reuses freed buffers instead of faulting in new ones
+
+from .runtime.blas import calm_numpy_blas, load_fast_blas  # noqa: E402
 
 load_fast_blas()  # before mlx.core is imported anywhere: MLX then uses the optimized BLAS on Linux
 calm_numpy_blas()  # numpy's own OpenBLAS: idle threads sleep instead of spinning (busy machines)

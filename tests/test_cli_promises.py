@@ -268,6 +268,12 @@ def test_a_missing_blas_library_is_one_line_and_the_version_is_one_line():
     assert version.startswith("dsocr ") and "BLAS: " in version and "CPU kernels: " in version
     r = _dsocr("--version", DSOCR_JIT="0")
     assert "CPU kernels: numpy (DSOCR_JIT=0)" in r.stdout
+    assert "malloc: one heap, freed memory kept" in version
+    r = _dsocr("--version", DSOCR_MALLOC="system")
+    assert "malloc: glibc defaults" in r.stdout and not r.stderr.strip()
+    r = _dsocr("--version", DSOCR_MALLOC="bogus")  # one line, the default kept
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("dsocr: warning: DSOCR_MALLOC=bogus") and "malloc: one heap" in r.stdout
 
 
 def test_env_numbers_and_choices_fall_back_with_one_line(monkeypatch, capsys):

@@ -52,11 +52,11 @@ def _version() -> str:
         mlx = version("mlx")
     except Exception:  # noqa: BLE001
         mlx = "?"
-    from ..runtime import jit_kernels
+    from ..runtime import allocator, jit_kernels
     from ..runtime.blas import blas_library
 
     return (f"dsocr {__version__} (mlx {mlx}, BLAS: {blas_library()}, CPU kernels: {jit_kernels.describe()}, "
-            f"Python {platform.python_version()})")
+            f"malloc: {allocator.describe()}, Python {platform.python_version()})")
 
 
 def build_parser() -> argparse.ArgumentParser:
