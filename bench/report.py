@@ -98,6 +98,8 @@ MEANINGS = {
     "real_v2_read_files_s": "reading its files once (64 MB buffer, page cache as it is), s",
     "real_v2_read_files_fresh_s": "reading each file once into newly allocated memory (the page faults every "
                                   "load pays), s",
+    "real_v2_read_files_kept_s": "reading every file into newly allocated memory kept until all are read (the least "
+                                 "a load that holds the weights in its own memory does), s",
     "real_v2_load_s": "`engine.load` of it, float32 on a CPU (default memory cap), s",
     "real_v2_load_s_bf16": "`engine.load(dtype='bfloat16')`, s",
     "real_v2_peak_rss_gb_fp32": "peak resident memory (VmHWM) of a float32 load + one 2x2 page, default cap (the "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -42,9 +43,12 @@ def measure(folder: str, dtype: str | None, tokens: int, run: bool = True, **loa
     import encoders
 
     res: dict = {}
-    t0 = time.perf_counter()
+    t0, use0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     model = engine.load(folder, dtype=dtype, **load_kw)
+    use = resource.getrusage(resource.RUSAGE_SELF)
     res["load_s"] = time.perf_counter() - t0
+    # where a load's time goes: the kernel's (mostly zeroing the pages it faults in) and the faults themselves
+    res["load_system_s"], res["load_minor_faults"] = use.ru_stime - use0.ru_stime, use.ru_minflt - use0.ru_minflt
     st = vm_status()
     res["rss_after_load_gb"], res["peak_rss_load_gb"] = st["VmRSS"], st["VmHWM"]
     res["expert_dtype"] = str(model.expert_dtype).removeprefix("mlx.core.")
@@ -181,19 +185,27 @@ def _child(args: list[str], log, timeout: float = 1200, env: dict | None = None)
         return {}
 
 
-def read_files_s(folder: Path, fresh: bool = False) -> float:
-    """Seconds to read the checkpoint's safetensors once: into one reused 64 MB buffer, or (`fresh`) each file
-    into newly allocated memory, one file at a time, which pays the page faults any load of the weights pays."""
+def read_files_s(folder: Path, into: str = "reused") -> float:
+    """Seconds to read the checkpoint's safetensors once, into: one reused 64 MB buffer (`reused`); each file into
+    newly allocated memory freed before the next file (`fresh`: the page faults of ~1.4 GB at a time); or every
+    file into newly allocated memory kept until all are read (`kept`: what any load that holds the bytes in its
+    own memory must do at least, faulting in the checkpoint's size)."""
+    if into not in ("reused", "fresh", "kept"):
+        raise ValueError(f"read_files_s: into={into!r}, expected 'reused', 'fresh' or 'kept'")
     t0 = time.perf_counter()
-    reused = memoryview(bytearray(64 << 20))
+    reused, kept = memoryview(bytearray(64 << 20)), []
     for f in sorted(folder.glob("*.safetensors")):
-        view = memoryview(bytearray(f.stat().st_size)) if fresh else reused
+        view = reused if into == "reused" else memoryview(bytearray(f.stat().st_size))
         with open(f, "rb", buffering=0) as fh:
             at = 0
-            while n := fh.readinto(view[at:] if fresh else view):
-                at += n if fresh else 0
+            while n := fh.readinto(view if into == "reused" else view[at:]):
+                at += 0 if into == "reused" else n
+        if into == "kept":
+            kept.append(view)
         del view
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    del kept
+    return seconds
 
 
 class Busy:
@@ -310,7 +322,8 @@ def resources(quick: bool, known: dict, log) -> dict:
         log("resources: writing a real-size v2 checkpoint")
         res["real_v2_checkpoint_gb"] = write_real_checkpoint(folder, "v2") / 1e9
         res["real_v2_read_files_s"] = read_files_s(folder)
-        res["real_v2_read_files_fresh_s"] = read_files_s(folder, fresh=True)
+        res["real_v2_read_files_fresh_s"] = read_files_s(folder, "fresh")
+        res["real_v2_read_files_kept_s"] = read_files_s(folder, "kept")
         cfg = json.loads((folder / "config.json").read_text())
         f = str(folder)
         runs = {"fp32": _child(["measure", f, "--tokens", "16"], log),
