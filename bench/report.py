@@ -132,6 +132,7 @@ MEANINGS = {
     "gui_seconds": "how long the timer ran, s", "gui_error": "the worker's error message, if any",
     "busy_cores": "logical CPUs for the busy-machine figures",
     "busy_loops": "busy Python loops beside the work: idle, busy1 (half the cores), busy2 (all cores)",
+    "busy_rounds": "rounds of the busy-machine figures (the conditions take turns; each figure the median)",
     "decode_tok_s_idle": "decode tokens/s of a 4-layer real-width LM (fp32; its matrices bfloat16 with the "
                          "compiled kernels, as loaded), nothing else running",
     "decode_tok_s_busy1": "the same beside busy1 loops", "decode_tok_s_busy2": "the same beside busy2 loops",

@@ -227,7 +227,9 @@ class Busy:
 
 
 def busy_speeds(quick: bool, log) -> dict:
-    """Decode tokens/s (a 4-layer real-width LM) and a v2 global-view encode idle and beside busy loops."""
+    """Decode tokens/s (a 4-layer real-width LM) and a v2 global-view encode idle and beside busy loops. The
+    conditions take turns, round after round, and each figure is the median of its rounds: a drift of the
+    machine's own load moves every condition alike instead of one of them (the idle baseline, most of all)."""
     import statistics
 
     import mlx.core as mx
@@ -244,7 +246,7 @@ def busy_speeds(quick: bool, log) -> dict:
     if jit_kernels.available():  # as `engine.load` keeps them on a CPU with the compiled kernels
         models.narrow_language_model(lm)
     prompt = mx.array(np.random.default_rng(0).standard_normal((128, lm.config.hidden_size), np.float32) * 0.02)
-    tokens, reps = (24, 1) if quick else (32, 2)
+    tokens, decode_rounds, encode_rounds = (24, 3, 1) if quick else (32, 5, 2)
 
     def decode_tok_s() -> float:
         cfg = GenerationConfig(max_tokens=tokens, ngram_size=0, loop_guard=False)
@@ -254,26 +256,30 @@ def busy_speeds(quick: bool, log) -> dict:
                 t0 = time.perf_counter()
         return (tokens - 1) / (time.perf_counter() - t0)
 
-    res: dict = {"busy_cores": cores, "busy_loops": loads}
+    def encode_s() -> float:
+        t0 = time.perf_counter()
+        encoders.ours(vision, [prep])
+        return time.perf_counter() - t0
+
+    def rounds(measure, names, n: int, what: str) -> dict:
+        runs: dict = {name: [] for name in names}
+        for i in range(n):
+            for name in names:
+                log(f"resources: {what} with {loads[name]} busy loops (round {i + 1} of {n})")
+                with Busy(loads[name]):
+                    runs[name].append(measure())
+        return {f"{what}_{name}": statistics.median(v) for name, v in runs.items()}
+
+    res: dict = {"busy_cores": cores, "busy_loops": loads, "busy_rounds": {"decode": decode_rounds,
+                                                                           "encode": encode_rounds}}
     decode_tok_s()
-    for name, k in loads.items():
-        log(f"resources: decode with {k} busy loops")
-        with Busy(k):
-            res[f"decode_tok_s_{name}"] = statistics.median(decode_tok_s() for _ in range(reps))
+    res.update(rounds(decode_tok_s, list(loads), decode_rounds, "decode_tok_s"))
     del lm
     mx.clear_cache()
     vision = models.our_vision("v2")
     prep = encoders.page("v2", size=(700, 700))  # no tiles: one 1024-px global view
     encoders.ours(vision, [prep])
-    for name in ("idle", "busy1"):
-        log(f"resources: encode with {loads[name]} busy loops")
-        with Busy(loads[name]):
-            runs = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                encoders.ours(vision, [prep])
-                runs.append(time.perf_counter() - t0)
-            res[f"encode_s_{name}"] = statistics.median(runs)
+    res.update(rounds(encode_s, ["idle", "busy1"], encode_rounds, "encode_s"))
     for name, k in loads.items():
         if name != "idle":
             fair = cores / (cores + k)

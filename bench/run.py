@@ -6,7 +6,8 @@ pages per hour, memory and planning, all in one run on real-size models with ran
 mlx-vlm's figures need `mlx-vlm==0.7.10` importable in the same interpreter (install it into a separate
 virtual environment with this project, never into the app's: see docs/benchmarks.md); without it their keys
 are null. Figures are medians of several runs after a warm-up; `--quick` takes one run of each, fewer
-language-model layers and tokens, and for v2 only the batched encode (under 10 minutes on a 2-core CPU).
+language-model layers and tokens, and for v2 only the batched encode (under 10 minutes on a 2-core CPU); the
+busy-machine decode takes three rounds even then (each a 24-token sample, too short to trust alone).
 Progress goes to stderr; the JSON object goes to stdout (`--json`: on one line). Sections: machine, matmul,
 flops, encode_v1, encode_v2, tiles, memory, decode, pages, plan, resources (a real-size checkpoint on disk:
 load, peak memory, cancel, GUI gaps, busy machine; ~15 min, so `--quick` skips it unless named in `--only`).
@@ -483,8 +484,8 @@ def plan_time() -> dict:
 
 
 def _round(d: dict) -> dict:
-    return {k: (r(v) if isinstance(v, float) else ({kk: r(vv) for kk, vv in v.items()} if isinstance(v, dict) else v))
-            for k, v in d.items()}
+    """Floats rounded, in nested dicts too; counts (ints) kept as they are."""
+    return {k: (r(v) if isinstance(v, float) else _round(v) if isinstance(v, dict) else v) for k, v in d.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
