@@ -239,6 +239,7 @@ def busy_speeds(quick: bool, log) -> dict:
     import models
     from engine.language.generate import GenerationConfig, generate_tokens
     from engine.runtime import jit_kernels
+    from run import timed  # imported here: run.py imports this module
 
     cores = os.cpu_count() or 1
     loads = {"idle": 0, "busy1": max(1, cores // 2), "busy2": cores}
@@ -255,11 +256,6 @@ def busy_speeds(quick: bool, log) -> dict:
             if step.index == 0:
                 t0 = time.perf_counter()
         return (tokens - 1) / (time.perf_counter() - t0)
-
-    def encode_s() -> float:
-        t0 = time.perf_counter()
-        encoders.ours(vision, [prep])
-        return time.perf_counter() - t0
 
     def rounds(measure, names, n: int, what: str) -> dict:
         runs: dict = {name: [] for name in names}
@@ -279,7 +275,8 @@ def busy_speeds(quick: bool, log) -> dict:
     vision = models.our_vision("v2")
     prep = encoders.page("v2", size=(700, 700))  # no tiles: one 1024-px global view
     encoders.ours(vision, [prep])
-    res.update(rounds(encode_s, ["idle", "busy1"], encode_rounds, "encode_s"))
+    res.update(rounds(lambda: timed(lambda: encoders.ours(vision, [prep]), 1, warmup=False), ["idle", "busy1"],
+                      encode_rounds, "encode_s"))
     for name, k in loads.items():
         if name != "idle":
             fair = cores / (cores + k)
