@@ -194,7 +194,7 @@ def read_files_s(folder: Path, into: str = "reused") -> float:
         raise ValueError(f"read_files_s: into={into!r}, expected 'reused', 'fresh' or 'kept'")
     reuse = into == "reused"
     t0 = time.perf_counter()
-    reused, kept = memoryview(bytearray(64 << 20)), []
+    reused, kept = memoryview(bytearray(64 << 20)) if reuse else None, []
     for f in sorted(folder.glob("*.safetensors")):
         view = reused if reuse else memoryview(bytearray(f.stat().st_size))
         with open(f, "rb", buffering=0) as fh:
