@@ -214,7 +214,7 @@ def page_run(folder: str, dtype: str | None, reps: int) -> dict:
     for i in range(reps + 1):  # the first pair warms up
         for kind in runs:
             flag = Event() if kind == "cancel_flag" else None
-            res = engine.ocr(model, prep, max_tokens=DECODE_TOKENS, ngram_size=0, cancel=flag)
+            res = engine.ocr(model, prep, engine.RunOptions.of(max_tokens=DECODE_TOKENS, ngram_size=0), cancel=flag)
             if i:
                 runs[kind].append(res)
     out["mlx_peak_gb"] = mx.get_peak_memory() / 1e9

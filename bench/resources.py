@@ -55,7 +55,7 @@ def measure(folder: str, dtype: str | None, tokens: int, run: bool = True, **loa
     res["narrow_weights"] = model.narrow  # which weights stayed bfloat16: language_model / routed_experts / None
     if run:
         prep = encoders.page(model.version, size=PAGE)
-        result = engine.ocr(model, prep, max_tokens=tokens)
+        result = engine.ocr(model, prep, engine.RunOptions.of(max_tokens=tokens))
         st = vm_status()
         res.update(encode_s=result.encode_s, prefill_s=result.prefill_s, prompt_tokens=result.prompt_tokens,
                    decode_tok_s=result.decode_tokens_per_s, generated=result.generated_tokens,
@@ -63,7 +63,7 @@ def measure(folder: str, dtype: str | None, tokens: int, run: bool = True, **loa
                    rss_after_run_gb=st["VmRSS"])
         # a second page in the same process (an app's every page after its first): the first pays the page faults
         # of memory it touches for the first time, several microseconds each on a VM
-        again = engine.ocr(model, prep, max_tokens=tokens)
+        again = engine.ocr(model, prep, engine.RunOptions.of(max_tokens=tokens))
         res.update(encode_s_second_page=again.encode_s, prefill_s_second_page=again.prefill_s,
                    decode_tok_s_second_page=again.decode_tokens_per_s, peak_rss_two_pages_gb=vm_status()["VmHWM"])
     return res
@@ -105,7 +105,7 @@ def _cancel_latency(model, prep, when: str, tokens: int = 64, delays: tuple[floa
     try:
         if when == "encode":
             set_later(delays[0])
-        for ev in engine.stream(model, prep, cancel=event, max_tokens=tokens, ngram_size=0):
+        for ev in engine.stream(model, prep, engine.RunOptions.of(max_tokens=tokens, ngram_size=0), cancel=event):
             pass
         end = time.perf_counter()
     finally:

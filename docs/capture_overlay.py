@@ -2,6 +2,8 @@
 its tile grid and token count drawn (offscreen, a 2x "Retina" screen of 1440x900 points).
 
     QT_QPA_PLATFORM=offscreen python docs/capture_overlay.py [docs/capture_overlay.png]
+
+`docs/make_pictures.py` renders it with the README's other pictures.
 """
 
 import os
@@ -31,8 +33,9 @@ def screen_image() -> Image.Image:
     return desk
 
 
-def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("capture_overlay.png"))
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else Path(__file__).with_name("capture_overlay.png"))
     app = QApplication.instance() or QApplication([])
     shot = Shot(QGuiApplication.primaryScreen(), (0, 0, 1440, 900), QPixmap.fromImage(pil_to_qimage(screen_image())))
     overlay = SelectionOverlay(shot, lambda size: eb.plan(size, version="v2", mode="gundam"))

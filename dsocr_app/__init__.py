@@ -6,7 +6,8 @@ signals; the window composes them:
 
 - `main`            the `dsocr-app` command: options (one line and exit 2 when bad), the display check
                     (`display_check`), scripted modes (`--screenshot`, `--run`) that never open a dialog.
-- `app`             the QApplication: identity, files opened from the Dock/Finder, the clipboard left clean.
+- `app`             the QApplication: identity, files opened from the Dock/Finder, the clipboard left clean;
+                    `qt_messages` filters Qt's own stderr chatter (harmless lines dropped, real ones said once).
 - `window`          `MainWindow`: composition, what is shown (item and target), status and dialogs.
 - `intake`          `Intake`: files, folders, PDF pages, pasted and dropped images into the queue; emits `added`.
 - `plan_presenter`  `PlanPresenter`: plans the shown target, draws and sums up the plan, grid preview and choice.
@@ -21,7 +22,8 @@ signals; the window composes them:
                     `delta`, `finished`, `failed`. `worker` is its thread (`OcrWorker` owns the model).
 - `queue_model`     the queue (items, their targets and states; inputs checked when added) and its `QueueView`.
 - `target_bar`      whole image or region, region tool; `preview_view` the image with tiles and boxes;
-                    `results_pane` text, rendered, raw and token table; `regions` boxes <-> text.
+                    `results_pane` text, rendered, raw and token table, with `tile_counts` (the tokens per
+                    tile beside the text, and the tiles a result's boxes fall in); `regions` boxes <-> text.
 - `exporting`       clipboard forms and file formats (`FILE_FORMATS`, data); `inputs` files, folders, mime.
 - `export_actions`  copy, save and export-all commands with their dialogs; `status_bar` messages, model, progress.
 - `settings`        typed QSettings; `settings_dialog` one tab per `SettingsSection` (`SECTIONS`).

@@ -51,7 +51,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Remove the selected item from the queue"),
     ActionSpec("settings", "&Settings\u2026", "settings_dialog", (), Key.Preferences, None,
                "Run and file settings", role=QAction.MenuRole.PreferencesRole),
-    ActionSpec("quit", "&Quit", "close", (), Key.Quit, role=QAction.MenuRole.QuitRole),
+    ActionSpec("close_window", "Close &window", "close", (), Key.Close, None,
+               "Close the window; DSOCR keeps running in the tray / menu bar"),  # shown while resident with a tray
+    ActionSpec("quit", "&Quit", "close", (), Key.Quit, None, "Quit DSOCR (a running OCR is cancelled)",
+               role=QAction.MenuRole.QuitRole),  # the running instance makes it quit for real (capture.resident)
     ActionSpec("copy_markdown", "&Copy as markdown", "exports.copy_as", ("markdown",), Key.Copy, None,
                "Copy the result as markdown", short="Copy"),
     ActionSpec("copy_plain", "Copy as &plain text", "exports.copy_as", ("plain",), "Ctrl+Shift+C", None,
@@ -81,7 +84,7 @@ COPY_ACTIONS = ("copy_markdown", "copy_plain", "copy_single", "copy_tsv")
 # menu title -> action names (None: a separator)
 MENUS: dict[str, tuple[str | None, ...]] = {
     "&File": ("open", "paste", "capture", None, "save", "save_pdf", "export", "export_pdf", None, "remove", None,
-              "settings", None, "quit"),
+              "settings", None, "close_window", "quit"),
     "&Edit": COPY_ACTIONS,
     "&View": ("zoom_in", "zoom_out", "fit", None, "tiles", "boxes"),
     "&Run": ("run", "run_all", "cancel", None, "region"),

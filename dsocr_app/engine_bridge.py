@@ -39,7 +39,9 @@ export_result = engine.export_result
 SearchablePdf = engine.SearchablePdf
 export_json = engine.export_json  # the engine's JSON conventions (UTF-8, indent 2, no NaN)
 write_tiny_checkpoint = engine.write_tiny_checkpoint
+is_repo_id = engine.is_repo_id  # a --model that is no folder must be a hub id (owner/name)
 is_pdf = engine.is_pdf
+DEFAULT_DPI = engine.DEFAULT_DPI  # a PDF page's render resolution when none is chosen
 
 
 def engine_version() -> str:
@@ -52,13 +54,14 @@ Model = engine.Model
 Result = engine.Result
 TextDelta = engine.TextDelta
 Rollback = engine.Rollback  # a repetition loop rolled back: the streamed text is cut back, then goes on
-DEFAULT_PENALTY = engine.DEFAULT_PENALTY
+RunOptions = engine.RunOptions  # what a run is asked; the app's settings build one (`Settings.run_options`)
+RUN_DEFAULTS = engine.RunOptions()  # the engine's run defaults, which the settings start from
 MATH_STYLES, TABLE_STYLES = engine.MATH_STYLES, engine.TABLE_STYLES
 renderable_markdown = engine.renderable_markdown  # HTML tables a viewer can draw (truncated ones closed)
 Region = engine.Region
 TilePlan = engine.TilePlan
 load_model = engine.load
-stream = engine.stream  # TextDelta events, then one Result
+stream = engine.stream  # (model, image, RunOptions, cancel=Event): TextDelta events, then one Result
 is_repo_id = engine.is_repo_id
 pending_download_size = engine.pending_download_size  # bytes a first load would download, None if nothing
 
@@ -90,7 +93,7 @@ def parse_page_ranges(text: str, count: int) -> list[int]:
     return [int(p) for p in engine.parse_page_ranges(None if text.lower() in ("", "all") else text, count)]
 
 
-def render_pdf_page(path, page: int, dpi: int = 144):
+def render_pdf_page(path, page: int, dpi: int = DEFAULT_DPI):
     """One page (0-based) of a PDF as an RGB PIL image (raises ImageError)."""
     for _index, image in engine.render_pdf_pages(path, [page], dpi):
         return image

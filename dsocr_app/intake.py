@@ -71,9 +71,10 @@ class Intake(QObject):
             self.settings.last_folder = str(p if p.is_dir() else p.parent)
         self.added.emit(first)
         bad = [i for i in items if i.error]
-        if bad:
-            self.report(f"{len(bad)} of {len(items)} cannot be read: {bad[0].error}" if len(items) > 1
-                        else bad[0].error)
+        if bad:  # why is said once, beside the item (its queue row shows it too, elided)
+            names = bad[0].name + (", \u2026" if len(bad) > 1 else "")
+            self.report(f"{len(bad)} of {len(items)} cannot be read: {names}" if len(items) > 1
+                        else f"{bad[0].name} cannot be read")
         else:
             self.notify(f"Added {len(items)} item{'s' if len(items) != 1 else ''} to the queue", 4000)
         return len(items)

@@ -2,7 +2,8 @@
 
 Scripted modes never open a dialog: `--screenshot FILE.png` renders the window offscreen (after planning, or
 after the run with `--run`) at `--size WxH` and saves it, without touching the user's settings; a PDF
-gives every page, or `--pages`. Bad options get one line and exit code 2, as in the `dsocr` command. New
+gives every page, or `--pages`. Bad options get one line and exit code 2, as in the `dsocr` command, checked
+before a request is handed to a running DSOCR (`capture.cli.handoff`), which applies the options given. New
 commands (e.g. `--self-test`) add an argument in `build_parser` and a branch in `main`.
 """
 
@@ -73,12 +74,14 @@ def check_args(args, settings):
     from . import engine_bridge as eb
     from .plan_options import PlanOptions
 
-    if args.run and not args.screenshot:
-        raise ValueError("--run goes with --screenshot")
+    if args.run and not args.screenshot:  # also with a running DSOCR: it is not handed over
+        raise ValueError("--run goes with --screenshot (to OCR files from the command line: dsocr ocr FILE)")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ValueError(f"--max-tokens {args.max_tokens}: give at least 1")
     if args.pages is not None:
         eb.parse_page_ranges(args.pages, 1_000_000)  # the syntax; each PDF checks its own page count
+    if args.model and not Path(args.model).expanduser().is_dir() and not eb.is_repo_id(args.model):
+        raise ValueError(f"--model {args.model}: no such folder, and not a Hugging Face repo id (owner/name)")
     if args.screenshot:
         parse_size(args.size)
         folder = Path(args.screenshot).expanduser().resolve().parent
@@ -132,19 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     capture_cli.check(args, parser)
-    handed = capture_cli.handoff(args)  # a running DSOCR takes the request
-    if handed is not None:
-        return handed
-    if args.self_test:
-        from .self_test import run
-
-        return run()
     settings = _settings_for(args)
     try:
-        options = check_args(args, settings)
+        options = check_args(args, settings)  # before any hand-over: a running DSOCR never gets a bad option
     except ValueError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    handed = capture_cli.handoff(args)  # a running DSOCR takes the request and applies (or refuses) the options
+    if handed is not None:
+        return handed
+    if args.self_test:
+        from . import qt_messages
+        from .self_test import run
+
+        qt_messages.install()
+        return run()
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     else:
@@ -157,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from . import qt_messages
     from .app import DsocrApplication, release_clipboard
     from .window import MainWindow
 
+    if QApplication.instance() is None:
+        qt_messages.install()  # Qt's harmless chatter dropped, real warnings said once
     app = QApplication.instance() or DsocrApplication(sys.argv[:1])
     window = MainWindow(settings)
     window.quiet = bool(args.screenshot)

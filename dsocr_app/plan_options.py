@@ -66,7 +66,7 @@ class PlanOptions:
                        grid=grid)
 
     def run_options(self) -> dict:
-        """The keyword arguments of `engine.stream` these options stand for."""
+        """These options under the flat names of `engine.RunOptions.of` (task, mode, min_tiles, max_tiles)."""
         return {"task": self.task, "mode": self.mode, "min_tiles": self.min_tiles, "max_tiles": self.max_tiles}
 
 

@@ -103,7 +103,7 @@ class PlanPresenter(QObject):
         if grid is not None and plan is not None and grid != plan.grid:
             plan = self.target_plan(item, target, grid)
             self.status.showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
-                                    f"\u2014 click to use it", 4000)
+                                    f"\u2014 a click plans with it, Run then uses it", 4000)
         elif grid is None and self.status.currentMessage().startswith("Preview:"):
             self.status.clearMessage()
         self.view.set_plan(plan, origin(target))
@@ -117,4 +117,4 @@ class PlanPresenter(QObject):
         target.grid = tuple(grid) if grid is not None else None
         self.replan()
         if self.plan is not None:
-            self.status.showMessage(eb.grid_reason(self.plan), 6000)
+            self.status.showMessage(f"Re-planned, nothing has run (Run uses this grid): {eb.grid_reason(self.plan)}", 6000)

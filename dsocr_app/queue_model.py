@@ -13,9 +13,9 @@ from enum import Enum
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle, QStyledItemDelegate
 
 from . import engine_bridge as eb
 
@@ -145,9 +145,9 @@ class QueueModel(QAbstractListModel):
         state = item.state
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{item.name}\n{self.state_text(item)}"
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == Qt.ItemDataRole.ToolTipRole:  # the full text of the row, which elides it
             tip = str(item.source) if item.source else item.name
-            return f"{tip}\n{item.error}" if item.error else tip
+            return f"{tip}\n{self.state_text(item)}"
         if role == Qt.ItemDataRole.DecorationRole:
             return QApplication.style().standardIcon(_STATE_ICON[state])
         if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -252,8 +252,18 @@ class QueueModel(QAbstractListModel):
         return img
 
 
+class _RowDelegate(QStyledItemDelegate):
+    """Rows as wide as the list (never wider), so a long name or reason is elided rather than scrolled."""
+
+    def sizeHint(self, option, index) -> QSize:
+        hint = super().sizeHint(option, index)
+        view = self.parent()
+        return QSize(min(hint.width(), max(view.viewport().width() - 2, 40)), hint.height())
+
+
 class QueueView(QListView):
-    """The queue list at the window's left: one selected row (the shown item), `remove` in its context menu."""
+    """The queue list at the window's left: one selected row (the shown item), `remove` in its context menu.
+    A row is two lines, the name and the state (a failed item's reason), elided; hovering shows them whole."""
 
     def __init__(self, model: QueueModel, remove: QAction, parent=None):
         super().__init__(parent)
@@ -263,6 +273,9 @@ class QueueView(QListView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.addAction(remove)
         self.setAcceptDrops(False)
-        self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setWordWrap(False)  # two lines a row (name, state): each elided, the whole text in the tooltip
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setItemDelegate(_RowDelegate(self))
         self.setMinimumWidth(110)

@@ -1,5 +1,6 @@
-"""The results pane: live counters, the repetition flag, editable markdown, rendered markdown, raw output and
-the token table (per tile, global view, newlines, separator, totals, timings).
+"""The results pane: live counters, the repetition flag, the tokens of each tile beside the text (`TileCounts`,
+visible on every tab while the text streams: where the boxes fall once there is a result), editable markdown,
+rendered markdown, raw output and the token table (per tile, global view, newlines, separator, totals, timings).
 
 Streamed text is buffered and flushed a few times a second, so a fast decoder never floods the GUI.
 """
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QWidget)
 
 from . import engine_bridge as eb
+from .tile_counts import TileCounts
 from .tiling_panel import TilingPanel
 
 STOP_NOTES = {
@@ -66,6 +68,9 @@ class ResultsPane(QWidget):
         self.banner.hide()
         layout.addWidget(self.banner)
 
+        self.tile_counts = TileCounts()  # the plan's tokens per tile, above the text on every tab
+        layout.addWidget(self.tile_counts)
+
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Results")
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -105,6 +110,7 @@ class ResultsPane(QWidget):
         self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
         self.tabs.addTab(self.tiling, "Tiling")
         layout.addWidget(self.tabs, 1)
+        self.tabs.currentChanged.connect(lambda _i: self._place_counts())
 
         self._raw = ""
         self._dirty = False
@@ -142,8 +148,10 @@ class ResultsPane(QWidget):
         self.rendered.setMarkdown(eb.renderable_markdown(self.editor.toPlainText()))
 
     # streaming
-    def begin_stream(self, so_far: str = "") -> None:
-        """Clear the pane for a run; `so_far` is raw text already streamed (when coming back to a running job)."""
+    def begin_stream(self, so_far: str = "", plan=None) -> None:
+        """Clear the pane for a run; `so_far` is raw text already streamed (when coming back to a running job),
+        `plan` the run's tile plan (its counts stay beside the text as it streams)."""
+        self.set_table(plan, None)
         self._streaming = True
         self._raw = so_far
         self._dirty = bool(so_far)
@@ -306,6 +314,17 @@ class ResultsPane(QWidget):
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(value))
+        boxes = [tuple(b.rect) for r in result.regions for b in r.boxes] if result is not None else None
+        self.tile_counts.set_plan(plan, boxes)
+        self._place_counts()
+
+    def _place_counts(self) -> None:
+        """The tile counts show above the text views (the Tokens and Tiling tabs have their own tables)."""
+        text_view = self.tabs.currentWidget() in (self.editor, self.rendered, self.raw)
+        visible = self.tile_counts.plan is not None and text_view
+        if visible != self.tile_counts.isVisibleTo(self):
+            self.tile_counts.setVisible(visible)
+            self.layout().activate()  # the tabs take or give back its room now, not on a later event
 
     def table_rows(self) -> list[list[str]]:
         return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]

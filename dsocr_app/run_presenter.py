@@ -81,8 +81,9 @@ class RunPresenter(QObject):
         if self.shown(target):
             self.results.end_stream()
             self.show_result()
-        if message != CANCELLED:
-            self.report(f"{self.queue.items[where[0]].name}: {message}")
+        if message != CANCELLED:  # why is said beside the target when it is shown, else here
+            name = self.queue.items[where[0]].name
+            self.report(f"{name}: the run failed" if self.shown(target) else f"{name}: {message}")
         self.runFinished.emit(*where)
 
     def apply_result(self, row: int, index: int, result) -> None:

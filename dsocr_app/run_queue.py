@@ -126,7 +126,7 @@ class RunQueue(QObject):
             try:
                 image, options = self.prepare(key)
             except (eb.ImageError, ValueError) as e:
-                self.failed.emit(Job(None, {}, key), str(e))
+                self.failed.emit(Job(None, None, key), str(e))
                 continue
             job = Job(image, options, key)
             self.running = job

@@ -99,7 +99,7 @@ def _ocr(state: dict) -> str:
     engine = _need(state, "engine")
     image = document_page(640, 480, title="Self-test")
     plan = engine.plan(image.size, version="v2", mode="small")  # the smallest v2 mode: a quick check
-    result = engine.ocr(_need(state, "model"), image, mode="small", max_tokens=8)
+    result = engine.ocr(_need(state, "model"), image, engine.RunOptions.of(mode="small", max_tokens=8))
     state["result"] = result
     if result.plan.image_tokens != plan.image_tokens or result.generated_tokens < 1:
         raise RuntimeError(f"plan {plan.image_tokens} vs run {result.plan.image_tokens} image tokens, "

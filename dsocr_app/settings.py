@@ -9,6 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from . import engine_bridge as eb
 
+_RUN = eb.RUN_DEFAULTS  # the engine's run defaults: written once, in engine/options.py
 ORGANIZATION = "DSOCR"
 APPLICATION = "dsocr-app"
 
@@ -87,7 +88,7 @@ class Settings:
 
     @property
     def task(self) -> str:
-        return choice(self._get("run/task"), eb.TASKS, "markdown")
+        return choice(self._get("run/task"), eb.TASKS, _RUN.task)
 
     @task.setter
     def task(self, value: str) -> None:
@@ -95,7 +96,7 @@ class Settings:
 
     @property
     def max_tokens(self) -> int:
-        return max(1, _int(self._get("run/max_tokens", 8192), 8192))
+        return max(1, _int(self._get("run/max_tokens", _RUN.decoding.max_tokens), _RUN.decoding.max_tokens))
 
     @max_tokens.setter
     def max_tokens(self, value: int) -> None:
@@ -155,7 +156,7 @@ class Settings:
 
     @property
     def pdf_dpi(self) -> int:
-        return min(600, max(72, _int(self._get("files/pdf_dpi", 144), 144)))
+        return min(600, max(72, _int(self._get("files/pdf_dpi", eb.DEFAULT_DPI), eb.DEFAULT_DPI)))
 
     @pdf_dpi.setter
     def pdf_dpi(self, value: int) -> None:
@@ -164,7 +165,7 @@ class Settings:
     # recovery from repetition loops, and the output settings (engine options of every run)
     @property
     def recover(self) -> bool:
-        return flag(self._get("run/recover"), True)
+        return flag(self._get("run/recover"), _RUN.recovery.enabled)
 
     @recover.setter
     def recover(self, value: bool) -> None:
@@ -173,9 +174,9 @@ class Settings:
     @property
     def repetition_penalty(self) -> float:
         try:
-            return min(2.0, max(1.0, float(self._get("run/repetition_penalty", eb.DEFAULT_PENALTY))))
+            return min(2.0, max(1.0, float(self._get("run/repetition_penalty", _RUN.recovery.repetition_penalty))))
         except (TypeError, ValueError):
-            return eb.DEFAULT_PENALTY
+            return _RUN.recovery.repetition_penalty
 
     @repetition_penalty.setter
     def repetition_penalty(self, value: float) -> None:
@@ -183,7 +184,7 @@ class Settings:
 
     @property
     def math(self) -> str:
-        return choice(self._get("output/math"), eb.MATH_STYLES, "brackets")
+        return choice(self._get("output/math"), eb.MATH_STYLES, _RUN.output.math)
 
     @math.setter
     def math(self, value: str) -> None:
@@ -191,7 +192,7 @@ class Settings:
 
     @property
     def tables(self) -> str:
-        return choice(self._get("output/tables"), eb.TABLE_STYLES, "html")
+        return choice(self._get("output/tables"), eb.TABLE_STYLES, _RUN.output.tables)
 
     @tables.setter
     def tables(self, value: str) -> None:
@@ -206,10 +207,12 @@ class Settings:
             out["memory_limit_gb"] = self.memory_limit_gb
         return out
 
-    def engine_options(self) -> dict:
-        """The keyword arguments these settings give `engine.stream`."""
-        return {"recover": self.recover, "repetition_penalty": self.repetition_penalty, "math": self.math,
-                "tables": self.tables}
+    def run_options(self, **flat) -> eb.RunOptions:
+        """The engine's `RunOptions` of a run: these settings' recovery, output and token limit, with `flat`
+        (`RunOptions.of`'s names: the plan options' task, mode, tiles, grid, ...) on top."""
+        return eb.RunOptions.of(**{"max_tokens": self.max_tokens, "recover": self.recover,
+                                   "repetition_penalty": self.repetition_penalty, "math": self.math,
+                                   "tables": self.tables, **flat})
 
     # window
     def geometry(self, key: str) -> QByteArray | None:

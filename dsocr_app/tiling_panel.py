@@ -19,6 +19,7 @@ from . import engine_bridge as eb
 
 COLUMNS = ("Grid", "Aspect error", "Stretch", "Scale", "Tokens", "")
 GRID_ROLE = Qt.ItemDataRole.UserRole
+HINT = "Hover: preview a grid on the page. Click: plan with it (nothing runs until you press Run)."
 
 
 class TilingPanel(QWidget):
@@ -41,7 +42,7 @@ class TilingPanel(QWidget):
         layout.addWidget(self.reason)
 
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setAccessibleName("Candidate grids: hover to preview, click to use")
+        self.table.setAccessibleName("Candidate grids: hover to preview, click to plan with it (Run uses it)")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -57,7 +58,7 @@ class TilingPanel(QWidget):
         layout.addWidget(self.table, 1)
 
         bar = QHBoxLayout()
-        self.hint = QLabel("Hover a grid to preview it on the page; click to OCR with it.")
+        self.hint = QLabel(HINT)
         self.hint.setWordWrap(True)
         bar.addWidget(self.hint, 1)
         self.automatic_button = QPushButton("Automatic grid")
@@ -73,6 +74,8 @@ class TilingPanel(QWidget):
         self.plan = plan
         self._hovered = None
         cands = plan.candidates if plan is not None else ()
+        self.table.clearSelection()  # a new plan: no row of the last one stays highlighted
+        self.table.setCurrentItem(None)
         self.table.setRowCount(len(cands))
         for r, c in enumerate(cands):
             in_use = c.grid == plan.grid

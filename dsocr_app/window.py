@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
             except eb.ImageError:
                 pass  # recorded on the item
         if self.current_image is None:
-            self.page.show_message(None if item is None else f"Cannot open {item.name}:\n\n{item.reason}")
+            self.page.show_message(None if item is None else f"Cannot open {item.name}")  # why: in the results
         else:
             self.page.show_image(self.current_image)
         self.setWindowTitle(f"{item.name} \u2014 DSOCR" if item is not None else "DSOCR")
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         elif item.error:
             self.results.show_failure(item.reason)
         elif target.state == State.RUNNING:
-            self.results.begin_stream(self.runs.partial)
+            self.results.begin_stream(self.runs.partial, self.current_plan)
         elif target.result is not None:
             self.results.show_result(target.result, target.text)
             self.links.show(target)
@@ -340,9 +340,9 @@ class MainWindow(QMainWindow):
             image = image.crop(target.rect)
         if self.runs.model.version != self.options().version:
             self.set_plan_options(version=self.runs.model.version)
-        options = {**self.options().run_options(), "grid": target.grid, "max_tokens": int(self.max_tokens),
-                   **self.settings.engine_options()}
-        return image, {**options, "task": target.task} if target.task else options
+        options = self.settings.run_options(**self.options().run_options(), grid=target.grid,
+                                            max_tokens=int(self.max_tokens))
+        return image, options.replace(task=target.task) if target.task else options
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:

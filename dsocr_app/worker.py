@@ -70,7 +70,7 @@ class Job:
     run is for; the app uses the queue's Target)."""
 
     image: Image.Image
-    options: dict
+    options: eb.RunOptions | None
     key: object = None
     cancel: threading.Event = field(default_factory=threading.Event)
     id: int = field(default_factory=lambda: next(_job_ids))
@@ -151,7 +151,7 @@ class OcrWorker(QObject):
         self.jobStarted.emit(job.id)
         result = None
         try:
-            for event in eb.stream(self.model, job.image, cancel=job.cancel, **job.options):
+            for event in eb.stream(self.model, job.image, job.options, cancel=job.cancel):
                 if isinstance(event, eb.Result):
                     result = event
                 elif isinstance(event, eb.Rollback):

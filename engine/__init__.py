@@ -15,9 +15,10 @@ Public API::
     p = engine.plan((1240, 1754), version="v1", mode="gundam")      # no model needed
     p.candidates, engine.scale_note(p)                               # the grids weighed; "page enlarged 1.1x ..."
     model = engine.load("deepseek-ai/DeepSeek-OCR-2")              # hub id or local folder
-    for event in engine.stream(model, "page.png", task="markdown"):
+    options = engine.RunOptions(task="markdown")                    # every run option, defaults written once
+    for event in engine.stream(model, "page.png", options):
         ...
-    result = engine.ocr(model, "page.png")
+    result = engine.ocr(model, "page.png", options.replace(max_tokens=200))
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ small_cuda_graphs()  # a CUDA GPU's command graphs hold 128 MB, not up to 1000 (
 
 from .language.prompt import TASKS, task_prompt  # noqa: E402
 from .model import Model, load  # noqa: E402
+from .options import Decoding, Output, Recovery, RunOptions, Tiling  # noqa: E402
 from .outputs.export import ExportError, atomic_write, export_result, output_stem, unique_path  # noqa: E402
 from .outputs.export import export_json  # noqa: E402
 from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
@@ -50,7 +52,7 @@ from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
 from .preprocess.modes import DEFAULT_TILES, MODES, TILE_RANGE, get_mode  # noqa: E402
-from .preprocess.pdf import InputError, parse_page_ranges, pdf_page_count, render_pdf_pages  # noqa: E402
+from .preprocess.pdf import DEFAULT_DPI, InputError, parse_page_ranges, pdf_page_count, render_pdf_pages  # noqa: E402
 from .preprocess.plan import Candidate, TilePlan, parse_grid, plan  # noqa: E402
 from .runtime.blas import blas_library  # noqa: E402
 from .testing import write_tiny_checkpoint  # noqa: E402
@@ -70,5 +72,6 @@ __all__ = [
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",
     "write_tiny_checkpoint",
     "pending_download_size", "check_tile_limits", "export_json",
+    "DEFAULT_DPI", "RunOptions", "Tiling", "Decoding", "Recovery", "Output",  # a run's options
     "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
 ]

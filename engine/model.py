@@ -24,6 +24,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from .language import deepseek_v2
+from .runtime.blas import warn_if_slow
 from .runtime.device import parse_dtype
 from .runtime.memory import LANGUAGE_MODEL, narrow_weights
 from .runtime.memory import fit_buffer_cache, release_freed_memory, set_cache_limit
@@ -191,6 +192,7 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     `warmup_tiles`: if set, run one encode at that many tiles so the first real image does not pay for it;
     the peak memory seen is in `Model.warmup`."""
     t0 = time.perf_counter()
+    warn_if_slow()  # the one place matrix work starts: say here, not on import, when the BLAS is slow
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
     narrow = narrow_weights(ck, compute, memory_limit_gb)

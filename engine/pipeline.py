@@ -1,7 +1,8 @@
 """Image in, text out: plan and preprocess, encode (batched), build the prompt, generate, post-process.
 
-`stream` yields `TextDelta`s while decoding and ends with a `Result`; `ocr` is the blocking form. When a
-repetition loop is rolled back (`recover=True`, the default), a `Rollback` comes first: the text streamed so
+`stream(model, image, options)` yields `TextDelta`s while decoding and ends with a `Result`; `ocr` is the
+blocking form; `options` is a `RunOptions` (`engine/options.py`). When a repetition loop is rolled back
+(recovery is on by default), a `Rollback` comes first: the text streamed so
 far is cut back to its `text_length` characters and decoding goes on from there with a stronger guard.
 """
 
@@ -16,10 +17,11 @@ import numpy as np
 
 from .language.generate import (Cancelled, GenerationConfig, GenerationStats, Rewind, Step, generate_batch,
                                 generate_tokens)
-from .language.recovery import DEFAULT_PENALTY, Attempt, ladder
-from .language.prompt import prompt_ids, task_prompt
+from .language.recovery import Attempt
+from .language.prompt import prompt_ids
+from .options import RunOptions, Tiling
 from .outputs.grounding import parse_grounding
-from .outputs.markdown import check_styles, clean_markdown
+from .outputs.markdown import clean_markdown
 from .preprocess.images import ImageSource
 from .preprocess.pixels import PreparedImage, prepare
 from .preprocess.plan import TilePlan
@@ -88,7 +90,11 @@ class Result:
             last = self.attempts[-1].loop_start if self.attempts else None
             tried = " after " + ", ".join(s for _, s in self.recoveries) if self.recoveries else ""
             where = f" at token {last}" if last is not None else ""
-            notes.append(f"stopped: still looping{where}{tried}; the text before the loop is kept")
+            if self.recoveries:
+                notes.append(f"stopped: still looping{where}{tried}; the text before the loop is kept")
+            else:  # recovery off: nothing was retried
+                notes.append(f"stopped at a loop{where} without a retry (recovery is off); the text before the "
+                             "loop is kept")
         return "; ".join(notes)
 
     @property
@@ -115,11 +121,13 @@ class Result:
         }
 
 
-def prepare_for(model, image: ImageSource | PreparedImage, mode=None, min_tiles=None, max_tiles=None,
-                grid=None) -> PreparedImage:
+def prepare_for(model, image: ImageSource | PreparedImage, tiling: Tiling | None = None) -> PreparedImage:
+    """`image` loaded, planned for the model's version with `tiling` (None: the official tiling) and
+    preprocessed; a `PreparedImage` is returned as it is."""
     if isinstance(image, PreparedImage):
         return image
-    return prepare(image, model.version, mode, min_tiles, max_tiles, grid)
+    t = tiling or Tiling()
+    return prepare(image, model.version, t.mode, t.min_tiles, t.max_tiles, t.grid)
 
 
 def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = None,
@@ -218,53 +226,35 @@ def _whitelist(tok) -> frozenset[int]:
     return frozenset(i for i in (tok.special["td"], tok.special["td_end"]) if i is not None)
 
 
-def stream(model, image, **options):
+def stream(model, image, options: RunOptions | None = None, *, cancel: threading.Event | None = None):
     """OCR one image, yielding `TextDelta`s as text decodes (a `Rollback` when a loop is rolled back) and
-    finally a `Result`.
-
-    `options` are those of `stream_batch` (keyword-only): task, prompt, locate, mode, min_tiles, max_tiles,
-    max_tokens, temperature, top_p, ngram_size, ngram_window, cancel, max_batch_tiles, grid, recover,
-    repetition_penalty, math, tables."""
-    for _, event in stream_batch(model, [image], **options):
+    finally a `Result`. `options`: a `RunOptions` (None: the defaults); `cancel`: as in `stream_batch`."""
+    for _, event in stream_batch(model, [image], options, cancel=cancel):
         yield event
 
 
-def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: str | None = None,
-                 mode: str | None = None, min_tiles: int | None = None, max_tiles: int | None = None,
-                 max_tokens: int = 8192, cancel: threading.Event | None = None, temperature: float = 0.0,
-                 top_p: float = 1.0, ngram_size: int = 30, ngram_window: int = 90, locate: str | None = None,
-                 max_batch_tiles: int | None = None, grid: tuple[int, int] | None = None, recover: bool = True,
-                 repetition_penalty: float = DEFAULT_PENALTY, math: str = "brackets", tables: str = "html"):
+def stream_batch(model, images: list, options: RunOptions | None = None, *, cancel: threading.Event | None = None):
     """OCR several images together: one batched encode, then batched decoding (one sequence: a plain cache).
 
     Yields `(index, event)` pairs, index into `images`: `(i, TextDelta)` while image i decodes (`(i, Rollback)`
     when a repetition loop is rolled back) and `(i, Result)` once per image. Images must be valid (prepare them
-    first to report bad ones); a cancel ends every image with stop_reason "cancelled". Every option is
-    keyword-only: `task` (or a custom `prompt`, `locate` text), the tiling (`mode`, `min_tiles`, `max_tiles`),
-    decoding (`max_tokens`, `temperature`, `top_p`, `ngram_size`, `ngram_window`), `cancel` (a
-    threading.Event), `max_batch_tiles` (encode memory) and `grid` (cols, rows): one forced grid on every image
-    not already prepared (a non-official tiling, marked in the plan). `recover` rolls a repetition loop back
-    and retries it with a stronger guard (see `engine/language/recovery.py`); `repetition_penalty` (>= 1.0) is
-    the penalty of its first retry. `math` ("brackets" or "dollars") and `tables` ("html" or "pipe") shape
-    `Result.text` (`clean_markdown`)."""
-    ladder(repetition_penalty)  # bad settings fail before any model work
-    check_styles(math, tables)
+    first to report bad ones). `options` (a `RunOptions`, None for the defaults) says the task, the tiling of
+    every image not already prepared, decoding, recovery and the shape of `Result.text`. `cancel` (a
+    threading.Event, set from any thread) ends every image with stop_reason "cancelled"."""
+    options = options if options is not None else RunOptions()
     t_start = time.perf_counter()
     mx.reset_peak_memory()
-    prompt_text = task_prompt(task, prompt, locate)
-    styles = {"math": math, "tables": tables}
-    jobs = [_Job(model, prepare_for(model, im, mode, min_tiles, max_tiles, grid), prompt_text, t_start, styles)
-            for im in images]
-    config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                              ngram_size=ngram_size, ngram_window=ngram_window, recover=recover,
-                              repetition_penalty=repetition_penalty)
+    prompt_text = options.prompt_text()
+    styles = {"math": options.output.math, "tables": options.output.tables}
+    jobs = [_Job(model, prepare_for(model, im, options.tiling), prompt_text, t_start, styles) for im in images]
+    config = GenerationConfig.of(options.decoding, options.recovery)
     tok = model.tokenizer
     done: set[int] = set()
     try:
         if cancel is not None and cancel.is_set():
             raise Cancelled
         t0 = time.perf_counter()
-        image_embeds = encode(model, [j.prep for j in jobs], max_batch_tiles, cancel)
+        image_embeds = encode(model, [j.prep for j in jobs], options.max_batch_tiles, cancel)
         for j in jobs:
             j.encode_s = time.perf_counter() - t0
         embeds = [splice(model, j.ids, e) for j, e in zip(jobs, image_embeds)]
@@ -289,9 +279,9 @@ def stream_batch(model, images: list, *, task: str | None = "markdown", prompt: 
             yield i, j.result()
 
 
-def ocr(model, image, **options) -> Result:
-    """Blocking OCR of one image; the options of `stream_batch`."""
+def ocr(model, image, options: RunOptions | None = None, *, cancel: threading.Event | None = None) -> Result:
+    """Blocking OCR of one image: the final `Result` of `stream`."""
     result = None
-    for event in stream(model, image, **options):
+    for event in stream(model, image, options, cancel=cancel):
         result = event
     return result

@@ -1,13 +1,15 @@
-"""Shared test set-up: load the fast BLAS before MLX, locate the reference vectors."""
+"""Shared test set-up: load the fast BLAS before MLX (and name it, or warn loudly, at the top of the run),
+locate the reference vectors."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from engine.runtime.blas import load_fast_blas
+from engine.runtime import blas
 
-load_fast_blas()
+blas.load_fast_blas()
 
 REFERENCE = Path(os.environ.get("DSOCR_REFERENCE", Path(__file__).resolve().parents[1].parent / "shared" / "reference"))
 
@@ -32,13 +34,49 @@ def pytest_configure(config):
             "point it at the reference vectors (shared/reference) or unset it")
 
 
+SLOW_BLAS_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+WARNING: MLX computes with its slow REFERENCE BLAS here (20-30x slower matmuls than OpenBLAS or MKL).
+WARNING: the real-size tests will take hours instead of minutes. Install an optimized BLAS first:
+WARNING:   pip install -e ".[test,parity]"   (brings the mkl wheel on Linux x86-64; see README "Speed on Linux")
+WARNING:   sudo apt-get install libopenblas0-pthread   (Debian/Ubuntu, any CPU)
+WARNING:   or set DSOCR_BLAS to a libopenblas.so / libmkl_rt.so
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+def blas_header() -> list[str]:
+    """The BLAS MLX computes with, in words; with the loud warning when it is the slow reference one."""
+    lines = [f"BLAS: {blas.blas_library()}"]
+    if sys.platform.startswith("linux") and blas.fast_blas() is None:
+        lines += SLOW_BLAS_WARNING.splitlines()
+    return lines
+
+
 def pytest_report_header(config):
-    """Say once, at the top of the run, where the reference vectors were found (or that they were not)."""
+    """Say once, at the top of the run, which BLAS MLX uses (a loud warning for the slow reference one) and
+    where the reference vectors were found (or that they were not)."""
     cases = reference_cases()
     if cases:
-        return f"reference vectors: {REFERENCE} ({len(cases)} cases)"
-    return (f"reference vectors: not found at {REFERENCE}; the parity tests skip "
-            "(set DSOCR_REFERENCE to the shared/reference folder)")
+        where = f"reference vectors: {REFERENCE} ({len(cases)} cases)"
+    else:
+        where = (f"reference vectors: not found at {REFERENCE}; the parity tests skip "
+                 "(set DSOCR_REFERENCE to the shared/reference folder)")
+    return [*blas_header(), where]
+
+
+def pytest_sessionstart(session):
+    """`pytest -q` prints no header: the slow-BLAS warning is printed at the top all the same."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.get_verbosity() < 0 and len(blas_header()) > 1:
+        for line in blas_header():
+            reporter.write_line(line, red=True, bold=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """... and again at the end of the run, where a slow run is looked at."""
+    if len(blas_header()) > 1:
+        for line in blas_header():
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 def rel(a, ref):

@@ -45,7 +45,7 @@ def _trip(monkeypatch, cls, event: threading.Event, after: int) -> list:
 
 
 def _run(model, event, **kw):
-    events = list(engine.stream(model, page(), cancel=event, max_tokens=40, ngram_size=0, **kw))
+    events = list(engine.stream(model, page(), engine.RunOptions.of(max_tokens=40, ngram_size=0, **kw), cancel=event))
     assert len(events) >= 1 and isinstance(events[-1], engine.Result)
     return events[-1]
 
@@ -91,7 +91,7 @@ def test_cancel_during_decode_stops_before_the_next_step(model):
     event = threading.Event()
     seen = 0
     result = None
-    for ev in engine.stream(model, page(), cancel=event, max_tokens=40, ngram_size=0):
+    for ev in engine.stream(model, page(), engine.RunOptions.of(max_tokens=40, ngram_size=0), cancel=event):
         if isinstance(ev, engine.TextDelta):
             seen = ev.generated_tokens
             if seen >= 2:
@@ -229,8 +229,8 @@ def test_pipelined_cancel_between_sam_blocks_stops_the_encode(model, monkeypatch
 
 
 def test_pipelined_points_give_the_same_result(model, monkeypatch):
-    plain = engine.ocr(model, page(), max_tokens=8, ngram_size=0)
+    plain = engine.ocr(model, page(), engine.RunOptions.of(max_tokens=8, ngram_size=0))
     monkeypatch.setattr(cancel_points, "on_gpu", lambda: True)
-    piped = engine.ocr(model, page(), max_tokens=8, ngram_size=0, cancel=threading.Event())
+    piped = engine.ocr(model, page(), engine.RunOptions.of(max_tokens=8, ngram_size=0), cancel=threading.Event())
     assert piped.stop_reason == plain.stop_reason and piped.text == plain.text
     assert piped.generated_tokens == plain.generated_tokens

@@ -43,7 +43,7 @@ def test_plan_of_a_broken_file_is_one_line(files, capsys):
 def test_ocr_single_input_streams_to_stdout(files, model_dir, capsys):
     assert main(["ocr", str(files / "scan.png"), "--model", str(model_dir), "--max-tokens", "5", "--ngram", "0"]) == 0
     out = capsys.readouterr().out
-    result = engine.ocr(engine.load(model_dir), files / "scan.png", max_tokens=5, ngram_size=0)
+    result = engine.ocr(engine.load(model_dir), files / "scan.png", engine.RunOptions.of(max_tokens=5, ngram_size=0))
     assert out == result.text + "\n"  # not a terminal: the finished markdown, as `--out` would write it
 
 

@@ -75,26 +75,17 @@ def test_batch_skips_done_inputs_and_runs_the_rest(files, model_dir, capsys):
     assert json.loads((out / "scan.json").read_text())["tokens"]["generated"] == 1
 
 
-def test_existing_figure_files_count_as_existing_outputs(files, no_model, capsys):
-    out = files / "out"
-    (out / "images").mkdir(parents=True)
-    (out / "images" / "scan-0.jpg").write_bytes(b"jpeg")
-    assert main(["ocr", str(files / "scan.png"), "--out", str(out), "--model", "unused/model"]) == 0
-    assert any("images/scan-0.jpg" in line for line in err_lines(capsys))
-
-
-def test_two_inputs_with_one_output_name_fail_before_the_model(files, model_dir, capsys):
+def test_two_inputs_with_one_output_name_fail_before_any_work(files, no_model, capsys):
     (files / "b").mkdir()
     Image.new("RGB", (50, 50)).save(files / "b" / "scan.png")
     out = files / "out"
     rc = main(["ocr", str(files / "scan.png"), str(files / "b" / "scan.png"), "--out", str(out),
-               "--model", str(model_dir), "--max-tokens", "1", "--overwrite"])
+               "--model", "unused/model", "--max-tokens", "1", "--overwrite"])
     lines = err_lines(capsys)
-    assert rc == 1
+    assert rc == 2
     assert lines[0].startswith(f"dsocr: error: {files / 'b' / 'scan.png'}: ") and "scan.md" in lines[0]
-    assert lines[1].startswith("dsocr: [1/1] ")  # reported before the model ran
-    assert sorted(os.listdir(out)) == ["scan.md"]
-    assert lines[-1] == f"dsocr: 1 of 2 inputs failed; 1 written to {out}"
+    assert lines[-1] == "dsocr: error: 1 input(s) would overwrite another's output; nothing was run"
+    assert not out.exists()  # no folder, no file: nothing ran
 
 
 def test_broken_inputs_are_found_before_the_model_and_the_summary_says_nothing_was_written(files, no_model, capsys):
@@ -125,7 +116,9 @@ def test_a_multi_page_pdf_without_out_goes_to_stdout(files, model_dir, monkeypat
     assert main(["ocr", "report.pdf", "--model", str(model_dir), "--max-tokens", "2", "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert sorted(os.listdir(files)) == before
-    assert out.count("==> report.pdf page ") == 2 and out.count('"generated": ') == 2
+    rows = [json.loads(line) for line in out.splitlines()]  # JSON Lines: one object per page, no headers
+    assert [(r["input"], r["page"]) for r in rows] == [("report.pdf", 1), ("report.pdf", 2)]
+    assert all(r["tokens"]["generated"] <= 2 for r in rows)
 
 
 # ---- convert and dump never overwrite silently --------------------------------------------------------
@@ -294,16 +287,19 @@ def test_env_numbers_and_choices_fall_back_with_one_line(monkeypatch, capsys):
 # ---- the Python API -----------------------------------------------------------------------------------------
 
 def test_result_timings_match_to_dict(model_dir):
-    result = engine.ocr(engine.load(model_dir), Image.new("RGB", (300, 200), "white"), max_tokens=2)
+    result = engine.ocr(engine.load(model_dir), Image.new("RGB", (300, 200), "white"),
+                        engine.RunOptions.of(max_tokens=2))
     assert result.timings == result.to_dict()["timings"]
     assert set(result.timings) == {"encode_s", "prefill_s", "decode_tokens_per_s", "elapsed_s"}
 
 
 @pytest.mark.parametrize("fn", [engine.stream, engine.stream_batch, engine.ocr])
-def test_options_are_keyword_only(fn):
+def test_the_entry_takes_model_inputs_and_run_options(fn):
     params = list(inspect.signature(fn).parameters.values())
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    assert positional in (["model", "image"], ["model", "images"])
+    assert positional in (["model", "image", "options"], ["model", "images", "options"])
+    assert [p.name for p in params if p.kind == p.KEYWORD_ONLY] == ["cancel"]  # a live Event, not an option
+    assert not any(p.kind == p.VAR_KEYWORD for p in params)
 
 
 def test_tiny_checkpoint_from_the_command_line(tmp_path, files, capsys):

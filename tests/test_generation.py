@@ -30,7 +30,7 @@ def page(w=500, h=700, seed=0):
 
 def collect(model, image, **kw):
     text, result = "", None
-    for ev in engine.stream(model, image, **kw):
+    for ev in engine.stream(model, image, engine.RunOptions.of(**kw)):
         if isinstance(ev, engine.TextDelta):
             text += ev.text
         else:
@@ -40,7 +40,7 @@ def collect(model, image, **kw):
 
 def test_streamed_text_equals_blocking_text(tiny):
     text, result = collect(tiny, page(), max_tokens=24)
-    blocking = engine.ocr(tiny, page(), max_tokens=24)
+    blocking = engine.ocr(tiny, page(), engine.RunOptions.of(max_tokens=24))
     assert text == result.raw_text == blocking.raw_text
     assert result.generated_tokens == 24 and result.stop_reason == "max_tokens"
     assert result.prompt_tokens > result.plan.image_tokens
@@ -91,7 +91,7 @@ def test_cancel_mid_run_ends_the_stream_with_a_result(tiny, monkeypatch):
             yield step
 
     monkeypatch.setattr(pipeline, "generate_tokens", counting)
-    events = list(engine.stream(tiny, page(), max_tokens=200, cancel=cancel, ngram_size=0))
+    events = list(engine.stream(tiny, page(), engine.RunOptions.of(max_tokens=200, ngram_size=0), cancel=cancel))
     result = events[-1]
     assert isinstance(result, engine.Result) and result.stop_reason == "cancelled"
     assert result.generated_tokens == 3
@@ -123,9 +123,9 @@ def test_forced_loop_stops_with_reason_repetition(tiny):
 
 def test_batched_decoding_gives_the_same_text_per_page(tiny):
     pages = [page(500, 700, 0), page(900, 1300, 1), page(300, 300, 2)]
-    alone = [engine.ocr(tiny, p, max_tokens=12, ngram_size=0).raw_text for p in pages]
+    alone = [engine.ocr(tiny, p, engine.RunOptions.of(max_tokens=12, ngram_size=0)).raw_text for p in pages]
     together = {}
-    for i, ev in engine.stream_batch(tiny, pages, max_tokens=12, ngram_size=0):
+    for i, ev in engine.stream_batch(tiny, pages, engine.RunOptions.of(max_tokens=12, ngram_size=0)):
         if isinstance(ev, engine.Result):
             together[i] = ev.raw_text
     assert [together[i] for i in range(3)] == alone
@@ -138,6 +138,6 @@ def test_quantized_tiny_model_loads_and_generates(tmp_path):
     assert q.checkpoint.config.quantization == {"bits": 8, "group_size": 32}
     assert type(q.language_model.layers[1].mlp.switch_mlp.gate_proj).__name__ == "QuantizedSwitchLinear"
     full = engine.load(src)
-    a = engine.ocr(q, page(), max_tokens=6, ngram_size=0)
-    b = engine.ocr(full, page(), max_tokens=6, ngram_size=0)
+    a = engine.ocr(q, page(), engine.RunOptions.of(max_tokens=6, ngram_size=0))
+    b = engine.ocr(full, page(), engine.RunOptions.of(max_tokens=6, ngram_size=0))
     assert a.generated_tokens == 6 and a.raw_text == b.raw_text  # 8-bit keeps the greedy path of this tiny model

@@ -60,8 +60,8 @@ def test_with_the_compiled_kernels_a_cpu_keeps_the_language_models_matrices_in_b
         m.setattr(jit_kernels, "available", lambda: False)
         wide = engine.load(folder, dtype="float32")
         assert wide.narrow is None
-        want = engine.ocr(wide, page(), max_tokens=12)
-    got = engine.ocr(model, page(), max_tokens=12)
+        want = engine.ocr(wide, page(), engine.RunOptions.of(max_tokens=12))
+    got = engine.ocr(model, page(), engine.RunOptions.of(max_tokens=12))
     wide_params = dict(tree_flatten(wide.module.parameters()))
     assert sum(wide_params[n].nbytes for n in narrow) == 2 * bf16_bytes  # half the bytes held
     assert got.raw_text == want.raw_text and got.generated_tokens == want.generated_tokens == 12
@@ -79,14 +79,14 @@ def test_a_small_memory_cap_keeps_the_routed_experts_in_bf16_with_the_same_resul
     """Without the compiled kernels: float32 where it fits, the routed experts narrow under a cap it does not."""
     full = engine.load(folder, dtype="float32")  # float32 experts: the tiny model fits
     assert full.expert_dtype == mx.float32 and full.narrow is None
-    a = engine.ocr(full, page(), max_tokens=12)
+    a = engine.ocr(full, page(), engine.RunOptions.of(max_tokens=12))
     small = engine.load(folder, dtype="float32", memory_limit_gb=1e-3)
     assert small.expert_dtype == mx.bfloat16 and small.dtype == mx.float32 and small.narrow == memory.ROUTED_EXPERTS
     dtypes = {n: w.dtype for n, w in tree_flatten(small.module.parameters())}
     experts = [n for n in dtypes if ".switch_mlp." in n]
     assert experts and all(dtypes[n] == mx.bfloat16 for n in experts)
     assert all(d == mx.float32 for n, d in dtypes.items() if n not in experts)
-    b = engine.ocr(small, page(), max_tokens=12)
+    b = engine.ocr(small, page(), engine.RunOptions.of(max_tokens=12))
     assert a.prompt_tokens > 4 * 8  # the prompt takes the grouped (prefill) path, decode the few-row one
     assert a.raw_text == b.raw_text and a.generated_tokens == b.generated_tokens == 12
 

@@ -112,7 +112,7 @@ def test_frozen_cli_plans_and_reads_like_the_engine(frozen, tmp_path):
     args = ["--model", str(model_dir), "--mode", "small", "--max-tokens", "5", "--ngram", "0"]
     r = subprocess.run([dsocr, "ocr", str(small), *args], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    want = engine.ocr(engine.load(model_dir), small, mode="small", max_tokens=5, ngram_size=0)
+    want = engine.ocr(engine.load(model_dir), small, engine.RunOptions.of(mode="small", max_tokens=5, ngram_size=0))
     assert r.stdout == want.raw_text + "\n"  # same numbers frozen and from source
 
     out = tmp_path / "out"

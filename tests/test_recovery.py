@@ -238,9 +238,9 @@ def looping_runs(tiny):
     mp.setattr(pipeline, "encode", encode)
     mp.setattr(generate, "prefill", prefill)
     try:
-        plain = engine.ocr(tiny, SHOW1, max_tokens=900, recover=False)
+        plain = engine.ocr(tiny, SHOW1, engine.RunOptions.of(max_tokens=900, recover=False))
         counts_plain = dict(counts)
-        events = list(engine.stream(tiny, SHOW1, max_tokens=plain.generated_tokens + 60))
+        events = list(engine.stream(tiny, SHOW1, engine.RunOptions.of(max_tokens=plain.generated_tokens + 60)))
         counts_rec = {k: v - counts_plain[k] for k, v in counts.items()}
     finally:
         mp.undo()
@@ -273,7 +273,7 @@ def test_tiny_model_loop_is_recovered_end_to_end(looping_runs):
 def test_cancel_during_a_retry_ends_with_a_cancelled_result(tiny):
     cancel = threading.Event()
     events = []
-    for e in engine.stream(tiny, SHOW1, max_tokens=2000, cancel=cancel, repetition_penalty=1.3):
+    for e in engine.stream(tiny, SHOW1, engine.RunOptions.of(max_tokens=2000, repetition_penalty=1.3), cancel=cancel):
         events.append(e)
         if isinstance(e, Rollback):
             cancel.set()
@@ -310,7 +310,7 @@ def test_batched_pages_recover_through_the_pipeline(tiny):
 
     pages = [SHOW1, Image.new("RGB", (300, 300), "white")]
     streamed, results = {0: "", 1: ""}, {}
-    for i, ev in engine.stream_batch(tiny, pages, max_tokens=850):
+    for i, ev in engine.stream_batch(tiny, pages, engine.RunOptions.of(max_tokens=850)):
         if isinstance(ev, Rollback):
             streamed[i] = streamed[i][:ev.text_length]
         elif isinstance(ev, engine.TextDelta):

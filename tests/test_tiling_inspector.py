@@ -248,8 +248,8 @@ def tiny(request, tmp_path_factory):
 
 def test_ocr_with_a_forced_grid_runs_end_to_end(tiny, scan):
     _, model = tiny
-    official = engine.ocr(model, scan, max_tokens=3, ngram_size=0)
-    forced = engine.ocr(model, scan, max_tokens=3, ngram_size=0, grid=(3, 1))
+    official = engine.ocr(model, scan, engine.RunOptions.of(max_tokens=3, ngram_size=0))
+    forced = engine.ocr(model, scan, engine.RunOptions.of(max_tokens=3, ngram_size=0, grid=(3, 1)))
     assert official.plan.official and official.plan.grid == (2, 3)
     p = forced.plan
     assert p.grid == (3, 1) and not p.official and len(p.tiles) == 3
@@ -259,7 +259,8 @@ def test_ocr_with_a_forced_grid_runs_end_to_end(tiny, scan):
     assert forced.generated_tokens == 3 and forced.stop_reason == "max_tokens"
     assert forced.to_dict()["official_tiling"] is False and forced.to_dict()["plan"]["grid"] == [3, 1]
     # stream_batch forces the grid on every image
-    results = [e for _, e in engine.stream_batch(model, [scan, scan], max_tokens=2, ngram_size=0, grid=(1, 2))
+    opts = engine.RunOptions.of(max_tokens=2, ngram_size=0, grid=(1, 2))
+    results = [e for _, e in engine.stream_batch(model, [scan, scan], opts)
                if isinstance(e, engine.Result)]
     assert [r.plan.grid for r in results] == [(1, 2), (1, 2)]
 

@@ -7,6 +7,10 @@ instance (`handoff`); after the window exists, become the running instance (`sta
 
 Without a running instance `--capture` starts one (it stays in the tray, so the clipboard survives), except
 with `--print`: then it is a one-shot that exits after printing (on X11 its clipboard goes with it).
+
+`main` checks every option before the hand-over (a bad one: one line, exit 2); the plan and run options given
+(`--version`, `--mode`, `--min-tiles`, `--max-tiles`, `--max-tokens`, `--model`) go with the request, and the
+running instance applies them or refuses them (its reason printed here, exit 2).
 """
 
 from __future__ import annotations
@@ -46,13 +50,28 @@ def check(args, parser: argparse.ArgumentParser) -> None:
         parser.error("--capture and --tray do not go with --screenshot")
 
 
+def handed_options(args) -> dict:
+    """The plan and run options given on the command line, for the running instance to apply (a local model
+    folder as a full path: the instance runs elsewhere)."""
+    model = args.model
+    if model and os.path.exists(os.path.expanduser(model)):
+        model = os.path.abspath(os.path.expanduser(model))
+    given = {"version": args.version, "mode": args.mode, "min_tiles": args.min_tiles, "max_tiles": args.max_tiles,
+             "max_tokens": args.max_tokens, "model": model}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _message(args) -> dict:
     if args.tray:
-        return {"action": "tray"}
-    if args.capture:
-        return {"action": "capture", "region": args.region, "save": args.save_capture}
-    files = [os.path.abspath(f) for f in [*args.files, *args.open]]
-    return {"action": "open", "files": files, "pages": args.pages} if files else {"action": "show"}
+        message = {"action": "tray"}
+    elif args.capture:
+        message = {"action": "capture", "region": args.region, "save": args.save_capture}
+    else:
+        files = [os.path.abspath(f) for f in [*args.files, *args.open]]
+        message = {"action": "open", "files": files, "pages": args.pages, "sample": bool(args.sample)} \
+            if files or args.sample else {"action": "show"}
+    options = handed_options(args)
+    return {**message, "options": options} if options else message
 
 
 def report(args, answer: dict) -> int:
@@ -62,7 +81,7 @@ def report(args, answer: dict) -> int:
             print("dsocr-app: capture cancelled", file=sys.stderr)
             return 1
         print(f"dsocr-app: error: {answer.get('error', 'failed')}", file=sys.stderr)
-        return 1
+        return 2 if answer.get("refused") else 1  # refused: an option the running instance cannot take
     if args.capture and args.print_text:
         text = answer.get("text", "")
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -74,9 +93,13 @@ def handoff(args) -> int | None:
     """Hand the request to the running instance; its exit status, or None when none runs (start normally)."""
     if args.screenshot or args.self_test:
         return None
-    from .instance import send
+    from .instance import InstanceError, send
 
-    answer = send(_message(args))
+    try:
+        answer = send(_message(args))
+    except InstanceError as e:
+        print(f"dsocr-app: error: {e}", file=sys.stderr)
+        return 1
     return None if answer is None else report(args, answer)
 
 

@@ -92,6 +92,20 @@ class CaptureController(QObject):
         self.selector.cancelled.connect(self._cancelled)
         self.selector.start()
 
+    @property
+    def target(self):
+        """The queue Target of the capture being OCRed (None before the selection and after the answer)."""
+        return self._target
+
+    def abort(self, message: str) -> bool:
+        """End the capture in progress now (DSOCR quits): its asker gets `message`, the window stays as it is;
+        False when no capture runs."""
+        if not self.busy:
+            return False
+        self._restore = False
+        self._finish({"ok": False, "error": message})
+        return True
+
     def _answer_now(self, done, message: str) -> None:
         self.notify.emit("DSOCR capture", message)
         done({"ok": False, "error": message})

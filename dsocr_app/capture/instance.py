@@ -1,10 +1,15 @@
-"""One running DSOCR per user: the first instance listens on a local socket, later ones hand it their request.
+"""One running DSOCR per user and display: the first instance listens on a local socket, later ones hand it their
+request.
 
-A request is one line of JSON (`{"action": "capture", "region": [x, y, w, h], "print": true, ...}`,
+A request is one line of JSON (`{"action": "capture", "region": [x, y, w, h], "options": {...}, ...}`,
 `{"action": "open", "files": [...]}`, `{"action": "show"}`); the answer is one line of JSON
 (`{"ok": true, "text": ..., "message": ...}` or `{"ok": false, "error": ...}`), sent when the request is
-done (for a capture: when its text is on the clipboard). The socket name is per user; `DSOCR_INSTANCE`
-overrides it (tests use this to stay apart from a real running instance).
+done (for a capture: when its text is on the clipboard).
+
+The socket is named after the user and the display (X11 `DISPLAY`, `WAYLAND_DISPLAY`; on macOS the user only),
+so a second desktop session of the same user gets its own instance and captures its own screen; it lies in a
+folder only the user can enter (0700): `$XDG_RUNTIME_DIR/dsocr`, else `dsocr-UID` in the temp folder.
+`DSOCR_INSTANCE` replaces the name in that folder (tests use this to stay apart from a real running instance).
 """
 
 from __future__ import annotations
@@ -13,24 +18,71 @@ import getpass
 import hashlib
 import json
 import os
+import stat
+import sys
+import tempfile
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 
 CONNECT_MS = 500
+MAX_PATH = 100  # Unix socket paths: 104 (macOS) or 108 (Linux) bytes at most
+
+
+class InstanceError(OSError):
+    """The socket folder is not safe to use (one line that says why)."""
+
+
+def display_key(platform: str = sys.platform) -> str:
+    """The desktop session this process shows on: `WAYLAND_DISPLAY` and the X11 display (screens of one display
+    are one session: ':1.0' is ':1'); '' on macOS and Windows (one session per user)."""
+    if platform in ("darwin", "win32"):
+        return ""
+    x11 = os.environ.get("DISPLAY", "")
+    if x11:
+        host, _, rest = x11.rpartition(":")
+        x11 = f"{'' if host == 'unix' else host}:{rest.split('.')[0]}"
+    return " ".join(part for part in (os.environ.get("WAYLAND_DISPLAY", ""), x11) if part)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name: fall back to the uid / a fixed name
+        return str(getattr(os, "getuid", lambda: "user")())
+
+
+def socket_folder() -> str:
+    """The user's own folder for the socket, made 0700 if need be; InstanceError when it is a link or someone
+    else's."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    uid = os.getuid()
+    if runtime and os.path.isdir(runtime) and os.stat(runtime).st_uid == uid and len(runtime) < MAX_PATH - 30:
+        folder = os.path.join(runtime, "dsocr")
+    else:
+        folder = os.path.join(tempfile.gettempdir(), f"dsocr-{uid}")
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise InstanceError(f"{folder} is not a folder (a link?): remove it so DSOCR can keep its socket there")
+    if st.st_uid != uid:
+        raise InstanceError(f"{folder} belongs to another user: remove it so DSOCR can keep its socket there")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+    return folder
 
 
 def server_name() -> str:
-    """The per-user socket name (short: Unix socket paths are limited to ~100 characters)."""
-    override = os.environ.get("DSOCR_INSTANCE")
-    if override:
-        return override
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name: fall back to the uid / a fixed name
-        user = str(getattr(os, "getuid", lambda: "user")())
-    return "dsocr-" + hashlib.sha1(user.encode()).hexdigest()[:12]
+    """The socket of this user's instance on this display (a path; a pipe name on Windows)."""
+    name = os.environ.get("DSOCR_INSTANCE") or "dsocr-" + hashlib.sha1(
+        f"{_user()}\0{display_key()}".encode()).hexdigest()[:12]
+    if sys.platform == "win32":
+        return name
+    return os.path.join(socket_folder(), name)
 
 
 def encode(message: dict) -> bytes:
@@ -105,7 +157,7 @@ class InstanceServer(QObject):
     def __init__(self, name: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.name = name or server_name()
-        self.server = QLocalServer(self)
+        self.server = QLocalServer(self)  # the folder is the user's own (0700); the socket file too:
         self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self.server.newConnection.connect(self._on_connection)
 

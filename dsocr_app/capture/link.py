@@ -2,7 +2,8 @@
 
 The window owns the model (its RunQueue and worker thread). A capture becomes an item of the window's queue
 ("Capture 1", ...) whose target runs with the capture task; it waits its turn in the RunQueue like any run,
-streams into the window, and can then be inspected, re-run in another mode or exported.
+streams into the window, and can then be inspected, re-run in another mode or exported. The options a later
+`dsocr-app` hands over apply to the window as they would to a window started with them (`apply_options`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,57 @@ def ensure_model(window, failed) -> None:
         window.load_model(source)
 
 
+def apply_options(window, options: dict) -> str:
+    """Apply the plan and run options handed over by a later `dsocr-app` (`version`, `mode`, `min_tiles`,
+    `max_tiles`, `max_tokens`; `model` is checked here, loaded by `load_model`): '' when applied, else why not
+    (and nothing is changed)."""
+    max_tokens, model, version = options.get("max_tokens"), options.get("model"), options.get("version")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        return f"--max-tokens {max_tokens}: give at least 1"
+    loaded = window.model
+    if version and not model and loaded is not None and loaded.version != version:
+        return (f"--version {version}: the running DSOCR has a {loaded.version} model loaded ({loaded.name}); "
+                f"add --model with a {version} model")
+    if model and window.runs.running is not None and not _has_model(window, model):
+        return f"--model {model}: the running DSOCR is running an OCR; try again when it is done (or cancel it)"
+    try:
+        window.set_plan_options(**{k: options.get(k) for k in ("version", "mode", "min_tiles", "max_tiles")})
+    except ValueError as e:
+        return str(e)
+    if max_tokens is not None:
+        window.max_tokens = max_tokens  # for this session, as --max-tokens at start (not saved)
+    return ""
+
+
+def _has_model(window, source: str) -> bool:
+    return (window.model is not None and window.model.name == source) or window.runs.loading == source
+
+
+def load_model(window, source: str, done) -> None:
+    """Have the window load `source` unless it has or loads it; `done('')` once it is ready, `done(message)`
+    when the load fails."""
+    if window.model is not None and window.model.name == source:
+        done("")
+        return
+
+    def finish(message: str = "") -> None:
+        window.modelReady.disconnect(finish)
+        window.modelError.disconnect(finish)
+        done(message)
+
+    window.modelReady.connect(finish)
+    window.modelError.connect(finish)
+    if window.runs.loading != source:
+        window.load_model(source)
+
+
+def plan_status(window) -> dict:
+    """What the window plans and runs with (for the instance's status answer)."""
+    o = window.options()
+    return {"version": o.version, "mode": o.mode, "min_tiles": o.min_tiles, "max_tiles": o.max_tiles,
+            "max_tokens": int(window.max_tokens)}
+
+
 def connect_runs(window, finished, failed) -> None:
     """`finished(target, result)` / `failed(target, message)` for every run of the window's RunQueue."""
     window.runs.finished.connect(lambda job, result: finished(job.key, result))
@@ -64,6 +116,23 @@ def queue_capture(window, image, name: str, task: str):
     target.task = task
     window.runs.submit([target])
     return target
+
+
+def work_in_progress(window, capturing: bool = False) -> str:
+    """What quitting now would cancel, in words ('' when nothing): the running OCR, the waiting runs, a model
+    load, a capture."""
+    runs, parts = window.runs, []
+    if capturing and not (runs.running is not None and runs.running.key is window.capturer.target):
+        parts.append("the capture in progress")
+    if runs.running is not None:
+        where = window.queue.locate(runs.running.key)
+        name = window.queue.items[where[0]].name if where is not None else "an image"
+        parts.append(f"the OCR of {name}")
+    if runs.pending:
+        parts.append(f"{len(runs.pending)} waiting run{'s' if len(runs.pending) > 1 else ''}")
+    if runs.loading:
+        parts.append(f"loading the model {runs.loading}")
+    return ", ".join(parts)
 
 
 def queue_names(window) -> list[list[str]]:

@@ -36,10 +36,11 @@ def dump_arrays(model, image, prompt: str, *, mode=None, min_tiles=None, max_til
 
     from ..language.generate import GenerationConfig, GenerationStats, generate_tokens
     from ..language.prompt import prompt_ids
+    from ..options import Tiling
     from ..pipeline import encode, prepare_for, splice  # noqa: I001
     from ..vision.encoder import to_nhwc
 
-    prep = prepare_for(model, image, mode, min_tiles, max_tiles)
+    prep = prepare_for(model, image, Tiling(mode, min_tiles, max_tiles))
     tok = model.tokenizer
     ids = prompt_ids(tok, prompt, prep.plan.image_tokens)
     (image_embeds,) = encode(model, [prep])

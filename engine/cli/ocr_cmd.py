@@ -1,14 +1,17 @@
 """`dsocr ocr INPUT...`: OCR images, folders and PDF pages; stream one, batch many, write outputs.
 
 Before any model work, every input is checked (an image's header, a PDF's pages) and, with `--out`, every
-output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`): an input whose
-outputs exist is skipped (and says so) unless `--overwrite`, one that would write another input's file fails.
-Without `--out` nothing is written: the text goes to stdout, each page under a `==> name <==` header when
-there are several, as `head` prints them; a terminal sees the raw text as it decodes, a file or pipe gets each
-finished result once, in `--format` (so a rolled-back repetition loop never reaches it). `--format md,pdf`
-writes several formats (with `--out`); `pdf` is one searchable PDF per input (`report.pdf` ->
-`FOLDER/report.pdf`, its OCR'd pages in order), written when the input's last page is done. A bad input gets
-one line on stderr and the others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
+output file is named (`scan.png` -> `scan.md`, page 3 of `report.pdf` -> `report-p003.md`) and decided on
+one by one: a file that exists is kept (unless `--overwrite`) and a page runs only for its missing files, so
+running a stopped batch again finishes it. Two inputs that would write one file stop the command (exit 2)
+before any work. Without `--out` nothing is written: the text goes to stdout, each page under a
+`==> name <==` header when there are several, as `head` prints them (JSON: one object per line); a
+terminal sees the raw text as it decodes, a file or pipe gets each finished result once, in `--format` (so
+a rolled-back repetition loop never reaches it). `--format md,pdf` writes several formats (with `--out`);
+`pdf` is one searchable PDF per input (`report.pdf` -> `FOLDER/report.pdf`, its OCR'd pages in order),
+written when the input's last page is done; until then its finished pages are kept in the output folder's
+page store (`outputs.PAGE_STORE`), where a re-run finds them. A bad input gets one line on stderr and the
+others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
 """
 
 from __future__ import annotations
@@ -21,15 +24,14 @@ from pathlib import Path
 
 from ..language.prompt import TASKS
 from ..language.recovery import DEFAULT_PENALTY
-from ..outputs.export import FORMATS, ExportError, export_result, render
+from ..outputs.export import FORMATS, ExportError, export_result, render, to_json
 from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.explain import grid_reason
 from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
-from ..preprocess.pdf import DEFAULT_DPI
 from ..weights.checkpoint import DEFAULT_REPOS
 from . import report
-from .options import add_grid_option, add_tile_options, number
+from .options import add_grid_option, add_pdf_options, add_tile_options, number
 from .outputs import plan_outputs
 
 DEFAULT_MODEL = DEFAULT_REPOS["v2"]
@@ -42,8 +44,9 @@ def add_parser(sub) -> None:
                    help=f"hub id or local folder (default {DEFAULT_MODEL}; v1: {DEFAULT_REPOS['v1']})")
     add_tile_options(p)
     add_grid_option(p)
-    p.add_argument("--task", default="markdown", choices=[*TASKS, "locate"], help="what to ask (default markdown)")
-    p.add_argument("--locate", default=None, help="text to find, for --task locate")
+    p.add_argument("--task", default=None, choices=[*TASKS, "locate"],
+                   help="what to ask (default markdown; locate when --locate is given)")
+    p.add_argument("--locate", default=None, metavar="TEXT", help="text to find (implies --task locate)")
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
     p.add_argument("--max-tokens", type=number(int, 1), default=8192, metavar="N",
                    help="most tokens generated per page (default 8192)")
@@ -53,10 +56,8 @@ def add_parser(sub) -> None:
                    help=f"{', '.join(FORMATS)}, or several comma-separated, e.g. md,pdf (default md; pdf: a "
                         "searchable PDF per input; several formats and pdf need --out)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace existing output files (default: skip the inputs whose outputs exist)")
-    p.add_argument("--pages", default=None, help="PDF pages, e.g. 1-3,5 (default all)")
-    p.add_argument("--dpi", type=number(int, 36, 1200), default=DEFAULT_DPI,
-                   help=f"PDF render resolution, 36-1200 (default {DEFAULT_DPI})")
+                   help="replace existing output files (default: keep them and write only the missing ones)")
+    add_pdf_options(p)
     p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
     p.add_argument("--ngram", type=number(int, 0), default=30, metavar="N",
@@ -74,7 +75,7 @@ def add_parser(sub) -> None:
                         "have no merged cells (pipe)")
     p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
                    help="roll a repetition loop back and retry it with a stronger guard (default on)")
-    p.add_argument("--repetition-penalty", type=number(float, 1.0), default=DEFAULT_PENALTY,
+    p.add_argument("--repetition-penalty", type=number(float, 1.0), default=None,
                    help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
     p.set_defaults(func=run)
 
@@ -103,12 +104,23 @@ def load_model(name: str, dtype):
 
 
 def check_output_folder(out: Path) -> None:
-    """Fail before any model work when results could not be written to `out` (raises ExportError)."""
+    """Fail before any model work when results could not be written to `out` (raises ExportError). Creates
+    nothing: a missing folder is made when the first result is written, so a run that stops first leaves
+    no empty folder behind."""
     import os
     import tempfile
 
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: is a file, not a folder; choose an output folder")
+    if not out.exists():  # the nearest folder that exists must let us create the rest
+        parent = next((p for p in out.absolute().parents if p.exists()), None)
+        if parent is None or not parent.is_dir():
+            raise ExportError(f"{out}: cannot be created ({parent} is not a folder); choose another output folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ExportError(f"{out}: permission denied (cannot create it in {parent}); choose an output folder "
+                              "you can write to")
+        return
     try:
-        out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".dsocr-probe-", dir=out)
         os.close(fd)
         os.unlink(probe)
@@ -118,11 +130,36 @@ def check_output_folder(out: Path) -> None:
         raise ExportError(f"{out}: cannot write here ({e.strerror or e}); choose another output folder") from None
 
 
-def _gen_kwargs(args) -> dict:
-    return dict(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode, min_tiles=args.min_tiles,
-                max_tiles=args.max_tiles, grid=args.grid, max_tokens=args.max_tokens, temperature=args.temperature,
-                top_p=args.top_p, ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
-                repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
+def check_options(args, items: list[InputItem]) -> None:
+    """Options that make sense only together: refused (ValueError, exit 2) or said once (a warning), before
+    any work. Fills in the defaults that depend on other options (--task from --locate)."""
+    if args.locate is not None:
+        if args.task not in (None, "locate"):
+            raise ValueError(f"--locate goes with --task locate, not --task {args.task}; drop one of them")
+        args.task = "locate"
+    elif args.task == "locate" and args.prompt is None:
+        raise ValueError("--task locate needs the text to find: add --locate TEXT")
+    args.task = args.task or "markdown"
+    if args.prompt is not None and (args.locate is not None or args.task != "markdown"):
+        report.warning(f"--prompt replaces the prompt of --task {args.task}; the task is ignored")
+    if args.repetition_penalty is not None and not args.recover:
+        report.warning("--repetition-penalty has no effect with --no-recover (it applies to the retry after a loop)")
+    if args.repetition_penalty is None:
+        args.repetition_penalty = DEFAULT_PENALTY
+    if args.pages is not None and not any(it.page is not None for it in items) \
+            and not any(it.error and it.path.suffix.lower() == ".pdf" for it in items):
+        report.warning(f"--pages {args.pages} has no effect: none of the inputs is a PDF")
+
+
+def _gen_kwargs(args):
+    """The `RunOptions` of the parsed arguments (its checks and messages are the engine's)."""
+    from ..options import RunOptions
+
+    return RunOptions.of(task=args.task, prompt=args.prompt, locate=args.locate, mode=args.mode,
+                         min_tiles=args.min_tiles, max_tiles=args.max_tiles, grid=args.grid,
+                         max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,
+                         ngram_size=args.ngram, ngram_window=args.ngram_window, recover=args.recover,
+                         repetition_penalty=args.repetition_penalty, math=args.math, tables=args.tables)
 
 
 def run(args) -> int:
@@ -133,22 +170,24 @@ def run(args) -> int:
         raise ValueError(f"--format {','.join(formats)}: {what} can only be written to files; "
                          "add --out FOLDER")
     items = expand_inputs(args.inputs, args.pages, args.dpi)
+    check_options(args, items)
+    # every output path decided and checked, every input opened (headers only) before any model work
+    targets, clashes = plan_outputs([it for it in items if not it.error], out, list(formats), args.overwrite)
+    if clashes:  # two inputs, one file: nothing runs, so no input's result is half there
+        for message in clashes:
+            report.error(message)
+        raise ValueError(f"{len(clashes)} input(s) would overwrite another's output; nothing was run")
+    if out is not None:
+        check_output_folder(out)
     failed = [it for it in items if it.error]
     for it in failed:
         report.error(it.error)
-    # every output path decided and checked, every input opened (headers only) before any model work
-    if out is not None:
-        check_output_folder(out)
-    targets, clashes = plan_outputs([it for it in items if not it.error], out, list(formats), args.overwrite)
-    for item, message in clashes:
-        report.error(message)
-        failed.append(item)
-    skipped = [t for t in targets if t.existing]
+    skipped = [t for t in targets if not t.runs]
     for t in skipped:
-        report.note(f"skipped {t.item.label}: {t.existing[0]} exists (--overwrite replaces it)")
+        report.note(f"skipped {t.item.label}: {_done_before(t)} (--overwrite redoes it)")
     todo = []
     for t in targets:
-        if t.existing:
+        if not t.runs:
             continue
         try:
             t.item.check()
@@ -156,16 +195,31 @@ def run(args) -> int:
         except ImageError as e:
             report.error(str(e))
             failed.append(t.item)
+    lost = [t for t in targets if t.runs and t not in todo]
     # a single input is decoded now (a damaged file fails before the model loads: exit 1, one line)
     images = {0: todo[0].item.load()} if len(items) == 1 and todo else {}
-    written = _run_targets(args, todo, images, out, headers=len(items) > 1, failed=failed) if todo else 0
+    sink = _Folder(out, formats, targets, len(todo)) if out else \
+        _Stdout(formats[0], headers=len(items) > 1, live=sys.stdout.isatty())
+    for t in lost:
+        sink.lost(t)
+    written = _run_targets(args, todo, images, sink, failed=failed) if todo else 0
+    sink.close()
     if len(items) > 1 or skipped:
         _summary(len(items), len(failed), written, len(skipped), out)
     return report.FAILED if failed else report.OK
 
 
-def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool, failed: list) -> int:
-    """Load the model, OCR the targets in batches, write (or print) each result; return how many were done."""
+def _done_before(target) -> str:
+    """Why a page needs no run: the outputs it already has."""
+    there = [str(p) for p in target.existing]
+    said = (f"{there[0]} exists" if len(there) == 1 else f"{', '.join(there)} exist") if there else ""
+    if target.kept:
+        said += f"{'; ' if said else ''}its page of {target.pdf} is kept in {target.page_file.parent}"
+    return said or "done"
+
+
+def _run_targets(args, todo: list, images: dict, sink, failed: list) -> int:
+    """Load the model, OCR the targets in batches, hand each result to `sink`; return how many were done."""
     from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
@@ -176,10 +230,7 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
-    formats = args.format if isinstance(args.format, tuple) else parse_formats(args.format)
-    sink = _Folder(out, formats, args.overwrite, todo) if out else \
-        _Stdout(formats[0], headers, live=sys.stdout.isatty())
-    kwargs = _gen_kwargs(args)
+    options = _gen_kwargs(args)
     cancel = threading.Event()
     done = 0
     for start in range(0, len(todo), args.batch):
@@ -187,7 +238,7 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
         for k, t in enumerate(todo[start:start + args.batch], start):
             try:
                 image = images.pop(k) if k in images else t.item.load()
-                group.append((t, prepare_for(model, image, args.mode, args.min_tiles, args.max_tiles, args.grid)))
+                group.append((t, prepare_for(model, image, options.tiling)))
             except ImageError as e:
                 report.error(str(e))
                 failed.append(t.item)
@@ -195,13 +246,12 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
         if not group:
             continue
         sink.begin([t for t, _ in group])
-        for i, event in stream_batch(model, [p for _, p in group], cancel=cancel, **kwargs):
+        for i, event in stream_batch(model, [p for _, p in group], options, cancel=cancel):
             if isinstance(event, TextDelta):
                 sink.delta(i, event.text)
             elif isinstance(event, Rollback):
                 sink.rollback(i, event)
             elif sink.result(i, event):
-                _report_stop(group[i][0].item, event)
                 done += 1
             else:
                 failed.append(group[i][0].item)
@@ -209,15 +259,19 @@ def _run_targets(args, todo: list, images: dict, out: Path | None, headers: bool
 
 
 class _Folder:
-    """Results written into the --out folder as they finish, with a progress line each; searchable PDFs
-    collected per input (`PdfCollector`) and written when an input's last page is done."""
+    """Results written into the --out folder as they finish, with one progress line each: only the files
+    that are missing (the plan's `Target.write`). Searchable PDFs are collected per input (`PdfCollector`):
+    each page of a multi-page PDF is also kept in the page store until its PDF is written, so a run that is
+    stopped can be finished by running it again."""
 
-    def __init__(self, out: Path, formats: tuple[str, ...], overwrite: bool, todo: list):
-        self.out, self.overwrite, self.total = out, overwrite, len(todo)
-        self.formats = [f for f in formats if f != "pdf"]
-        self.pdf_at = formats.index("pdf") if "pdf" in formats else None  # the PDF's place in a target's paths
-        self.pdfs = PdfCollector(todo, overwrite, self.pdf_at) if "pdf" in formats else None
+    def __init__(self, out: Path, formats: tuple[str, ...], targets: list, total: int):
+        self.out, self.total = out, total
+        self.pdfs = PdfCollector(targets) if "pdf" in formats else None
+        if self.pdfs is not None:  # imported now: Ctrl+C inside pikepdf's first import aborts the process
+            import pikepdf  # noqa: F401
         self.finished, self.tokens, self.t0 = 0, 0, time.perf_counter()
+        if self.pdfs is not None:
+            self._say_pdfs(self.pdfs.flush())  # inputs whose every page was kept by an earlier run
 
     def begin(self, targets: list) -> None:
         self.targets = targets
@@ -232,50 +286,62 @@ class _Folder:
     def rollback(self, i: int, event) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def result(self, i: int, result) -> bool:
         target = self.targets[i]
         item, ok = target.item, True
-        try:
-            paths = [p for f in self.formats for p in export_result(result, self.out, item.stem, f, self.overwrite)]
+        try:  # a missing file is written whole, with the figures a missing markdown file links to
+            paths = [p for f in target.write if f != "pdf"
+                     for p in export_result(result, self.out, item.stem, f, overwrite=True)]
+            if target.pdf is not None and target.page_file is not None:
+                from ..outputs.searchable_pdf import export_searchable_pdf
+
+                export_searchable_pdf(target.page_file, [result], overwrite=True)
         except ExportError as e:
-            report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+            report.error(str(e))
             paths, ok = [], False
         pdfs = self._pdf(target, result)  # the page goes into its PDF even when a text format failed
         if not ok or pdfs is None:
             return False
-        paths += pdfs
         self.finished += 1
         self.tokens += result.generated_tokens
         rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
-        dest = paths[0] if paths else f"{target.paths[self.pdf_at]} (when its last page is done)"
-        note = f", {result.recovery_note()}" if result.recoveries else ""
+        dest = str(paths[0]) if paths else f"{target.pdf} (when its last page is done)" if not pdfs else str(pdfs[0])
         report.note(f"[{self.finished}/{self.total}] {item.label} -> {dest} "
-                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall{note})")
+                    f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
+        _report_stop(item, result)
+        self._say_pdfs(pdfs)
         return True
 
     def _pdf(self, target, result) -> list[Path] | None:
         """Hand the page to its PDF; the PDFs this completed, None when one could not be written."""
-        if self.pdfs is None:
+        if self.pdfs is None or target.pdf is None:
             return []
         try:
-            written = self.pdfs.done(target, result)
+            return self.pdfs.done(target, result)
         except ExportError as e:
-            report.error(f"{e} (--overwrite replaces it)" if isinstance(e, FileExistsError) else str(e))
+            report.error(str(e))
             return None
-        for path in written:
+
+    @staticmethod
+    def _say_pdfs(paths: list[Path]) -> None:
+        for path in paths:
             report.note(f"searchable PDF -> {path}")
-        return written
 
 
 class PdfCollector:
-    """Searchable PDFs of whole inputs. Pages arrive in any order within a batch (`done(target, result)`,
-    None for a page that failed); they go into their input's PDF in input order, and each PDF is written
-    (to `target.paths[at]`, as `plan_outputs` named it) once its input's last page is in."""
+    """Searchable PDFs of whole inputs. The plan's targets that write a PDF are its pages, in input order;
+    a page arrives when it is done (`done(target, result)`, None for a page that failed) or was kept in the
+    page store by an earlier run. Pages go into their PDF in order as soon as all before them are in (only
+    their encoded images are held), and each PDF is written once its last page is in; then its kept pages
+    are removed from the page store."""
 
-    def __init__(self, todo: list, overwrite: bool, at: int):
-        self.todo, self.overwrite, self.at = todo, overwrite, at
-        self.index = {id(t): k for k, t in enumerate(todo)}
-        self.pending: dict[int, object] = {}  # index -> Result, or None for a page that failed
+    def __init__(self, targets: list):
+        self.pages = [t for t in targets if t.pdf is not None]
+        self.index = {id(t): k for k, t in enumerate(self.pages)}
+        self.pending: dict[int, object] = {k: _KEPT for k, t in enumerate(self.pages) if not t.runs}
         self.next = 0
         self.doc = None
         self.missing: list[int] = []
@@ -283,30 +349,47 @@ class PdfCollector:
     def done(self, target, result) -> list[Path]:
         """Page `target` finished; returns the PDFs completed by it."""
         self.pending[self.index[id(target)]] = result
+        return self.flush()
+
+    def flush(self) -> list[Path]:
+        """Add every page whose turn has come; the PDFs completed."""
+        from ..outputs.searchable_pdf import SearchablePdf
+
         written = []
         while self.next in self.pending:
             k, result = self.next, self.pending.pop(self.next)
-            if result is not None:
-                from ..outputs.searchable_pdf import SearchablePdf
-
-                self.doc = self.doc or SearchablePdf()
-                self.doc.add(result)
-            else:
+            page = self.pages[k]
+            if result is None:
                 self.missing.append(k)
+            else:
+                self.doc = self.doc or SearchablePdf()
+                if result is _KEPT:
+                    self.doc.add_pdf_page(page.page_file)
+                else:
+                    self.doc.add(result)
             self.next += 1
-            if self.next == len(self.todo) or self.todo[self.next].item.path != self.todo[k].item.path:
-                written += self._write(self.todo[k])
+            if self.next == len(self.pages) or self.pages[self.next].pdf != page.pdf:
+                written += self._write(page)
         return written
 
-    def _write(self, target) -> list[Path]:
+    def _write(self, last) -> list[Path]:
         doc, missing, self.doc, self.missing = self.doc, self.missing, None, []
         if doc is None:
             return []
-        path = doc.save(target.paths[self.at], self.overwrite)
+        path = doc.save(last.pdf, overwrite=True)  # planned as missing (or --overwrite)
+        for page in (p for p in self.pages if p.pdf == last.pdf and p.page_file is not None):
+            page.page_file.unlink(missing_ok=True)
+        try:
+            last.page_file.parent.rmdir()  # the page store, once no PDF is left unfinished
+        except (OSError, AttributeError):
+            pass
         if missing:
-            pages = ", ".join(str(self.todo[k].item.page + 1) for k in missing if self.todo[k].item.page is not None)
+            pages = ", ".join(str(self.pages[k].item.page + 1) for k in missing if self.pages[k].item.page is not None)
             report.warning(f"{path}: written without page(s) {pages}, which could not be run")
         return [path]
+
+
+_KEPT = object()  # a page of a PdfCollector kept in the page store by an earlier run
 
 
 class _Stdout:
@@ -314,11 +397,22 @@ class _Stdout:
 
     On a terminal (`live`) the first unfinished page of a batch streams its raw text as it decodes, the others
     are held until it is done, and a rolled-back loop gets a note on stderr; into a file or pipe each page is
-    written once, finished, in --format, so a rolled-back repetition loop never reaches it."""
+    written once, finished, in --format, so a rolled-back repetition loop never reaches it. JSON is JSON
+    Lines: one object per page on one line, with its `input` (and PDF `page`), no headers, for `jq`."""
 
     def __init__(self, fmt: str, headers: bool, live: bool):
-        self.fmt, self.headers, self.printed = fmt, headers, 0
+        self.fmt, self.headers, self.printed = fmt, headers and fmt != "json", 0
         self.live = live and fmt != "json"
+
+    def close(self) -> None:
+        pass
+
+    def _render(self, i: int, result) -> str:
+        if self.fmt != "json":
+            return render(result, self.fmt)
+        item = self.targets[i].item
+        return to_json({"input": str(item.path), "page": None if item.page is None else item.page + 1,
+                        **result.to_dict()}, indent=None)
 
     def begin(self, targets: list) -> None:
         self.targets, self.next, self.held, self.done, self.started = targets, 0, {}, {}, set()
@@ -363,7 +457,8 @@ class _Stdout:
         while self.next in self.done:
             self._start(self.next)
             finished = self.done.pop(self.next)
-            self._write("\n" if self.live else render(finished, self.fmt))
+            self._write("\n" if self.live else self._render(self.next, finished))
+            _report_stop(self.targets[self.next].item, finished)
             self.next += 1
             if self.next < len(self.targets) and self.live:
                 self._start(self.next)

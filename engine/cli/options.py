@@ -19,6 +19,8 @@ def number(kind: type = int, minimum: float | None = None, maximum: float | None
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") \
                 from None
+        if kind is float and value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"must be a finite number (got {text})")
         if value != value or (minimum is not None and value < minimum) or (above is not None and value <= above) \
                 or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(f"must be {describe()} (got {text})")
@@ -63,3 +65,27 @@ def add_grid_option(p: argparse.ArgumentParser) -> None:
     """--grid CxR (plan, ocr): force a tile grid instead of the official choice."""
     p.add_argument("--grid", type=grid_value, default=None, metavar="CxR",
                    help="force a grid of C columns and R rows, e.g. 3x2 (not the official tiling)")
+
+
+def pages_value(text: str) -> str:
+    """An argparse `type` for --pages: the ranges are read when the command line is (a typo, page 0 or a
+    range that runs backwards is exit 2 before any work); pages past a PDF's end are found per PDF."""
+    from ..preprocess.pdf import parse_page_spec
+
+    try:
+        parse_page_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+pages_value.__name__ = "pages"
+
+
+def add_pdf_options(p: argparse.ArgumentParser) -> None:
+    """--pages and --dpi (plan, ocr): which PDF pages, rendered at what resolution."""
+    from ..preprocess.pdf import DEFAULT_DPI
+
+    p.add_argument("--pages", type=pages_value, default=None, help="PDF pages, e.g. 1-3,5 (default all)")
+    p.add_argument("--dpi", type=number(int, 36, 1200), default=DEFAULT_DPI,
+                   help=f"PDF render resolution, 36-1200 (default {DEFAULT_DPI})")

@@ -1,30 +1,48 @@
 """Where `dsocr` writes, decided and checked before any model is loaded or any image encoded.
 
 `plan_outputs` names every file each input will write (one per format, plus the cropped figures of
-markdown; the searchable PDF is one per input file, shared by its pages) and finds the inputs whose outputs
-already exist (skipped unless --overwrite; a PDF's pages together) and the inputs that would write the same
-file as an earlier one, or over an input file (failed). `refuse_existing` guards the single output of
+markdown; the searchable PDF is one per input file, shared by its pages) and decides per output file what
+is left to do: a file that exists is kept (unless --overwrite), a missing one is written, and a page runs
+when any of its files is missing. The pages of a multi-page PDF output are kept in a page store in the
+output folder until the PDF is written, so a re-run after Ctrl+C assembles it from the pages done before
+and the new ones. Inputs that would write the same file as an earlier one, or over an input file, stop the
+command before any work. `refuse_existing` guards the single output of
 `dump`, `replace_checkpoint` the folders of `convert` and `tiny-checkpoint`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs.export import FIGURE_DIR, ExportError, ExportExistsError, output_stem, safe_name
+from ..outputs.export import ExportError, ExportExistsError, output_stem, safe_name
 from ..preprocess.inputs import InputItem
+
+
+PAGE_STORE = ".dsocr-pages"  # pages of a searchable PDF not written yet, kept for a re-run to finish it
 
 
 @dataclass
 class Target:
-    """One input and the files it will write (empty: its text goes to stdout)."""
+    """One input page and the files it writes (`paths` empty: its text goes to stdout).
+
+    Skipping is decided per output file: `write` holds the text formats whose file is missing (all of them
+    with --overwrite); `pdf` is the input's searchable PDF when this run writes it, `kept` this page's copy
+    in the page store (`PAGE_STORE`) when an interrupted run finished the page before its PDF was written."""
 
     item: InputItem
     paths: list[Path] = field(default_factory=list)  # one per format, in the order of the formats
-    existing: list[Path] = field(default_factory=list)  # outputs already there (the input is skipped)
+    write: list[str] = field(default_factory=list)  # formats written this run (pdf: the page goes into `pdf`)
+    existing: list[Path] = field(default_factory=list)  # outputs already there, kept as they are
+    pdf: Path | None = None  # the input's searchable PDF, when this run writes it
+    page_file: Path | None = None  # this page's place in the page store (a PDF with several pages)
+    kept: bool = False  # the page is in the page store already: its PDF page needs no new run
+
+    @property
+    def runs(self) -> bool:
+        """Whether the model must read this page: a text output is missing, or its PDF needs it."""
+        return any(f != "pdf" for f in self.write) or (self.pdf is not None and not self.kept)
 
 
 def output_files(out: Path, stem: str, formats: list[str]) -> list[Path]:
@@ -32,51 +50,48 @@ def output_files(out: Path, stem: str, formats: list[str]) -> list[Path]:
     return [out / f"{stem}.{fmt}" for fmt in formats]
 
 
-def existing_figures(out: Path, stem: str) -> list[Path]:
-    """Figure files of an earlier markdown export of `stem` (`images/<stem>-<k>.jpg`)."""
-    folder = out / FIGURE_DIR
-    pattern = re.compile(rf"{re.escape(safe_name(stem))}-\d+\.jpg")
-    try:
-        return sorted(folder / n for n in os.listdir(folder) if pattern.fullmatch(n))
-    except OSError:
-        return []
-
-
 def plan_outputs(items: list[InputItem], out: Path | None, formats: list[str], overwrite: bool
-                 ) -> tuple[list[Target], list[tuple[InputItem, str]]]:
-    """(targets, clashes): every input's output files, and the inputs whose files an earlier input writes."""
+                 ) -> tuple[list[Target], list[str]]:
+    """(targets, clashes): every page's output files and which of them this run writes, and the problems
+    that stop the command before any work (two inputs writing one file, an output replacing an input)."""
     targets: list[Target] = []
-    clashes: list[tuple[InputItem, str]] = []
+    clashes: list[str] = []
     owner: dict[Path, InputItem] = {}
     inputs = {item.path.resolve() for item in items}
+    pages_of: dict[Path, int] = {}
+    for item in items:
+        pages_of[item.path] = pages_of.get(item.path, 0) + 1
     for item in items:
         if out is None:
-            targets.append(Target(item))
+            targets.append(Target(item, write=list(formats)))
             continue
         paths = output_files(out, item.stem, formats)
         if "pdf" in formats:  # one searchable PDF per input file, its pages together
             paths[formats.index("pdf")] = out / f"{output_stem(item.path)}.pdf"
         over = next((p for p in paths if p.resolve() in inputs), None)
         if over is not None:
-            clashes.append((item, f"{item.label}: its output {over} would replace an input file; "
-                                  "choose another --out"))
+            clashes.append(f"{item.label}: its output {over} would replace an input file; choose another --out")
             continue
         taken = next((p for p in paths if p.resolve() in owner and owner[p.resolve()].path != item.path), None)
         if taken is not None:
-            clashes.append((item, f"{item.label}: its output {taken} would also be written by "
-                                  f"{owner[taken.resolve()].label}; rename one or give it its own --out"))
+            clashes.append(f"{item.label}: its output {taken} would also be written by "
+                           f"{owner[taken.resolve()].label}; rename one or give it its own --out")
             continue
         owner.update((p.resolve(), item) for p in paths)
-        existing = [] if overwrite else [p for p in paths if os.path.lexists(p)]
-        if not overwrite and "md" in formats:
-            existing += existing_figures(out, item.stem)
-        targets.append(Target(item, paths, existing))
-    if "pdf" in formats:  # a PDF needs all its input's pages: one page's outputs there skip the whole input
-        for path in {t.item.path for t in targets if t.existing}:
-            pages = [t for t in targets if t.item.path == path]
-            found = [p for t in pages for p in t.existing]
-            for t in pages:
-                t.existing = t.existing or found[:1]
+        target = Target(item, paths)
+        for fmt, path in zip(formats, paths):
+            there = not overwrite and os.path.lexists(path)
+            if there:
+                target.existing.append(path)
+            elif fmt != "pdf":
+                target.write.append(fmt)
+            else:
+                target.write.append("pdf")
+                target.pdf = path
+                if pages_of[item.path] > 1:
+                    target.page_file = out / PAGE_STORE / f"{safe_name(item.stem)}.pdf"
+                    target.kept = not overwrite and target.page_file.is_file()
+        targets.append(target)
     return targets, clashes
 
 

@@ -13,7 +13,7 @@ EXIT_CODES = f"""exit codes:
   {OK}    done: every input was processed (or skipped because its outputs exist)
   {FAILED}    some inputs failed (each named on stderr); the others were done
   {USAGE}    nothing was run: bad command line or option value, unusable model, output exists or cannot be
-       written, not enough memory
+       written, two inputs would write one file, not enough memory
   {INTERNAL}    internal error (a bug): run again with --debug and report the traceback
   {CANCELLED}  cancelled (Ctrl+C); outputs already written are kept
 """

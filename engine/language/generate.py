@@ -28,26 +28,38 @@ import mlx.core as mx
 from ..runtime.cancel import Cancelled
 from ..runtime.cancel import scope as cancel_scope
 from .kv_cache import make_cache
-from .recovery import DEFAULT_PENALTY, PENALTY_WINDOW, Attempt, LoopBan, ban, ladder, penalize
+from ..options import Decoding, Recovery
+from .recovery import PENALTY_WINDOW, Attempt, LoopBan, ban, ladder, penalize
 from .sampling import sample
+
+
+_DECODING, _RECOVERY = Decoding(), Recovery()  # the run defaults, written once in `engine/options.py`
 
 
 @dataclass
 class GenerationConfig:
-    """Decoding settings. `ngram_size=0` turns the n-gram ban off (as parity dumps need). `recover` rolls a
-    loop back and retries it with the ladder of `recovery.py`; `repetition_penalty` is the penalty of its
-    first rung. `max_tokens` bounds the tokens kept (a rollback gives back the ones it drops)."""
+    """Decoding settings of the generation loop: a run's `Decoding` and `Recovery` (`of`), plus the loop's own
+    knobs. `ngram_size=0` turns the n-gram ban off (as parity dumps need). `recover` rolls a loop back and
+    retries it with the ladder of `recovery.py`; `repetition_penalty` is the penalty of its first rung.
+    `max_tokens` bounds the tokens kept (a rollback gives back the ones it drops)."""
 
-    max_tokens: int = 8192
-    temperature: float = 0.0
-    top_p: float = 1.0
-    ngram_size: int = 30
-    ngram_window: int = 90
+    max_tokens: int = _DECODING.max_tokens
+    temperature: float = _DECODING.temperature
+    top_p: float = _DECODING.top_p
+    ngram_size: int = _DECODING.ngram_size
+    ngram_window: int = _DECODING.ngram_window
     loop_guard: bool = True
     prefill_chunk: int = 1024  # positions per prefill step (a page's prompt is ~300-1200); more rows per expert GEMM
     seed: int | None = None
-    recover: bool = True
-    repetition_penalty: float = DEFAULT_PENALTY
+    recover: bool = _RECOVERY.enabled
+    repetition_penalty: float = _RECOVERY.repetition_penalty
+
+    @classmethod
+    def of(cls, decoding: Decoding, recovery: Recovery) -> "GenerationConfig":
+        """The loop's settings for a run's decoding and recovery options."""
+        return cls(max_tokens=decoding.max_tokens, temperature=decoding.temperature, top_p=decoding.top_p,
+                   ngram_size=decoding.ngram_size, ngram_window=decoding.ngram_window, recover=recovery.enabled,
+                   repetition_penalty=recovery.repetition_penalty)
 
 
 @dataclass

@@ -150,7 +150,7 @@ def _inside(folder: Path, name: str) -> Path:
     target = (root / name).resolve()
     if target == root or root not in target.parents:
         raise ExportError(f"{name}: refusing to write outside the export folder {folder}")
-    return target
+    return folder / name  # as the caller named the folder (a relative folder stays relative in messages)
 
 
 def safe_name(stem: str) -> str:
@@ -229,9 +229,10 @@ def _json_default(obj):
     raise TypeError(f"cannot write a {type(obj).__name__} as JSON")
 
 
-def to_json(obj) -> str:
-    """`obj` as pretty UTF-8 JSON text (objects with `to_dict`, dataclasses, paths, arrays allowed)."""
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default, allow_nan=False) + "\n"
+def to_json(obj, indent: int | None = 2) -> str:
+    """`obj` as pretty UTF-8 JSON text (objects with `to_dict`, dataclasses, paths, arrays allowed);
+    `indent=None`: one line, for JSON Lines."""
+    return json.dumps(obj, ensure_ascii=False, indent=indent, default=_json_default, allow_nan=False) + "\n"
 
 
 def export_json(path: str | os.PathLike, obj, overwrite: bool = False) -> Path:

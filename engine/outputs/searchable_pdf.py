@@ -67,13 +67,33 @@ class Block:
 
 @dataclass(frozen=True)
 class TextLine:
-    """One line of the text layer in PDF points: baseline start (x, y), font size, horizontal scale (%)."""
+    """One line of the text layer in PDF points: baseline start (x, y), font size, horizontal scale (%), and
+    `space_kern`: how much narrower than its scaled width each space is drawn (thousandths of an em, a TJ
+    adjustment; 0 for a line that is not stretched). See `line_scale`."""
 
     x: float
     y: float
     size: float
     scale: float
     text: str
+    space_kern: float = 0.0
+
+
+def line_scale(text: str, width: float, size: float) -> tuple[float, float]:
+    """(horizontal scale in %, space kern) that make `text` at font `size` exactly `width` points wide.
+
+    Only the other characters are stretched: a space stays at most half an em wide, as in unstretched text.
+    Extractors that read by layout (`pdftotext`'s default mode, pdfminer) take a gap much wider than the font
+    size for a column gap; a stretched space (a table row or a short equation across a wide box, often 3-10x)
+    made every word of a row its own column, and rows were read mixed column by column. Narrow spaces keep
+    each line one line of words, read in order (`tests/test_searchable_pdf.py` checks with both)."""
+    units, spaces = _units(text), text.count(" ")
+    half = HALF_EM / 1000 * size  # a narrow character (and a space) at 100%
+    th = width / max(units * half, 1e-9)
+    if th <= 1 or spaces == units:
+        return 100.0 * th, 0.0
+    th = (width - spaces * half) / ((units - spaces) * half)  # spaces at 100%, the rest stretched to fill
+    return 100.0 * th, HALF_EM * (1 - 1 / th)  # TJ: a space advances (500 - kern) / 1000 em * th
 
 
 def _lines(markdown: str) -> tuple[str, ...]:
@@ -160,10 +180,8 @@ def layout(blocks: list[Block], image_size: tuple[int, int], page_size: tuple[fl
             line_h = height / len(lines)
         widest = max(_units(s) for s in lines)
         for i, s in enumerate(lines):
-            u = _units(s)
-            natural = u * HALF_EM / 1000 * line_h  # width at 100% horizontal scale
-            line_w = width * u / widest
-            out.append(TextLine(left, top - (i + 1) * line_h, line_h, 100.0 * line_w / natural, s))
+            scale, kern = line_scale(s, width * _units(s) / widest, line_h)
+            out.append(TextLine(left, top - (i + 1) * line_h, line_h, scale, s, kern))
     return out
 
 
@@ -380,6 +398,7 @@ class SearchablePdf:
         self._pdf = pikepdf.new()
         self._font = GlyphlessFont(self._pdf)
         self._finished = False
+        self._sources: list = []  # documents whose pages `add_pdf_page` copied, open until the save
 
     def __len__(self) -> int:
         return len(self._pdf.pages)
@@ -416,12 +435,37 @@ class SearchablePdf:
                 cs.set_text_font(pikepdf.Name.F0, _num(line.size))
                 cs.set_text_horizontal_scaling(_num(line.scale))
                 cs.set_text_matrix(pikepdf.Matrix(1, 0, 0, 1, _num(line.x), _num(line.y)))
-                cs.show_text(self._font.encode(line.text))
+                if line.space_kern:  # words, each space followed by its kern: spaces stay narrow
+                    words = line.text.split(" ")
+                    parts: list = []
+                    for k, word in enumerate(words):
+                        parts.append(self._font.encode(word + (" " if k < len(words) - 1 else "")))
+                        if k < len(words) - 1:
+                            parts.append(_num(line.space_kern))
+                    cs.show_text_with_kerning(*[p for p in parts if p != b""])
+                else:
+                    cs.show_text(self._font.encode(line.text))
             cs.end_text()
         page = self._pdf.add_blank_page(page_size=(_num(w), _num(h)))
         page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject),
                                             Font=pikepdf.Dictionary(F0=self._font.font))
         page.Contents = pikepdf.Stream(self._pdf, cs.build())
+
+    def add_pdf_page(self, path: str | os.PathLike) -> None:
+        """Append the one page of a searchable PDF written earlier (by `export_searchable_pdf` for a single
+        result): how a run that was stopped hands its finished pages to the run that completes the document.
+        Raises ExportError when the file is missing or damaged."""
+        if self._finished:
+            raise RuntimeError("this searchable PDF was already written")
+        try:
+            src = self._pikepdf.open(io.BytesIO(Path(path).read_bytes()))
+            if len(src.pages) != 1:
+                raise ValueError(f"it has {len(src.pages)} pages, not 1")
+            self._pdf.pages.append(src.pages[0])  # copies the page's objects (its image, text and font)
+        except (OSError, ValueError, self._pikepdf.PdfError) as e:
+            raise ExportError(f"{path}: a page kept by an earlier run cannot be read ({e}); run again with "
+                              "--overwrite to redo the document") from None
+        self._sources.append(src)  # pikepdf copies stream data when the document is saved
 
     def to_bytes(self) -> bytes:
         """The finished PDF (no more pages can be added)."""

@@ -19,10 +19,10 @@ from .plan import AREA_TIE_BREAK, TilePlan, plan as make_plan
 MIN_X_HEIGHT_PX = 8.0  # smallest letter x-height (canvas pixels) we trust the model to read
 BODY_TEXT_PT = 10.0  # typical body text size
 X_HEIGHT_EM = 0.5  # x-height as a fraction of the font size (Latin fonts: 0.45-0.55)
-DEFAULT_DPI = 300  # scans
+ASSUMED_DPI = 300  # scans
 
 
-def small_text_scale(dpi: float = DEFAULT_DPI) -> float:
+def small_text_scale(dpi: float = ASSUMED_DPI) -> float:
     """The scale below which body text of an image at `dpi` drops under MIN_X_HEIGHT_PX (0.38 at 300 dpi)."""
     return MIN_X_HEIGHT_PX / (BODY_TEXT_PT / 72 * dpi * X_HEIGHT_EM)
 
@@ -57,7 +57,7 @@ def scale_note(p: TilePlan) -> str:
 
 def small_text_warning(p: TilePlan, dpi: float | None = None) -> str | None:
     """A warning when body text is likely to shrink below MIN_X_HEIGHT_PX, with what to try; else None."""
-    dpi = dpi or DEFAULT_DPI
+    dpi = dpi or ASSUMED_DPI
     sx, sy, _, _ = axis_scales(p)
     worst = min(sx, sy)
     limit = small_text_scale(dpi)
@@ -70,7 +70,7 @@ def small_text_warning(p: TilePlan, dpi: float | None = None) -> str | None:
 
 def small_text_rule(dpi: float | None = None) -> str:
     """The warning's threshold in words (for tooltips and help)."""
-    dpi = dpi or DEFAULT_DPI
+    dpi = dpi or ASSUMED_DPI
     x_height = BODY_TEXT_PT / 72 * dpi * X_HEIGHT_EM
     return (f"{BODY_TEXT_PT:g} pt body text at {dpi:g} dpi has lowercase letters about {x_height:.0f} px high; shrunk more "
             f"than {1 / small_text_scale(dpi):.1f}x they fall under {MIN_X_HEIGHT_PX:g} px, half an encoder patch, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -55,10 +56,10 @@ def _sniff(path: Path) -> str:
     if head.startswith(b"%PDF"):
         return "it is a PDF: open it as a PDF (pages are rendered one by one)"
     if head.startswith(b"PK\x03\x04"):
-        return "it is a zip archive, not an image; extract the images first"
+        return "it is a zip archive; extract the images first"
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
-        return "it is an HTML/XML text file, not an image; save the image itself"
+        return "it is an HTML/XML text file; save the image itself"
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc", b"ftypavif"):
         return "it is a HEIC/AVIF image, which this build cannot decode: convert it to PNG or JPEG"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
@@ -72,9 +73,23 @@ def _sniff(path: Path) -> str:
             return f"it starts like a {fmt} file but its header is damaged; re-export or re-download it"
     try:
         head.decode("utf-8")
-        return "it is a text file, not an image; choose an image or PDF file"
+        return "it is a text file; choose an image or PDF file"
     except UnicodeDecodeError:
         return f"its format is not recognised (supported: {_SUPPORTED}, PDF); convert it to PNG or JPEG"
+
+
+def special_file(path: Path) -> str | None:
+    """Why an existing path that is neither a regular file nor a folder cannot be read as an input (reading a
+    named pipe would wait forever), as one clause; None for a regular file or a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing or unreadable: the caller's own checks say so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file; give an image or PDF file (or a folder of them)"
 
 
 def _bomb_message(name: str, error: Exception, max_pixels: int) -> str:
@@ -102,6 +117,9 @@ def _open_lazy(source: ImageSource, max_pixels: int) -> tuple[str, Image.Image]:
                 raise ImageError(f"{name}: no such file; check the path")
             if is_dir:
                 raise ImageError(f"{name}: is a folder, not an image; choose an image file inside it")
+            special = special_file(path)
+            if special:
+                raise ImageError(f"{name}: {special}")
             if not os.access(path, os.R_OK):
                 raise ImageError(f"{name}: permission denied; check the file's permissions")
             fp = path

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .images import ImageError, check_image, open_image
+from .images import ImageError, check_image, open_image, special_file
 from .pdf import DEFAULT_DPI, parse_page_ranges, pdf_page_count, render_pdf_pages
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif", ".heic", ".heif"}
@@ -99,6 +99,9 @@ def _expand_file(path: Path, pages: str | None, dpi: int) -> list[InputItem]:
         return [InputItem(path, error=f"{path}: permission denied; check the permissions of its folder")]
     if not exists:
         return [InputItem(path, error=f"{path}: no such file; check the path")]
+    special = special_file(path)
+    if special:  # a named pipe would block the first read forever
+        return [InputItem(path, error=f"{path}: {special}")]
     if not is_pdf(path):
         return [InputItem(path, dpi=dpi)]
     try:

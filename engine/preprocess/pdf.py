@@ -33,16 +33,14 @@ def _pages_word(n: int) -> str:
     return f"{n} page" if n == 1 else f"{n} pages"
 
 
-def parse_page_ranges(spec: str | None, n_pages: int) -> list[int]:
-    """'1-3,5' -> [0, 1, 2, 4]: 1-based pages and ranges in, 0-based indices out, in the order given, each
-    page once. 'N-' runs to the last page, '-N' from the first; None, '', 'all' or '*' mean every page."""
-    if n_pages < 1:
-        raise InputError(f"page range {spec!r}: the PDF has no pages; check the file")
+def parse_page_spec(spec: str | None) -> list[tuple[int, int | None]] | None:
+    """'1-3,5,7-' -> [(1, 3), (5, 5), (7, None)]: the ranges asked for, 1-based, None for "to the last page";
+    None for every page (None, '', 'all' or '*'). Raises InputError for text that names no pages whatever
+    the PDF: a typo, page 0, a range that runs backwards. Checked when the command line is read."""
     text = "" if spec is None else str(spec).strip().lower()
     if text in ("", "all", "*"):
-        return list(range(n_pages))
-    pages: list[int] = []
-    seen: set[int] = set()
+        return None
+    ranges: list[tuple[int, int | None]] = []
     for part in text.replace(" ", "").split(","):
         if not part:
             raise InputError(f"page range {spec!r}: empty entry; use pages like 1-3,5")
@@ -50,16 +48,32 @@ def parse_page_ranges(spec: str | None, n_pages: int) -> list[int]:
         if not m or not (m.group(1) or m.group(3)) or (not m.group(2) and not m.group(1)):
             raise InputError(f"page range {spec!r}: cannot read {part!r}; use pages like 1-3,5")
         first = int(m.group(1)) if m.group(1) else 1
-        last = (int(m.group(3)) if m.group(3) else n_pages) if m.group(2) else first
+        last = (int(m.group(3)) if m.group(3) else None) if m.group(2) else first
         for p in (first, last):
-            if p < 1:
-                raise InputError(f"page range {spec!r}: page {p} does not exist: pages are numbered from 1; "
-                                 f"use 1-{n_pages} or a part of it")
+            if p is not None and p < 1:
+                raise InputError(f"page range {spec!r}: page {p} does not exist: pages are numbered from 1")
+        if last is not None and last < first:
+            raise InputError(f"page range {spec!r}: {part!r} runs backwards; use {last}-{first}")
+        ranges.append((first, last))
+    return ranges
+
+
+def parse_page_ranges(spec: str | None, n_pages: int) -> list[int]:
+    """'1-3,5' -> [0, 1, 2, 4]: 1-based pages and ranges in, 0-based indices out, in the order given, each
+    page once. 'N-' runs to the last page, '-N' from the first; None, '', 'all' or '*' mean every page."""
+    if n_pages < 1:
+        raise InputError(f"page range {spec!r}: the PDF has no pages; check the file")
+    ranges = parse_page_spec(spec)
+    if ranges is None:
+        return list(range(n_pages))
+    pages: list[int] = []
+    seen: set[int] = set()
+    for first, last in ranges:
+        last = n_pages if last is None else last
+        for p in (first, last):
             if p > n_pages:
                 raise InputError(f"page range {spec!r}: page {p} does not exist: the PDF has {_pages_word(n_pages)}; "
                                  f"choose pages from 1 to {n_pages}")
-        if last < first:
-            raise InputError(f"page range {spec!r}: {part!r} runs backwards; use {last}-{first}")
         for p in range(first - 1, last):
             if p not in seen:
                 seen.add(p)

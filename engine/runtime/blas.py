@@ -5,6 +5,14 @@ RTLD_GLOBAL before `mlx.core` is imported, MLX's `cblas_sgemm` calls resolve to 
 a library, loads it once, and remembers which one it used (`blas_library()`); when none is found it says so
 once (one line on stderr) with the install hint. On macOS (Accelerate/Metal) it does nothing.
 
+Where it looks, in this order (`candidates()`): the system OpenBLAS (Debian/Ubuntu `libopenblas0-*`, Fedora,
+Arch), the system MKL (`libmkl-rt`), then the MKL that `pip install` brings into the environment on Linux
+x86-64 (the `mkl` wheel puts `libmkl_rt.so.N` in `<prefix>/lib`: the virtual environment's, the base
+Python's, or the user base for `pip install --user`). A system OpenBLAS goes first because someone installed
+it on purpose and because it measured faster where measured (docs/benchmarks.md, "Which BLAS": on an AMD EPYC
+MKL runs its generic kernels, on AMD CPUs it does not use AVX2), and the engine tunes it (core type, thread
+timeout); the pip MKL makes sure that a plain `pip install` never leaves MLX on the reference BLAS.
+
 OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU do not know it:
 OpenBLAS 0.3.21 (Debian 12) takes a Xeon "Emerald Rapids" for a generic "Prescott" and runs SSE3 kernels at
 ~15-25 GFLOP/s instead of ~130 with the AVX-512 ones (6x). Unless `OPENBLAS_CORETYPE` is set by the user,
@@ -66,11 +74,32 @@ _CORE_TYPES = (
 )
 
 
-def _pip_mkl() -> list[str]:
+def _pip_prefixes() -> list[str]:
+    """Where pip puts a wheel's data files (`<prefix>/lib/...`): this environment, the base Python, the
+    user base; each once, in that order."""
+    import site
+
+    out: list[str] = []
+    for prefix in (sys.prefix, sys.base_prefix, site.getuserbase() if site.ENABLE_USER_SITE else None):
+        if prefix and os.path.realpath(prefix) not in map(os.path.realpath, out):
+            out.append(prefix)
+    return out
+
+
+def _pip_mkl(prefixes: list[str] | None = None) -> list[str]:
+    """MKL's runtime library as the `mkl` wheel installs it (`libmkl_rt.so.N`, newest first) in `prefixes`."""
     found = []
-    for prefix in {sys.prefix, sys.base_prefix}:
-        found += sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*")))
+    for prefix in _pip_prefixes() if prefixes is None else prefixes:
+        found += sorted(glob.glob(os.path.join(prefix, "lib", "libmkl_rt.so*")), reverse=True)
     return found
+
+
+def candidates(system: tuple[str, ...] | None = None, prefixes: list[str] | None = None) -> list[str]:
+    """The optimized BLAS libraries present on this machine, in the order `load_fast_blas` tries them:
+    the system ones (`system`, default the usual paths), then pip's MKL in `prefixes` (default: this
+    environment, the base Python, the user base)."""
+    system = _CANDIDATES if system is None else system
+    return [p for p in system if os.path.exists(p)] + _pip_mkl(prefixes)
 
 
 def _cpu_flags() -> set[str]:
@@ -132,21 +161,26 @@ def load_fast_blas() -> str | None:
                 problem = f"cannot be loaded ({' '.join(str(e).split())})"
         else:
             problem = "no such file" if not os.path.exists(choice) else "not a file"
-    for path in [*_CANDIDATES, *_pip_mkl()]:
-        if os.path.exists(path):
-            try:
-                _handle = _dlopen(path)
-            except OSError:
-                continue
-            _loaded = path
-            if problem:
-                warn_once(f"DSOCR_BLAS={choice}: {problem}; using {path} instead")
-            return path
+    for path in candidates():
+        try:
+            _handle = _dlopen(path)
+        except OSError:
+            continue
+        _loaded = path
+        if problem:
+            warn_once(f"DSOCR_BLAS={choice}: {problem}; using {path} instead")
+        return path
     if problem:
         warn_once(f"DSOCR_BLAS={choice}: {problem}; {INSTALL_HINT}")
-    elif "mlx.core" not in sys.modules:
-        warn_once(INSTALL_HINT)
     return None
+
+
+def warn_if_slow() -> None:
+    """Say once that MLX computes with its slow reference BLAS. Called where matrix work starts (a model
+    load), not on import: `dsocr --help`, `plan` and `tiny-checkpoint` do no matrix work and stay quiet."""
+    if sys.platform.startswith("linux") and _tried and _loaded is None \
+            and os.environ.get("DSOCR_BLAS", "").strip().lower() != "none":
+        warn_once(INSTALL_HINT)
 
 
 def numpy_openblas() -> ctypes.CDLL | None:
@@ -207,8 +241,26 @@ def blas_core() -> str | None:
 
 
 def blas_threads() -> int | None:
-    """OpenBLAS's thread count, or None for another library."""
-    return _openblas_call("openblas_get_num_threads")
+    """The loaded library's thread count (OpenBLAS, MKL), or None for another library."""
+    threads = _openblas_call("openblas_get_num_threads")
+    return threads if threads is not None else _openblas_call("MKL_Get_Max_Threads")
+
+
+def mkl_version() -> str | None:
+    """MKL's version (e.g. '2026.2') when the loaded library is MKL, else None."""
+    fn = getattr(_handle, "MKL_Get_Version_String", None) if _handle is not None else None
+    if fn is None:
+        return None
+    buf = ctypes.create_string_buffer(256)
+    fn(buf, len(buf))
+    words = buf.value.decode(errors="replace").split()  # "... Library Version 2026.2-Product Build ..."
+    return next((w.split("-")[0] for w in words if w[:1].isdigit()), None)
+
+
+def fast_blas() -> str | None:
+    """The path of the optimized BLAS loaded for MLX, or None (MLX computes with its reference BLAS, or
+    this is not Linux)."""
+    return _loaded
 
 
 def blas_library() -> str:
@@ -217,6 +269,7 @@ def blas_library() -> str:
         return "Accelerate (macOS)" if sys.platform == "darwin" else "MLX default"
     if not _loaded:
         return "reference BLAS (slow)"
-    core, threads = blas_core(), blas_threads()
-    extra = ", ".join(x for x in (f"core {core}" if core else "", f"{threads} threads" if threads else "") if x)
+    core, threads, mkl = blas_core(), blas_threads(), mkl_version()
+    extra = ", ".join(x for x in (f"MKL {mkl}" if mkl else "", f"core {core}" if core else "",
+                                  f"{threads} threads" if threads else "") if x)
     return f"{_loaded} ({extra})" if extra else _loaded

@@ -9,7 +9,7 @@ here); `widen` converts a block in one pass for products of many rows, which the
 
 Numbers: the same products of the same float32 values as the float32 path, summed in another order (~1e-7
 relative). Each kernel releases the GIL and runs on the calling thread: callers spread work over their own
-pool (`cpu_kernels`), so no second thread pool competes for the cores.
+pool (`kernels.pool`), so no second thread pool competes for the cores.
 
 numba is imported on first use (`available()`, which a load asks) and the kernels are compiled then: ~0.5 s to
 import, ~1 s to compile, or ~0.1 s from the disk cache beside the package. `available()` is False without
@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .kernels.erf import ERF_P, ERF_Q
 from .settings import env_choice, warn_once
 
 FUSED_ROWS = 8  # rows up to which `rows_product` beats widening + BLAS (8 rows: 0.52 vs 0.68 ms per expert matrix)
@@ -81,10 +82,8 @@ def _compile(numba) -> SimpleNamespace:
                     acc += wide[d] * xs[j, d]
                 out[o, j] = acc
 
-    from .cpu_kernels import ERF_P, ERF_Q  # (imported here: cpu_kernels imports this module)
-
     # constants of the compiled code (unrolled, the loop over elements vectorises). The disk cache is keyed on
-    # this file: after changing ERF_P / ERF_Q, delete engine/runtime/__pycache__/jit_kernels*.nb[ic]
+    # this file, not on kernels/erf.py: after changing ERF_P / ERF_Q, delete engine/runtime/__pycache__/jit_kernels*.nb[ic]
     p0, p1, p2, p3, p4, p5, p6 = (np.float32(c) for c in ERF_P)
     q0, q1, q2, q3, q4 = (np.float32(c) for c in ERF_Q)
 
@@ -163,8 +162,8 @@ def rows_product(bits: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 def gelu_erf(x: np.ndarray, out: np.ndarray) -> None:
     """Exact-erf GELU of a float32 block x [rows, dims] into `out` in one pass: x * (1 + erf(x / sqrt 2)) / 2 with
-    erf(z) = z P(z^2) / Q(z^2) on z clipped to [-4, 4] (`cpu_kernels.ERF_P`, `ERF_Q` in float32) - the float32
-    operations of `cpu_kernels`' numpy version in its order, so the same bits for finite x."""
+    erf(z) = z P(z^2) / Q(z^2) on z clipped to [-4, 4] (`kernels.erf.ERF_P`, `ERF_Q` in float32) - the float32
+    operations of `kernels.activations`' numpy version in its order, so the same bits for finite x."""
     _kernels().gelu_erf(x, out)
 
 

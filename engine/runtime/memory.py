@@ -9,8 +9,9 @@ extra passes, so the weights are widened at load, except under a cap the float32
 machine: 13.5 GB of float32 weights): then the routed experts - two thirds of the parameters, of which a decode
 step reads 6 of 64 per layer - stay narrow, each step converting the experts it uses. `narrow_weights` makes
 that choice, comparing the float32 weights plus `ACTIVATION_RESERVE` with the cap (default `DEFAULT_FRACTION`
-of the RAM). MLX's buffer cache (freed buffers kept for reuse; `cpu_kernels` raises it to up to 4 GiB on a CPU)
-is then fitted into what the cap leaves beside the weights, and kept at its minimum when weights were kept
+of the RAM). MLX's buffer cache (freed buffers kept for reuse) is raised on a CPU when a model is loaded
+(`raise_buffer_cache`: MLX's Linux default of 32 MB returns every large intermediate to the OS, and faulting
+it in again costs ~0.4 M page faults and seconds of system time per page), then fitted into what the cap leaves beside the weights, and kept at its minimum when weights were kept
 narrow to save memory (`fit_buffer_cache`: the cache would take back much of what they saved; the encode
 measured no slower with it). MLX's own cache calls wait for the running computation while holding
 Python's GIL; `set_cache_limit` and `release_freed_memory` here do not stall other threads (the app's GUI
@@ -25,8 +26,10 @@ import os
 import mlx.core as mx
 
 from . import jit_kernels
+from .settings import env_number
 
 MIN_BUFFER_CACHE = 512 << 20  # MLX's buffer cache is never cut below this (less costs encode time)
+MAX_BUFFER_CACHE = 4 << 30  # the buffer cache a CPU run keeps at most (default: a quarter of the RAM up to this)
 DEFAULT_FRACTION = 0.8  # of the RAM, the default memory cap
 ACTIVATION_RESERVE = 2e9  # bytes a real-size page's encode and prefill need beside the weights (measured ~1.5)
 
@@ -73,11 +76,29 @@ def narrow_weights(ck, compute: mx.Dtype, limit_gb: float | None = None) -> tupl
     return None if float32_fits(ck, limit_gb) else (narrow, ROUTED_EXPERTS)
 
 
+def raise_buffer_cache(limit_bytes: int | None = None) -> int:
+    """On a CPU, raise MLX's buffer-cache limit to `limit_bytes` (default: `DSOCR_MLX_CACHE_MB`, else a quarter
+    of the RAM, at most `MAX_BUFFER_CACHE`) if it is lower; return the limit in force (-1 on a GPU, where
+    nothing changes). Called by a load (`fit_buffer_cache`) and by code that builds models itself (benchmarks)."""
+    if mx.default_device().type != mx.DeviceType.cpu:
+        return -1
+    if limit_bytes is None:
+        env = env_number("DSOCR_MLX_CACHE_MB", None, kind=float)
+        limit_bytes = int(env * 2**20) if env is not None else min(MAX_BUFFER_CACHE, ram_bytes() // 4)
+    current = cache_limit()
+    if current > limit_bytes:
+        return current
+    set_cache_limit(limit_bytes)
+    return int(limit_bytes)
+
+
 def fit_buffer_cache(model_bytes: int, limit_gb: float | None = None, tight: bool = False) -> int:
     """Lower MLX's buffer-cache limit to what the cap leaves beside `model_bytes` of weights and the activation
     reserve (at least `MIN_BUFFER_CACHE`; never raised here); return the limit in force. `tight` (weights were
     kept narrow to save memory) keeps the cache at `MIN_BUFFER_CACHE`: the memory is worth more to the user's
-    other programs than the few percent of encode time a bigger cache may save (none measurable here)."""
+    other programs than the few percent of encode time a bigger cache may save (none measurable here). The
+    cache is first raised to its CPU size (`raise_buffer_cache`)."""
+    raise_buffer_cache()
     current = cache_limit()
     room = MIN_BUFFER_CACHE if tight else memory_cap(limit_gb) - model_bytes - ACTIVATION_RESERVE
     limit = int(min(current, max(MIN_BUFFER_CACHE, room)))

@@ -42,10 +42,10 @@ STREAM_20K = """
     model_dir, page, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     real_stream = eb.stream
 
-    def fast_stream(model, image, **options):  # the real model's result, after n scripted fast tokens
+    def fast_stream(model, image, options, cancel=None):  # the real model's result, after n scripted tokens
         for i in range(n):
             yield engine.TextDelta(text="word ", generated_tokens=i + 1, elapsed_s=1e-4 * i, tokens_per_s=1e4)
-        yield from (e for e in real_stream(model, image, **{**options, "max_tokens": 2})
+        yield from (e for e in real_stream(model, image, options.replace(max_tokens=2), cancel=cancel)
                     if isinstance(e, engine.Result))
 
     eb.stream = fast_stream
@@ -234,6 +234,38 @@ def test_a_failed_item_says_why_in_the_panel(window, tmp_path, page, qtbot):
         assert not window.acts["run"].isEnabled()
 
 
+def test_a_failed_items_reason_is_said_once_and_its_row_stays_two_lines(window, tmp_path, page, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    _, paths = _broken_inputs(tmp_path, page)
+    window.add_paths([paths[1], page])  # notes.txt: "not an image: it is a text file; choose an image or PDF file"
+    window.show_row(0)
+    QApplication.processEvents()
+    item = window.queue.items[0]
+    reason = item.reason
+    assert len(reason) > 40 and item.state == State.FAILED
+    # said once, in full: the results pane's notice; not again on the page, in the status bar or a second label
+    shown = [w for w in window.findChildren(QLabel) if w.isVisible() and reason in w.text()]
+    assert shown == [window.results.banner_text]
+    assert reason not in window.statusBar().currentMessage() and "notes.txt" in window.statusBar().currentMessage()
+    assert window.page.placeholder.text() == "Cannot open notes.txt"
+    # the queue row: two lines (name, state), elided to the list's width, the whole text on hover
+    view = window.queue_view
+    index = window.queue.index(0)
+    lines = window.queue.data(index).split("\n")
+    assert lines == ["notes.txt", f"failed \u2014 {reason}"]
+    spacing = view.fontMetrics().lineSpacing()
+    assert view.visualRect(index).height() <= 2 * spacing + 12, "the row wraps"
+    assert view.visualRect(index).width() <= view.viewport().width()
+    assert not view.horizontalScrollBar().isVisible()
+    assert view.fontMetrics().horizontalAdvance(lines[1]) > view.viewport().width()  # so it really is elided
+    tip = window.queue.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert reason in tip and str(paths[1]) in tip
+
+
 def test_a_scripted_run_without_a_model_asks_nothing(window, page, monkeypatch):
     from dsocr_app.model_dialog import ModelDialog
 
@@ -241,3 +273,23 @@ def test_a_scripted_run_without_a_model_asks_nothing(window, page, monkeypatch):
     window.add_paths([page])
     window.run_current()
     assert "No model is loaded" in window.last_error and not window.is_busy()
+
+
+def test_a_failed_runs_reason_is_said_once(window, page):
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from dsocr_app.worker import Job
+
+    window.add_paths([page, page])
+    window.show_row(0)
+    message = "the model ran out of memory while reading tile 3 of 6; try a smaller mode or a region of the page"
+    target = window.queue.items[0].targets[0]
+    window.runs.failed.emit(Job(None, None, target), message)
+    QApplication.processEvents()
+    assert target.state == State.FAILED
+    shown = [w for w in window.findChildren(QLabel) if w.isVisible() and message in w.text()]
+    assert shown == [window.results.banner_text]
+    assert message not in window.statusBar().currentMessage() and "run failed" in window.statusBar().currentMessage()
+    other = window.queue.items[1].targets[0]  # a run that fails out of sight is told in the status bar
+    window.runs.failed.emit(Job(None, None, other), message)
+    assert message in window.statusBar().currentMessage()

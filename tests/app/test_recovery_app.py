@@ -17,8 +17,9 @@ REAL = Path(__file__).resolve().parents[1] / "data" / "real_outputs"
 
 
 def test_run_and_output_settings_reach_the_engine_options(settings, qtbot):
-    assert settings.engine_options() == {"recover": True, "repetition_penalty": 1.2, "math": "brackets",
-                                         "tables": "html"}
+    options = settings.run_options()
+    assert options == engine.RunOptions()  # the settings start from the engine's run defaults
+    assert (options.recovery, options.output) == (engine.Recovery(True, 1.2), engine.Output("brackets", "html"))
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     run = next(s for s in dialog.sections if isinstance(s, RunSection))
@@ -29,8 +30,9 @@ def test_run_and_output_settings_reach_the_engine_options(settings, qtbot):
     out.math.setCurrentIndex(out.math.findData("dollars"))
     out.tables.setCurrentIndex(out.tables.findData("pipe"))
     dialog.accept()
-    assert settings.engine_options() == {"recover": False, "repetition_penalty": 1.35, "math": "dollars",
-                                         "tables": "pipe"}
+    options = settings.run_options(mode="small")
+    assert (options.recovery, options.output) == (engine.Recovery(False, 1.35), engine.Output("dollars", "pipe"))
+    assert options.tiling.mode == "small" and options.decoding.max_tokens == settings.max_tokens
     settings.q.setValue("output/math", "bogus")  # a damaged settings file falls back to the default
     assert settings.math == "brackets"
 

@@ -35,7 +35,7 @@ def runs(qapp, page):
     def prepare(key):
         if key.name == "broken":
             raise eb.ImageError("broken.png: not an image")
-        return image, {"mode": "small", "max_tokens": 6}
+        return image, eb.RunOptions.of(mode="small", max_tokens=6)
 
     q = RunQueue(prepare)
     yield q
@@ -70,7 +70,7 @@ def test_run_queue_without_a_window(runs, tiny_v1, qtbot):
 def test_run_queue_cancel_stops_the_run_and_drops_the_rest(runs, tiny_v1, qtbot, page):
     with qtbot.waitSignal(runs.modelReady, timeout=120_000):
         runs.load(str(tiny_v1))
-    runs.prepare = lambda key: (Image.open(page).convert("RGB"), {"mode": "small", "max_tokens": 100_000})
+    runs.prepare = lambda key: (Image.open(page).convert("RGB"), eb.RunOptions.of(mode="small", max_tokens=100_000))
     events = _record(runs)
     first, second = _Key("first"), _Key("second")
     runs.delta.connect(lambda job, *_: runs.cancel())  # cancel at the first streamed token

@@ -180,3 +180,29 @@ def test_run_with_a_forced_grid(window, tiny_v1, page, qtbot):
     assert result is not None, window.current()[1].error
     assert result.plan.grid == (1, 2) and not result.plan.official and len(result.plan.tiles) == 2
     assert result.plan.to_dict() == engine.plan((1240, 1754), "v1", grid=(1, 2)).to_dict()
+
+
+def test_a_new_plan_clears_the_last_ones_selection(qtbot):
+    panel = _panel(qtbot, engine.plan((1240, 1754), "v1"))
+    assert [i.row() for i in panel.table.selectionModel().selectedRows()] == [_row_of(panel, (2, 3))]
+    small = engine.plan((700, 500), "v2")  # untiled, its candidates listed: none is in use, none highlighted
+    panel.set_plan(small)
+    assert not small.tiled and panel.table.rowCount() > 0
+    assert panel.table.selectionModel().selectedRows() == [] and panel.table.selectedItems() == []
+    wide = engine.plan((3000, 1000), "v1")  # another tiled plan: only its own grid's row
+    panel.set_plan(wide)
+    assert [i.row() for i in panel.table.selectionModel().selectedRows()] == [_row_of(panel, wide.grid)]
+
+
+def test_the_panel_says_what_a_click_does(window, page, qtbot):
+    panel = window.results.tiling
+    assert "Run" in panel.hint.text() and "nothing runs" in panel.hint.text()
+    assert "click to OCR" not in panel.hint.text()
+    window.set_plan_options(version="v1", mode="gundam")
+    window.add_paths([page])
+    window.results.tabs.setCurrentWidget(panel)
+    rect = panel.table.visualItemRect(panel.table.item(_row_of(panel, (3, 1)), 0))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    target = window.current()[1]
+    assert target.grid == (3, 1) and target.state.value == "planned" and not window.is_busy()
+    assert "nothing has run" in window.statusBar().currentMessage()

@@ -100,8 +100,9 @@ def test_cancel_during_prefill(tiny_v2):
     cancel = threading.Event()
     gate = PrefillGate(tiny_v2.language_model, cancel)
     stamp = {}
-    out = consume_in_thread(engine.stream(ModelView(tiny_v2, gate), image, max_tokens=100, cancel=cancel,
-                                          ngram_size=0), cancel, lambda o: gate.started.is_set(), stamp)
+    opts = engine.RunOptions.of(max_tokens=100, ngram_size=0)
+    out = consume_in_thread(engine.stream(ModelView(tiny_v2, gate), image, opts, cancel=cancel), cancel,
+                            lambda o: gate.started.is_set(), stamp)
     result = out["result"]
     assert result.stop_reason == "cancelled" and result.generated_tokens == 0
     assert result.prompt_tokens > 512
@@ -112,7 +113,8 @@ def test_cancel_during_prefill(tiny_v2):
 def test_cancel_during_decode(tiny_v2, endless):
     cancel = threading.Event()
     stamp = {}
-    out = consume_in_thread(engine.stream(tiny_v2, page(), max_tokens=100_000, cancel=cancel, ngram_size=0),
+    opts = engine.RunOptions.of(max_tokens=100_000, ngram_size=0)
+    out = consume_in_thread(engine.stream(tiny_v2, page(), opts, cancel=cancel),
                             cancel, lambda o: o.get("deltas", 0) >= 5, stamp)
     result = out["result"]
     assert result.stop_reason == "cancelled" and 5 <= result.generated_tokens < 100_000
@@ -123,8 +125,8 @@ def test_cancel_during_decode(tiny_v2, endless):
 def test_cancel_during_batched_decode(tiny_v2, endless):
     cancel = threading.Event()
     stamp = {}
-    out = consume_in_thread(engine.stream_batch(tiny_v2, [page(seed=1), page(500, 300, seed=2)],
-                                                max_tokens=100_000, cancel=cancel, ngram_size=0),
+    opts = engine.RunOptions.of(max_tokens=100_000, ngram_size=0)
+    out = consume_in_thread(engine.stream_batch(tiny_v2, [page(seed=1), page(500, 300, seed=2)], opts, cancel=cancel),
                             cancel, lambda o: o.get("deltas", 0) >= 6, stamp)
     results = out["results"]
     assert len(results) == 2 and {r.stop_reason for r in results} == {"cancelled"}
@@ -161,10 +163,10 @@ def idle_memory() -> int:
 
 @pytest.mark.parametrize("how", ["cancelled", "abandoned"])
 def test_memory_returns_to_idle_after_a_cancelled_run(tiny_v2, how, endless):
-    engine.ocr(tiny_v2, page(), max_tokens=2)  # first-run allocations (compiled kernels, caches) happen once
+    engine.ocr(tiny_v2, page(), engine.RunOptions.of(max_tokens=2))  # first-run allocations happen once
     idle = idle_memory()
     cancel = threading.Event()
-    events = engine.stream(tiny_v2, page(), max_tokens=100_000, cancel=cancel, ngram_size=0)
+    events = engine.stream(tiny_v2, page(), engine.RunOptions.of(max_tokens=100_000, ngram_size=0), cancel=cancel)
     during = 0
     for k, ev in enumerate(events):
         during = max(during, mx.get_active_memory())

@@ -78,7 +78,7 @@ def test_a_hostile_model_folder_loads_without_running_anything(booby_trapped_mod
     folder, sentinels = booby_trapped_model
     before = set(sys.modules)
     model = engine.load(folder)
-    result = engine.ocr(model, page(), mode="tiny", max_tokens=2, ngram_size=0)
+    result = engine.ocr(model, page(), engine.RunOptions.of(mode="tiny", max_tokens=2, ngram_size=0))
     assert result.generated_tokens == 2
     assert [s for s in sentinels if s.exists()] == []
     assert not {m for m in set(sys.modules) - before if "deepseekocr" in m}
@@ -173,7 +173,7 @@ def no_eval(monkeypatch):
 def test_hostile_model_output_is_text_and_its_files_stay_in_the_folder(tiny_v1, tmp_path, monkeypatch, no_eval):
     monkeypatch.chdir(tmp_path)
     model = WithTokenizer(tiny_v1, ScriptedTokenizer(tiny_v1.tokenizer, HOSTILE))
-    result = engine.ocr(model, page(800, 600), mode="tiny", max_tokens=3, ngram_size=0)
+    result = engine.ocr(model, page(800, 600), engine.RunOptions.of(mode="tiny", max_tokens=3, ngram_size=0))
     assert result.raw_text == HOSTILE
     assert "__import__" in result.raw_text and not list(tmp_path.glob("SENTINEL*"))
     out = tmp_path / "deep" / "out"

@@ -69,7 +69,7 @@ def test_exif_rotation_is_planned_and_read_at_the_visible_orientation(tmp_path, 
     assert main(["plan", str(path), "--version", "v1", "--json"]) == 0
     planned = json.loads(capsys.readouterr().out)
     assert planned["image_size"] == [500, 900] and planned["grid"] == [1, 2]
-    result = engine.ocr(tiny_v1, path, max_tokens=3, ngram_size=0)
+    result = engine.ocr(tiny_v1, path, engine.RunOptions.of(max_tokens=3, ngram_size=0))
     assert result.plan.to_dict() == planned
     assert result.image.size == (500, 900)
     assert np.array_equal(np.asarray(result.image), np.asarray(official_load(path)))
@@ -78,14 +78,14 @@ def test_exif_rotation_is_planned_and_read_at_the_visible_orientation(tmp_path, 
 def test_every_unusual_image_runs(unusual, tiny_v1):
     """A tiny model reads each file (its pixels were shown equal to the official image's above)."""
     for name in NAMES:
-        result = engine.ocr(tiny_v1, unusual[name], mode="tiny", max_tokens=3, ngram_size=0)
+        result = engine.ocr(tiny_v1, unusual[name], engine.RunOptions.of(mode="tiny", max_tokens=3, ngram_size=0))
         assert result.stop_reason == "max_tokens" and result.generated_tokens == 3, name
         assert result.plan == engine.plan(official_load(unusual[name]).size, "v1", "tiny"), name
 
 
 def test_extreme_sizes_run_tiled(unusual, tiny_v1):
     """1x20000 is tiled into a column (v1 gundam, at most 3 tiles here), its global view is padding only."""
-    tall = engine.ocr(tiny_v1, unusual["1x20000.png"], max_tiles=3, max_tokens=2, ngram_size=0)
+    tall = engine.ocr(tiny_v1, unusual["1x20000.png"], engine.RunOptions.of(max_tiles=3, max_tokens=2, ngram_size=0))
     assert tall.plan.grid == (1, 3) and tall.plan.global_view.scaled == (0, 1024)
     assert tall.generated_tokens == 2 and tall.stop_reason == "max_tokens"
 

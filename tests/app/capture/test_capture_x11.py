@@ -72,3 +72,21 @@ def test_a_second_tray_start_is_handed_over(xserver):
     run = xserver.dsocr_app("--tray", timeout=60)
     assert run.returncode == 0 and run.stderr == ""  # answered by the first, which stays the only one
     assert xserver.status()["ok"]
+
+
+def test_a_running_instance_never_swallows_a_command(xserver, known_image, tiny_v1):
+    xserver.start_resident()
+    for args, says in ((["--mode", "huge"], "unknown mode 'huge'"), (["--max-tokens", "0"], "--max-tokens 0"),
+                       (["--run"], "--run goes with --screenshot")):
+        run = xserver.dsocr_app(*args, timeout=60)
+        assert run.returncode == 2 and run.stdout == "", (args, run.stderr)
+        assert run.stderr.startswith("dsocr-app: error: ") and says in run.stderr and run.stderr.count("\n") == 1
+    run = xserver.dsocr_app("--version", "v1", "--mode", "gundam-m", "--max-tokens", "9", "--model", str(tiny_v1),
+                            str(known_image), timeout=120)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    status = xserver.status()
+    assert status["plan"]["version"] == "v1" and status["plan"]["mode"] == "gundam-m"
+    assert status["plan"]["max_tokens"] == 9 and status["model"] == str(tiny_v1)
+    assert status["queue"] == [["known.png", "planned"]]
+    run = xserver.dsocr_app("--version", "v2", timeout=60)  # the loaded model is a v1: refused, said here
+    assert run.returncode == 2 and "v1 model" in run.stderr and xserver.status()["plan"]["version"] == "v1"

@@ -92,3 +92,69 @@ def test_keep_running_set_in_the_settings_dialog_takes_effect_at_close(qtbot, se
     finally:
         r.shutdown()  # quit() without app.exit(), which would end every later event loop of the tests
         QApplication.instance().setQuitOnLastWindowClosed(True)
+
+
+def _resident(settings, qtbot, monkeypatch, tray: bool):
+    """A window kept running (as with --tray) with or without a system tray; its app's exit recorded."""
+    from dsocr_app.window import MainWindow
+
+    monkeypatch.setattr(Tray, "available", staticmethod(lambda: tray))
+    w = MainWindow(settings)
+    w.quiet = True
+    qtbot.addWidget(w)
+    w.show()
+    app = QApplication.instance()
+    exits = []
+    monkeypatch.setattr(app, "exit", exits.append)  # app.exit would end every later event loop of the tests
+    r = Resident(app, w, stay=True)
+    return w, r, exits
+
+
+def test_without_a_tray_file_quit_quits(qtbot, settings, monkeypatch):
+    w, r, exits = _resident(settings, qtbot, monkeypatch, tray=False)
+    try:
+        assert not w.acts["close_window"].isVisible()  # no tray to come back from: no "Close window"
+        w.acts["quit"].trigger()
+        assert exits == [0] and not w.isVisible() and not w.runs.host.thread.isRunning()
+    finally:
+        QApplication.instance().setQuitOnLastWindowClosed(True)
+        r.server.close()
+
+
+def test_with_a_tray_close_window_hides_and_quit_quits(qtbot, settings, monkeypatch):
+    w, r, exits = _resident(settings, qtbot, monkeypatch, tray=True)
+    try:
+        assert r.tray is not None and w.acts["close_window"].isVisible()
+        w.acts["close_window"].trigger()
+        assert not w.isVisible() and w.runs.host.thread.isRunning() and exits == []
+        r.show_window()
+        w.acts["quit"].trigger()
+        assert exits == [0] and not w.runs.host.thread.isRunning()
+    finally:
+        QApplication.instance().setQuitOnLastWindowClosed(True)
+        r.server.close()
+
+
+def test_quit_cancels_the_running_work_and_says_so(qtbot, settings, monkeypatch, capsys, tiny_v1):
+    from PySide6.QtGui import QGuiApplication, QPixmap
+
+    from dsocr_app.capture.screens import Shot
+
+    w, r, exits = _resident(settings, qtbot, monkeypatch, tray=False)
+    try:
+        settings.model = str(tiny_v1)
+        answers = []
+        shot = QPixmap(200, 100)
+        shot.fill()
+        w.capturer.grab = lambda: [Shot(QGuiApplication.primaryScreen(), (0, 0, 200, 100), shot)]
+        w.capturer.capture(done=answers.append)  # the overlay waits for a selection: a capture in progress
+        assert w.capturer.busy
+        capsys.readouterr()  # what the start said ("no system tray here")
+        w.acts["quit"].trigger()
+        assert exits == [0] and not w.capturer.busy
+        assert answers and not answers[0]["ok"] and "quit" in answers[0]["error"]  # the asker is told why
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "cancelled" in err[0] and "capture" in err[0], err
+    finally:
+        QApplication.instance().setQuitOnLastWindowClosed(True)
+        r.server.close()
