@@ -1,16 +1,17 @@
 """Compare the BLAS libraries MLX can use on Linux: fp32 matmul GFLOP/s through MLX, and what each costs on disk.
 
-    python bench/blas.py [LIBRARY ...] [--json]
+    python bench/blas.py [LIBRARY ...] [--threads N] [--json]
 
-Without arguments it measures every library `engine/runtime/blas.py` would find on this machine (in its order
-of preference) and MLX's bundled reference BLAS (`none`). Each library is measured in a fresh process with
+Without arguments it measures every library `engine/runtime/blas.py` would find on this machine (in its order of
+preference) and MLX's bundled reference BLAS (`none`). Each library is measured in a fresh process with
 `DSOCR_BLAS` pointing at it (so the engine loads it the way it loads its own choice, OpenBLAS core type
-included), as MLX fp32 matmuls: 1024^3, 2048^3 (the encoder's limit) and 1 x 1280 @ 1280 x 1280 (one row, as in a
-decode step); the best of several runs after a warm-up (the best, not the median: on a shared machine it is
+included), as MLX fp32 matmuls: 1024^3, 2048^3 (the encoder's limit) and 1 x 1280 @ 1280 x 1280 (one row, as in
+a decode step); the best of several runs after a warm-up (the best, not the median: on a shared machine it is
 the figure least disturbed by other work). The reference BLAS gets 1024^3 only (a second per product).
-`--threads N` sets OPENBLAS_NUM_THREADS / MKL_NUM_THREADS (default: the library's own, one per core). `size_mb` is the library's installed footprint: for a pip-installed one the
-distribution that holds it and its own requirements (mkl pulls in intel-openmp and tbb), for a system one the
-file alone. Results: docs/benchmarks.md, "Which BLAS".
+`--threads N` sets OPENBLAS_NUM_THREADS / MKL_NUM_THREADS (default: the library's own, one per core). `size_mb`
+is the library's installed footprint: for a pip-installed one the distribution that holds it and its own
+requirements (mkl pulls in intel-openmp, tbb and their runtimes), for a system one the file alone.
+Results: docs/benchmarks.md, "Which BLAS".
 """
 
 from __future__ import annotations

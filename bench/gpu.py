@@ -155,7 +155,7 @@ def _prefill_s(lm, prompt) -> float:
 def decode(reps: int, layers: int = FULL_LM_LAYERS, dtypes=DTYPES, prefill_tokens: int = PREFILL_TOKENS) -> dict:
     """Prefill and decode of the real-width language model, plain and with compiled MLP / MoE blocks."""
     import models
-    from engine.runtime import cpu_kernels
+    from engine.runtime.kernels import route
     from run import _ours_decode
 
     out: dict = {"decode_layers": layers, "prefill_tokens": prefill_tokens, "decode_tokens": DECODE_TOKENS}
@@ -175,7 +175,7 @@ def decode(reps: int, layers: int = FULL_LM_LAYERS, dtypes=DTYPES, prefill_token
         out[f"decode_{name}_tok_s"] = max(plain)
         out[f"decode_{name}_peak_gb"] = _peak_gb(lambda: _ours_decode(lm, prompt, 8))
         saved = [layer.mlp for layer in lm.layers]
-        prev = cpu_kernels.set_mode("mlx")  # a compiled graph is pure MLX (no numpy kernels, on a CPU only)
+        prev = route.set_mode("mlx")  # a compiled graph is pure MLX (no numpy kernels, on a CPU only)
         try:
             for layer in lm.layers:
                 layer.mlp = _Compiled(layer.mlp)
@@ -185,7 +185,7 @@ def decode(reps: int, layers: int = FULL_LM_LAYERS, dtypes=DTYPES, prefill_token
         except Exception as e:  # noqa: BLE001
             out[f"decode_{name}_compiled_error"] = f"{type(e).__name__}: {e}"
         finally:
-            cpu_kernels.set_mode(prev)
+            route.set_mode(prev)
             for layer, mlp in zip(lm.layers, saved):
                 layer.mlp = mlp
         bound = bw * 1e9 / (size * active["total"])

@@ -232,7 +232,3 @@ def lm_active_params(layers: int, cfg: dict | None = None) -> dict[str, float]:
     head = c["vocab_size"] * h + h
     return {"layers": float(sum(per_layer)), "moe_layer": float(attn + moe_active + 2 * h),
             "dense_layer": float(attn + dense + 2 * h), "head": float(head), "total": float(sum(per_layer) + head)}
-
-
-def random_pixels(shape, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)

@@ -18,7 +18,7 @@ MEANINGS = {
     "date": "when the run started", "platform": "OS", "cpu": "CPU model", "cores": "logical CPUs",
     "device": "MLX default device", "mlx": "MLX version", "numpy": "numpy version", "blas": "BLAS MLX uses",
     "mlx_vlm": "mlx-vlm version (null: not installed, its figures are null)",
-    "cpu_kernels": "CPU kernel path of our encoder (numpy: `engine/runtime/cpu_kernels.py`; mlx: MLX's own)",
+    "cpu_kernels": "CPU kernel path of our encoder (numpy: `engine/runtime/kernels/`; mlx: MLX's own)",
     "quick": "--quick run (one run per figure, fewer LM layers)",
     "bench_wall_s": "wall time of the whole benchmark run, s",
     # limits

@@ -239,7 +239,7 @@ def busy_speeds(quick: bool, log) -> dict:
     import models
     from engine.language.generate import GenerationConfig, generate_tokens
     from engine.runtime import jit_kernels
-    from run import timed  # imported here: run.py imports this module
+    from timing import timed
 
     cores = os.cpu_count() or 1
     loads = {"idle": 0, "busy1": max(1, cores // 2), "busy2": cores}

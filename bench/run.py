@@ -37,8 +37,10 @@ from mlx.utils import tree_flatten  # noqa: E402
 import encoders  # noqa: E402
 import models  # noqa: E402
 import resources  # noqa: E402
+from timing import timed  # noqa: E402
 from engine.language.generate import GenerationConfig, GenerationStats, generate_batch, generate_tokens  # noqa: E402
-from engine.runtime import cpu_kernels  # noqa: E402
+from engine.runtime.memory import raise_buffer_cache  # noqa: E402
+from engine.runtime.kernels import route  # noqa: E402
 
 SECTIONS = ("machine", "matmul", "flops", "encode_v1", "encode_v2", "tiles", "memory", "decode", "pages", "plan",
             "resources")
@@ -48,23 +50,6 @@ FULL_LM_LAYERS = 12  # the real DeepSeek-OCR language model (layer 0 dense, 11 M
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def timed(fn, repeats: int, warmup=True, keep: list | None = None) -> float:
-    """Median seconds of `repeats` calls of fn, after one warm-up call (`warmup` True) or `warmup()`;
-    the last call's result is appended to `keep` when given."""
-    if warmup is True:
-        fn()
-    elif callable(warmup):
-        warmup()
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        runs.append(time.perf_counter() - t0)
-    if keep is not None:
-        keep.append(out)
-    return statistics.median(runs)
 
 
 def r(x, nd=3):
@@ -84,7 +69,7 @@ def machine() -> dict:
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "platform": platform.platform(), "cpu": cpu,
             "cores": os.cpu_count(), "device": str(mx.default_device()), "mlx": mx.__version__,
             "numpy": np.__version__, "blas": engine.blas_library(), "mlx_vlm": models.mlxvlm_available(),
-            "cpu_kernels": cpu_kernels.get_mode() if cpu_kernels.uses_numpy() else "mlx"}
+            "cpu_kernels": route.get_mode() if route.uses_numpy() else "mlx"}
 
 
 def _matmul_gflops(n: int, dtype, repeats: int) -> float:
@@ -209,13 +194,13 @@ def encode(version: str, quick: bool, brief: bool = False) -> tuple[dict, object
     res[f"{p}_encoder_gflops"] = flops / res[f"{p}_page_encode_s"] / 1e9
     res[f"{p}_tiles_batched_s"] = res[f"{p}_page_encode_s"]
     res[f"{p}_batched_over_one_at_a_time"] = res[f"{p}_tiles_batched_s"] / res[f"{p}_tiles_one_at_a_time_s"]
-    if not quick and version == "v1" and cpu_kernels.uses_numpy():
+    if not quick and version == "v1" and route.uses_numpy():
         log(f"{version}: ours, batched, MLX's own CPU softmax/activations (DSOCR_CPU_KERNELS=mlx)")
-        prev = cpu_kernels.set_mode("mlx")
+        prev = route.set_mode("mlx")
         try:
             res[f"{p}_page_encode_mlx_cpu_ops_s"] = timed(lambda: encoders.ours(vision, [prep]), 1, False)
         finally:
-            cpu_kernels.set_mode(prev)
+            route.set_mode(prev)
     if not quick:
         log(f"{version}: stage times")
         res[f"{p}_stages"] = _stage_times(vision, prep, version)
@@ -340,7 +325,7 @@ class _Compiled(nn.Module):
 def _compiled_vs_mlx(lm, prompt, tokens: int, reps: int) -> dict:
     """Decode with MLX's own CPU kernels, uncompiled and with each MLP / MoE block behind `mx.compile`
     (compiled graphs must be pure MLX, so the numpy kernels are off for both)."""
-    prev = cpu_kernels.set_mode("mlx")
+    prev = route.set_mode("mlx")
     saved = [layer.mlp for layer in lm.layers]
     try:
         log("decode: MLX's own CPU matmuls, then with mx.compile'd MLP/MoE blocks")
@@ -351,7 +336,7 @@ def _compiled_vs_mlx(lm, prompt, tokens: int, reps: int) -> dict:
     finally:
         for layer, mlp in zip(lm.layers, saved):
             layer.mlp = mlp
-        cpu_kernels.set_mode(prev)
+        route.set_mode(prev)
     return {"decode_mlx_kernels_tok_s": plain, "decode_compiled_mlp_tok_s": compiled}
 
 
@@ -525,6 +510,7 @@ def main(argv=None) -> int:
     ap.add_argument("--plot", type=Path, help="write the encode-time-vs-tiles plot (PNG; needs section tiles)")
     ap.add_argument("--only", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
     args = ap.parse_args(argv)
+    raise_buffer_cache()  # what `engine.load` does on a CPU: the models here are built without it
     only = set(args.only.split(",")) if args.only else set(SECTIONS)
     if args.quick:
         only.discard("tiles")

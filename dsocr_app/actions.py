@@ -1,12 +1,13 @@
 """The app's actions, menus and toolbar as data: one `ActionSpec` row per action, then where each appears.
 
-An action calls a method of the window by name (`slot`, a dotted path such as `exports.save_dialog` reaching
-a part the window holds, with `args`; a checkable one also gets its state), looked up when it fires.
-A new command is a row in `ACTIONS`, its name in `MENUS` (and `TOOLBAR`), and the method on the window.
+The window binds each action to a callable (`bind_actions(actions, {name: callable})`, every action bound
+exactly once): a plain one calls it with its row's `args`, a checkable one with its state. A new command is a
+row in `ACTIONS`, its name in `MENUS` (and `TOOLBAR`), and the callable it runs in the window's bindings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
@@ -21,8 +22,7 @@ Key = QKeySequence.StandardKey
 class ActionSpec:
     name: str
     text: str
-    slot: str  # the window method it calls (dotted: a method of a part of the window)
-    args: tuple = ()
+    args: tuple = ()  # what its callable is called with
     shortcut: str | QKeySequence.StandardKey | None = None
     icon: QStyle.StandardPixmap | None = None
     tip: str = ""
@@ -33,50 +33,50 @@ class ActionSpec:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("open", "&Open\u2026", "intake.open_dialog", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
+    ActionSpec("open", "&Open\u2026", (), Key.Open, SP.SP_DialogOpenButton, "Open images or PDFs",
                short="Open"),
-    ActionSpec("paste", "&Paste image", "intake.paste", (), Key.Paste, None, "Add the image on the clipboard"),
-    ActionSpec("capture", "Capture from &screen", "capturer.capture", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
+    ActionSpec("paste", "&Paste image", (), Key.Paste, None, "Add the image on the clipboard"),
+    ActionSpec("capture", "Capture from &screen", (), "Ctrl+Shift+X", SP.SP_DesktopIcon,
                "Select a region of the screen: its text goes to the clipboard, the capture into the queue",
                short="Capture"),
-    ActionSpec("save", "&Save result\u2026", "exports.save_dialog", (), Key.Save, SP.SP_DialogSaveButton,
+    ActionSpec("save", "&Save result\u2026", (), Key.Save, SP.SP_DialogSaveButton,
                "Save this result as a file", short="Save"),
-    ActionSpec("save_pdf", "Save as searchable &PDF\u2026", "exports.save_dialog", ("pdf",), None, None,
+    ActionSpec("save_pdf", "Save as searchable &PDF\u2026", ("pdf",), None, None,
                "Save this page as a PDF: the image with its text selectable and searchable"),
-    ActionSpec("export", "&Export all\u2026", "exports.export_dialog", (), "Ctrl+Shift+E", None,
+    ActionSpec("export", "&Export all\u2026", (), "Ctrl+Shift+E", None,
                "Export every result in the queue to a folder"),
-    ActionSpec("export_pdf", "Export all as searchable P&DF\u2026", "exports.export_dialog", (("pdf",),), None, None,
+    ActionSpec("export_pdf", "Export all as searchable P&DF\u2026", (("pdf",),), None, None,
                "Export the queue as searchable PDFs, one per file (a PDF's pages together)"),
-    ActionSpec("remove", "Remove from queue", "remove_current", (), None, SP.SP_TrashIcon,
+    ActionSpec("remove", "Remove from queue", (), None, SP.SP_TrashIcon,
                "Remove the selected item from the queue"),
-    ActionSpec("settings", "&Settings\u2026", "settings_dialog", (), Key.Preferences, None,
+    ActionSpec("settings", "&Settings\u2026", (), Key.Preferences, None,
                "Run and file settings", role=QAction.MenuRole.PreferencesRole),
-    ActionSpec("close_window", "Close &window", "close", (), Key.Close, None,
+    ActionSpec("close_window", "Close &window", (), Key.Close, None,
                "Close the window; DSOCR keeps running in the tray / menu bar"),  # shown while resident with a tray
-    ActionSpec("quit", "&Quit", "close", (), Key.Quit, None, "Quit DSOCR (a running OCR is cancelled)",
+    ActionSpec("quit", "&Quit", (), Key.Quit, None, "Quit DSOCR (a running OCR is cancelled)",
                role=QAction.MenuRole.QuitRole),  # the running instance makes it quit for real (capture.resident)
-    ActionSpec("copy_markdown", "&Copy as markdown", "exports.copy_as", ("markdown",), Key.Copy, None,
+    ActionSpec("copy_markdown", "&Copy as markdown", ("markdown",), Key.Copy, None,
                "Copy the result as markdown", short="Copy"),
-    ActionSpec("copy_plain", "Copy as &plain text", "exports.copy_as", ("plain",), "Ctrl+Shift+C", None,
+    ActionSpec("copy_plain", "Copy as &plain text", ("plain",), "Ctrl+Shift+C", None,
                "Copy the result as plain text (no markdown)"),
-    ActionSpec("copy_single", "Copy as &single line", "exports.copy_as", ("single",), "Ctrl+Alt+C", None,
+    ActionSpec("copy_single", "Copy as &single line", ("single",), "Ctrl+Alt+C", None,
                "Copy the result as one line"),
-    ActionSpec("copy_tsv", "Copy &tables as TSV", "exports.copy_as", ("tsv",), None, None,
+    ActionSpec("copy_tsv", "Copy &tables as TSV", ("tsv",), None, None,
                "Copy the tables, tab-separated, for a spreadsheet"),
-    ActionSpec("run", "&Run", "run_current", (), "Ctrl+R", SP.SP_MediaPlay, "OCR the image or region shown"),
-    ActionSpec("run_all", "Run &all", "run_all", (), "Ctrl+Shift+R", SP.SP_MediaSeekForward,
+    ActionSpec("run", "&Run", (), "Ctrl+R", SP.SP_MediaPlay, "OCR the image or region shown"),
+    ActionSpec("run_all", "Run &all", (), "Ctrl+Shift+R", SP.SP_MediaSeekForward,
                "OCR every item in the queue that has not run"),
-    ActionSpec("cancel", "&Cancel", "cancel", (), "Esc", SP.SP_MediaStop, "Stop the run at once"),
-    ActionSpec("model", "Choose &model\u2026", "models.choose", (), "Ctrl+Shift+M", SP.SP_ComputerIcon,
+    ActionSpec("cancel", "&Cancel", (), "Esc", SP.SP_MediaStop, "Stop the run at once"),
+    ActionSpec("model", "Choose &model\u2026", (), "Ctrl+Shift+M", SP.SP_ComputerIcon,
                "Choose and load the model (hub id or local folder)", short="Model"),
-    ActionSpec("region", "Select &region", "regions.toggle_region_mode", (), "Ctrl+E", None,
+    ActionSpec("region", "Select &region", (), "Ctrl+E", None,
                "Drag a rectangle on the image to OCR only that region", checkable=True),
-    ActionSpec("zoom_in", "Zoom &in", "view.zoom_by", (1.25,), Key.ZoomIn),
-    ActionSpec("zoom_out", "Zoom &out", "view.zoom_by", (0.8,), Key.ZoomOut),
-    ActionSpec("fit", "&Fit to window", "view.fit", (), "Ctrl+0"),
-    ActionSpec("tiles", "Show &tile grid", "view.set_tiles_visible", (), "Ctrl+T", checkable=True, checked=True),
-    ActionSpec("boxes", "Show &boxes", "view.set_boxes_visible", (), "Ctrl+B", checkable=True, checked=True),
-    ActionSpec("about", "&About DSOCR", "about", (), role=QAction.MenuRole.AboutRole),
+    ActionSpec("zoom_in", "Zoom &in", (1.25,), Key.ZoomIn),
+    ActionSpec("zoom_out", "Zoom &out", (0.8,), Key.ZoomOut),
+    ActionSpec("fit", "&Fit to window", (), "Ctrl+0"),
+    ActionSpec("tiles", "Show &tile grid", (), "Ctrl+T", checkable=True, checked=True),
+    ActionSpec("boxes", "Show &boxes", (), "Ctrl+B", checkable=True, checked=True),
+    ActionSpec("about", "&About DSOCR", (), role=QAction.MenuRole.AboutRole),
 )
 
 COPY_ACTIONS = ("copy_markdown", "copy_plain", "copy_single", "copy_tsv")
@@ -96,16 +96,8 @@ MENUS: dict[str, tuple[str | None, ...]] = {
 TOOLBAR: tuple = ("open", "capture", "model", None, "run", "run_all", "cancel", None, COPY_ACTIONS, "save")
 
 
-def resolve(window: QWidget, path: str):
-    """The method `path` ('name' or 'part.name') of `window`."""
-    obj = window
-    for name in path.split("."):
-        obj = getattr(obj, name)
-    return obj
-
-
 def build_actions(window: QWidget, specs=ACTIONS) -> dict[str, QAction]:
-    """One QAction per spec, added to `window` (so shortcuts work everywhere), calling `window.<slot>`."""
+    """One QAction per spec, added to `window` (so shortcuts work everywhere); `bind_actions` gives them work."""
     actions: dict[str, QAction] = {}
     for spec in specs:
         a = QAction(spec.text, window)
@@ -123,13 +115,25 @@ def build_actions(window: QWidget, specs=ACTIONS) -> dict[str, QAction]:
             a.setMenuRole(spec.role)
         a.setCheckable(spec.checkable)
         a.setChecked(spec.checked)
-        if spec.checkable:
-            a.toggled.connect(lambda on, path=spec.slot: resolve(window, path)(on))
-        else:
-            a.triggered.connect(lambda _=False, path=spec.slot, args=spec.args: resolve(window, path)(*args))
         window.addAction(a)
         actions[spec.name] = a
     return actions
+
+
+def bind_actions(actions: dict[str, QAction], slots: dict[str, Callable], specs=ACTIONS) -> None:
+    """Connect every action to its callable in `slots` (a checkable one gets its state, the others their
+    row's `args`); an action without a callable, or a callable without an action, is an error."""
+    missing, unknown = {s.name for s in specs} - set(slots), set(slots) - {s.name for s in specs}
+    if missing or unknown:
+        raise ValueError(f"actions without a callable: {sorted(missing)}; callables without an action: {sorted(unknown)}")
+    for spec in specs:
+        slot = slots[spec.name]
+        if not callable(slot):
+            raise TypeError(f"the action {spec.name!r} is bound to {slot!r}, which is not callable")
+        if spec.checkable:
+            actions[spec.name].toggled.connect(slot)
+        else:
+            actions[spec.name].triggered.connect(lambda _=False, slot=slot, args=spec.args: slot(*args))
 
 
 def build_menus(menubar, actions: dict[str, QAction], menus=MENUS) -> None:

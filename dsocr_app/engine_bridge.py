@@ -33,14 +33,12 @@ small_text_warning = engine.small_text_warning
 small_text_rule = engine.small_text_rule
 open_image = engine.open_image
 atomic_write = engine.atomic_write
-unique_path = engine.unique_path
 output_stem = engine.output_stem
 export_result = engine.export_result
 SearchablePdf = engine.SearchablePdf
 export_json = engine.export_json  # the engine's JSON conventions (UTF-8, indent 2, no NaN)
 write_tiny_checkpoint = engine.write_tiny_checkpoint
 is_repo_id = engine.is_repo_id  # a --model that is no folder must be a hub id (owner/name)
-is_pdf = engine.is_pdf
 DEFAULT_DPI = engine.DEFAULT_DPI  # a PDF page's render resolution when none is chosen
 
 
@@ -52,14 +50,12 @@ def engine_version() -> str:
 
 Model = engine.Model
 Result = engine.Result
-TextDelta = engine.TextDelta
 Rollback = engine.Rollback  # a repetition loop rolled back: the streamed text is cut back, then goes on
 RunOptions = engine.RunOptions  # what a run is asked; the app's settings build one (`Settings.run_options`)
 RUN_DEFAULTS = engine.RunOptions()  # the engine's run defaults, which the settings start from
 MATH_STYLES, TABLE_STYLES = engine.MATH_STYLES, engine.TABLE_STYLES
 renderable_markdown = engine.renderable_markdown  # HTML tables a viewer can draw (truncated ones closed)
 Region = engine.Region
-TilePlan = engine.TilePlan
 load_model = engine.load
 stream = engine.stream  # (model, image, RunOptions, cancel=Event): TextDelta events, then one Result
 is_repo_id = engine.is_repo_id

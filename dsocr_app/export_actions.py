@@ -1,28 +1,30 @@
 """The export commands: copy the shown result, save it, export the whole queue, with their dialogs.
 
-They work on what the window shows (`current()` gives the item and target, `text()` the edited markdown) and
-say what happened through `report` (problems) and `notify` (done); formats are `exporting.FILE_FORMATS`.
+They work on what the window shows (the `Selection`'s item and target, the results pane's edited markdown) and
+say what happened through `Messages` (problems, and what was done); formats are `exporting.FILE_FORMATS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from . import engine_bridge as eb
-from . import exporting
+from . import exporting, queue_export
+from .messages import Messages
 from .queue_model import QueueItem, QueueModel, Target
+from .results_pane import ResultsPane
+from .selection import Selection
 from .settings import Settings
 
 
 class ExportActions:
-    def __init__(self, parent: QWidget, queue: QueueModel, settings: Settings, current: Callable,
-                 text: Callable[[], str], report: Callable, notify: Callable[[str, int], None]):
-        self.parent, self.queue, self.settings = parent, queue, settings
-        self.current, self.text = current, text
-        self.report, self.notify = report, notify  # a problem (kept as the last error); a passing message
+    def __init__(self, queue: QueueModel, settings: Settings, selection: Selection, results: ResultsPane,
+                 messages: Messages):
+        self.parent, self.queue, self.settings = messages.parent_widget, queue, settings  # dialogs: on the window
+        self.current, self.text = selection.current, results.text  # the shown item and target; its markdown
+        self.report, self.notify = messages.report, messages.notify  # a problem (the last error); a passing note
 
     def copy_as(self, kind: str) -> str:
         """Copy the shown result's markdown in form `kind`; say what was copied."""
@@ -83,7 +85,7 @@ class ExportActions:
 
     def export_all(self, folder: str | Path, formats: tuple[str, ...] = ("md", "json")) -> list[Path]:
         """Export every result in the queue to `folder` (existing files are kept; new names are picked)."""
-        written = exporting.export_queue(folder, self.queue.items, formats, image_for=self._target_image)
+        written = queue_export.export_queue(folder, self.queue.items, formats, image_for=self._target_image)
         self.notify(f"Exported {len(written)} file(s) to {folder}", 6000)
         return written
 

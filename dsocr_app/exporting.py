@@ -1,6 +1,6 @@
 """Exports: clipboard forms (markdown, plain text, single line, tables as TSV) and file formats (.md with cropped
-figures, .txt, .json, a searchable .pdf), one target or the whole queue (a queue's searchable PDFs are one per
-source file: `pdf_export.py`).
+figures, .txt, .json, a searchable .pdf), one target (the whole queue: `queue_export.py`; its searchable PDFs are
+one per source file: `pdf_export.py`).
 
 File formats are data (`FILE_FORMATS`: key -> `FileFormat` with its dialog filter and writer), so a new format
 is one entry. Files go through the engine's exporters (atomic writes, the engine's JSON conventions; figures
@@ -121,29 +121,3 @@ def free_stem(folder: Path, stem: str, formats) -> str:
         candidate = f"{stem} ({k})"
         k += 1
     return candidate
-
-
-def export_queue(folder: str | Path, items, formats: tuple[str, ...] = ("md",), image_for=None) -> list[Path]:
-    """Export every target with a result into `folder`; existing files are kept and new names picked.
-
-    `image_for(item, target)` gives the image a run saw, for figure crops and PDF pages. Searchable PDFs are
-    one per source file (a PDF's pages together), not one per page."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if "pdf" in formats:
-        from .pdf_export import export_queue_pdfs
-
-        written += export_queue_pdfs(folder, items, image_for)
-        formats = tuple(f for f in formats if f != "pdf")
-    needs_image = any(FILE_FORMATS[f].needs_image for f in formats)
-    for item in items:
-        for k, target in enumerate(item.targets):
-            if target.result is None and not target.text:
-                continue
-            stem = item.stem if target.rect is None else f"{item.stem}-region{k}"
-            stem = free_stem(folder, stem, formats)
-            image = image_for(item, target) if image_for is not None and needs_image else None
-            for fmt in formats:
-                written.extend(write_target(folder / f"{stem}.{fmt}", fmt, item, target, image=image))
-    return written

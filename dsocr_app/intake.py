@@ -2,12 +2,11 @@
 
 `Intake` turns what the user gives (paths, an in-memory image, clipboard or drop mime data, the Open dialog)
 into `QueueItem`s (read and checked by `inputs.queue_items`), adds them to the queue and emits `added(row)`
-with the first new row for the window to show; problems go to `report`, the count to `notify`.
+with the first new row (the window shows it); problems are reported, the count noted (`Messages`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -16,28 +15,38 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from . import engine_bridge as eb
 from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
-from .queue_model import QueueItem, QueueModel
+from .messages import Messages
+from .queue_model import QueueItem, QueueModel, Target
 from .settings import Settings
 
 
 class Intake(QObject):
     added = Signal(int)  # the first new queue row
 
-    def __init__(self, parent: QWidget, queue: QueueModel, settings: Settings, quiet: Callable[[], bool],
-                 report: Callable, notify: Callable[[str, int], None]):
+    def __init__(self, parent: QWidget, queue: QueueModel, settings: Settings, messages: Messages):
         super().__init__(parent)
-        self.parent_widget, self.queue, self.settings, self.quiet = parent, queue, settings, quiet
-        self.report, self.notify = report, notify  # a problem (kept as the last error); a passing message
+        self.parent_widget, self.queue, self.settings, self.messages = parent, queue, settings, messages
+        self.report, self.notify = messages.report, messages.notify  # a problem (the last error); a passing note
 
     @staticmethod
     def accepts(mime) -> bool:
         """Whether a drag carries something to add (files or an image)."""
         return mime.hasUrls() or mime.hasImage()
 
+    def drag_entered(self, event) -> None:
+        """A drag over the window: accepted when it carries something to add."""
+        if self.accepts(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropped(self, event) -> None:
+        """A drop on the window: what it carries is added."""
+        event.acceptProposedAction()
+        self.handle_mime(event.mimeData())
+
     def ask_pages(self, path: Path, count: int) -> list[int] | None:
         """Which pages of a PDF to add (0-based); None to skip the file. Asks only when there are several pages
         and the window is not scripted (scripts take every page, or `add_paths(pages=...)`)."""
-        if count <= 1 or self.quiet():
+        if count <= 1 or self.messages.quiet:
             return list(range(count))
         text, prompt = "all", f"{path.name} has {count} pages.\nPages to add, e.g. 1-3, 5 (or all):"
         while True:
@@ -60,6 +69,13 @@ class Intake(QObject):
         """Queue an in-memory PIL image (e.g. pasted)."""
         return self._add_items([QueueItem(None, pixels=image.convert("RGB"), name=name, size=image.size,
                                           checked=True)], [])
+
+    def add_capture(self, image, name: str, task: str) -> Target:
+        """Queue a screen capture whose run uses `task`; its whole-image target."""
+        target = Target(task=task)
+        self._add_items([QueueItem(None, pixels=image.convert("RGB"), name=name, size=image.size, checked=True,
+                                   targets=[target])], [])
+        return target
 
     def _add_items(self, items: list[QueueItem], paths: list[Path]) -> int:
         if not items:

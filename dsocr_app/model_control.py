@@ -6,11 +6,10 @@ settings when it is ready and emits `ready(model)`, or reports the problem and e
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
+from .messages import Messages
 from .model_dialog import ModelDialog
 from .run_queue import RunQueue
 from .settings import Settings
@@ -21,11 +20,10 @@ class ModelControl(QObject):
     ready = Signal(object)  # the loaded Model
     error = Signal(str)
 
-    def __init__(self, parent: QWidget, runs: RunQueue, settings: Settings, status: StatusBar, report: Callable,
-                 update_actions: Callable[[], None]):
+    def __init__(self, parent: QWidget, runs: RunQueue, settings: Settings, status: StatusBar, messages: Messages):
         super().__init__(parent)
         self.parent_widget, self.runs, self.settings, self.status = parent, runs, settings, status
-        self.report, self.update_actions = report, update_actions
+        self.messages = messages
         runs.modelLoading.connect(lambda source: status.showMessage(f"Loading the model {source}\u2026"))
         runs.downloadSize.connect(status.download_size)
         runs.downloadProgress.connect(status.download_progress)
@@ -44,11 +42,23 @@ class ModelControl(QObject):
     def load(self, source: str) -> None:
         """Load a model (hub id or folder) in the worker; runs waiting for it start when it is ready."""
         if self.runs.running is not None:
-            self.report("Wait for the run to finish (or cancel it) before changing the model")
+            self.messages.report("Wait for the run to finish (or cancel it) before changing the model")
             return
         self.runs.load(str(source), self.settings.load_options())
         self.status.model_loading(str(source))
-        self.update_actions()
+
+    def ensure_loaded(self) -> bool:
+        """Before a run: load the remembered model unless one is loaded or loading (none remembered: ask, or
+        when scripted say so); False when there will be no model."""
+        if self.runs.model is not None or self.runs.loading:
+            return True
+        if self.settings.model:
+            self.load(self.settings.model)
+            return True
+        if self.messages.quiet:
+            self.messages.report("No model is loaded: choose one first (Model \u2192 Choose model)")
+            return False
+        return self.choose()
 
     @Slot(object)
     def _on_ready(self, model) -> None:
@@ -60,5 +70,5 @@ class ModelControl(QObject):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.status.model_failed()
-        self.report(message, title="Could not load the model", dialog=True)
+        self.messages.report(message, title="Could not load the model", dialog=True)
         self.error.emit(message)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
@@ -18,8 +18,14 @@ PLACEHOLDER = ("Drop images, folders or PDFs here\n\nor paste an image ({paste})
 
 
 class PagePane(QWidget):
+    regionSelected = Signal(QRect)  # the view's: a rectangle dragged with the region tool (image pixels)
+    tileActivated = Signal(int)  # the view's: a tile of the shown plan double-clicked
+    targetChosen = Signal(int)  # the target bar's: a target chosen by the user
+    removeRequested = Signal()  # the target bar's: remove the region shown
+
     def __init__(self, region_action: QAction, parent: QWidget | None = None):
         super().__init__(parent)
+        self.region_action = region_action
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.target_bar = TargetBar(region_action)
@@ -34,6 +40,10 @@ class PagePane(QWidget):
         self.placeholder.setAccessibleName("Drop area")
         self.view = PreviewView()
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.regionSelected.connect(self.regionSelected)
+        self.view.tileActivated.connect(self.tileActivated)
+        self.target_bar.targetChosen.connect(self.targetChosen)
+        self.target_bar.removeRequested.connect(self.removeRequested)
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(self.view)
         layout.addWidget(self.stack, 1)
@@ -52,3 +62,27 @@ class PagePane(QWidget):
         self.view.clear()
         self.stack.setCurrentWidget(self.placeholder)
         self.placeholder.setText(self.placeholder_text if text is None else text)
+
+    def set_targets(self, labels: list[str], index: int) -> None:
+        """The shown item's targets in the target bar, `index` chosen (-1: no item)."""
+        self.target_bar.set_targets(labels, index)
+
+    def show_plan(self, plan, origin: tuple[int, int] = (0, 0)) -> None:
+        """Draw `plan` (None: no plan) on the page, its image starting at `origin`."""
+        self.view.set_plan(plan, origin)
+
+    def set_note(self, text: str) -> None:
+        """The plan summary under the page."""
+        self.plan_label.setText(text)
+
+    def set_region_mode(self, on: bool) -> None:
+        """Dragging selects a region (the region tool) or pans."""
+        self.view.set_region_mode(bool(on))
+
+    def end_region_mode(self) -> None:
+        self.region_action.setChecked(False)
+
+    def tile_at(self, pos: QPoint) -> int | None:
+        """The tile of the shown plan under `pos` (view coordinates), None if none."""
+        overlay = self.view.plan_overlay
+        return overlay.tile_at(self.view.mapToScene(pos)) if overlay is not None else None

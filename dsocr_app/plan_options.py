@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from . import engine_bridge as eb
@@ -113,6 +113,11 @@ class PlanOptionsBar(QWidget):
         self.min_spin.valueChanged.connect(lambda _: self._edited("min_tiles"))
         self.max_spin.valueChanged.connect(lambda _: self._edited("max_tiles"))
         self.task_combo.currentIndexChanged.connect(lambda _: self._edited("task"))
+
+    @Slot(bool)
+    def set_version_editable(self, editable: bool) -> None:
+        """The version can be changed (not while a run runs or waits)."""
+        self.version_combo.setEnabled(bool(editable))
 
     def options(self) -> PlanOptions:
         return self._options

@@ -2,24 +2,21 @@
 
 `PlanPresenter` plans synchronously (the engine's planner is pure Python) and shows the plan on the page
 overlay, the tiling panel, the scale in the status bar and the summary label; a grid hovered in the tiling panel
-is previewed, a grid clicked there is forced on the target. It emits `planChanged(plan)` for each plan shown.
+is previewed, a grid clicked there is forced on the target (through the queue, which owns it). It emits
+`planShown(plan)` for every plan shown (None: none) and `planChanged(plan)` for each one that exists.
+`ShownPresenter` asks it to `replan` when the shown target changes; it re-plans by itself when the options do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWidgets import QLabel
 
 from . import engine_bridge as eb
-from .plan_options import PlanOptions
-from .preview_view import PreviewView
-from .queue_model import QueueItem, State, Target
-from .results_pane import ResultsPane
-from .run_queue import RunQueue
+from .page_pane import PagePane
+from .plan_options import PlanOptionsBar
+from .queue_model import QueueItem, QueueModel, Target
+from .selection import Selection
 from .status_bar import StatusBar
-from .tiling_panel import ScaleStatus
 
 
 def plan_summary(plan) -> str:
@@ -46,17 +43,30 @@ def origin(target: Target | None) -> tuple[int, int]:
 
 
 class PlanPresenter(QObject):
-    planChanged = Signal(object)  # the TilePlan now shown
+    planShown = Signal(object)  # the TilePlan now shown, None when there is none
+    planChanged = Signal(object)  # the TilePlan now shown (only when there is one)
 
-    def __init__(self, current: Callable, options: Callable[[], PlanOptions], runs: RunQueue, view: PreviewView,
-                 results: ResultsPane, scale_status: ScaleStatus, status: StatusBar, label: QLabel,
-                 update_actions: Callable[[], None], parent: QObject | None = None):
-        super().__init__(parent)
-        self.current, self.options, self.runs, self.update_actions = current, options, runs, update_actions
-        self.view, self.results, self.scale_status, self.status, self.label = view, results, scale_status, status, label
+    def __init__(self, selection: Selection, queue: QueueModel, options: PlanOptionsBar, page: PagePane,
+                 status: StatusBar):
+        super().__init__()
+        self.selection, self.queue, self.options_bar, self.page, self.status = selection, queue, options, page, status
         self.plan = None  # the plan shown
-        results.tiling.gridHovered.connect(self.preview_grid)
-        results.tiling.gridChosen.connect(self.set_grid)
+        self.model = None  # the loaded model (its version is noted beside a plan of the other one)
+        options.changed.connect(self.replan)
+
+    def options(self):
+        return self.options_bar.options()
+
+    @Slot(object)
+    def set_model(self, model) -> None:
+        """A model was loaded (None: none is): plans follow its version."""
+        self.model = model
+        if model is not None and model.version != self.options().version:
+            self.options_bar.set_options(version=model.version)  # re-plans through `changed`
+
+    @Slot(str)
+    def model_unloaded(self, _source: str = "") -> None:
+        self.model = None
 
     def target_plan(self, item: QueueItem | None, target: Target | None, grid=None):
         """The plan of a target with the current options (`grid` forces one), or None without an image."""
@@ -65,9 +75,10 @@ class PlanPresenter(QObject):
         size = item.size if target.rect is None else (target.rect[2] - target.rect[0], target.rect[3] - target.rect[1])
         return self.options().plan(size, grid)
 
-    def replan(self) -> None:
+    @Slot()
+    def replan(self, *_) -> None:
         """Re-plan the target shown with the current options and redraw the overlay (instant, no model)."""
-        item, target = self.current()
+        item, target = self.selection.current()
         plan, note = None, ""
         try:
             plan = self.target_plan(item, target, target.grid if target is not None else None)
@@ -76,45 +87,43 @@ class PlanPresenter(QObject):
                 note = str(e)
             else:  # options changed under a forced grid that no longer fits them: back to the official grid
                 self.status.showMessage(f"Back to the automatic grid: {e}", 6000)
-                target.grid = None
+                self.queue.set_grid(target, None)
                 self.replan()
                 return
         self.plan = plan
-        self.view.set_plan(plan, origin(target))
-        self.results.tiling.set_plan(plan)
-        self.scale_status.set_plan(plan, item.dpi if item is not None and item.page is not None else None)
+        self.page.show_plan(plan, origin(target))
+        self.status.scale.set_plan(plan, item.dpi if item is not None and item.page is not None else None)
         if plan is not None:
-            model = self.runs.model
+            model = self.model
             note = plan_summary(plan)
             if model is not None and model.version != plan.version:
                 note += (f"\nThe loaded model is {model.version}: Run switches the plan to {model.version}. "
                          f"Load a {plan.version} model to run this plan.")
-            if target.result is None and target.state != State.RUNNING and not target.error:
-                self.results.set_table(plan)
+        self.page.set_note(note)
+        self.planShown.emit(plan)
+        if plan is not None:
             self.planChanged.emit(plan)
-        self.label.setText(note)
-        self.update_actions()
 
     @Slot(object)
     def preview_grid(self, grid) -> None:
         """Draw `grid` = (cols, rows) on the page without choosing it (None: back to the plan shown)."""
-        item, target = self.current()
+        item, target = self.selection.current()
         plan = self.plan
         if grid is not None and plan is not None and grid != plan.grid:
             plan = self.target_plan(item, target, grid)
             self.status.showMessage(f"Preview: {grid[0]}\u00d7{grid[1]} grid, {plan.image_tokens} image tokens "
                                     f"\u2014 a click plans with it, Run then uses it", 4000)
-        elif grid is None and self.status.currentMessage().startswith("Preview:"):
-            self.status.clearMessage()
-        self.view.set_plan(plan, origin(target))
+        elif grid is None:
+            self.status.clear_message("Preview:")
+        self.page.show_plan(plan, origin(target))
 
     @Slot(object)
     def set_grid(self, grid) -> None:
         """Force `grid` = (cols, rows) on the target shown, or None for the automatic (official) grid; re-plans."""
-        _, target = self.current()
+        target = self.selection.target()
         if target is None:
             return
-        target.grid = tuple(grid) if grid is not None else None
+        self.queue.set_grid(target, grid)
         self.replan()
         if self.plan is not None:
             self.status.showMessage(f"Re-planned, nothing has run (Run uses this grid): {eb.grid_reason(self.plan)}", 6000)

@@ -3,17 +3,23 @@
 `QueueModel` is a list model, shown by `QueueView`. Items are checked soon after they are added (decoded one per
 event-loop turn, a few stay cached), so an item that cannot be read says why in its row before it is shown
 or run; PDF pages are checked when they are rendered.
+
+The model is the one owner of every change to an item and its targets: the other parts call its methods
+(`add`, `remove`, `set_grid`, `set_task`, `set_text`, `add_region`, `remove_region`, `start`, `token`, `rewind`,
+`finish`, `fail`) and listen to its signals (`stateChanged`, `targetChanged`, `targetsChanged`, `streamed`,
+`rewound`, and Qt's row signals); no other module writes a field of a `QueueItem` or a `Target`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle, QStyledItemDelegate
 
@@ -56,7 +62,7 @@ class QueueItem:
     page: int | None = None
     pixels: Image.Image | None = None
     name: str = ""
-    dpi: int = 144
+    dpi: int = eb.DEFAULT_DPI
     size: tuple[int, int] | None = None
     error: str = ""
     checked: bool = False  # decoded once (or found broken) since it was added
@@ -122,13 +128,19 @@ StateRole = Qt.ItemDataRole.UserRole + 1
 
 
 class QueueModel(QAbstractListModel):
-    """The list of queue items with their states; owns the small image cache."""
+    """The list of queue items with their states; owns the small image cache and every change to an item."""
 
     CACHE = 6
+    stateChanged = Signal(object)  # a Target whose run started, finished or failed (state, result, error)
+    targetChanged = Signal(object)  # a Target whose options for its next run changed (grid, task)
+    targetsChanged = Signal(int)  # a row whose list of targets changed (a region added or removed)
+    streamed = Signal(object, str, int, float, float)  # Target, text delta, tokens so far, elapsed s, tokens/s
+    rewound = Signal(object, int, int, str)  # Target, characters of streamed text kept, loop start, strategy
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.items: list[QueueItem] = []
+        self.partial = ""  # the text streamed so far by the running target
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
         self._checker = QTimer(self)
         self._checker.setInterval(0)
@@ -229,6 +241,91 @@ class QueueModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx)
 
+    # ---- changes to targets: each says what changed ----------------------------------------------------
+
+    def _state_changed(self, target: Target) -> None:
+        where = self.locate(target)
+        if where is not None:
+            self.changed(where[0])
+        self.stateChanged.emit(target)
+
+    def set_grid(self, target: Target, grid) -> None:
+        """Force a (cols, rows) grid on a target's next run, or None for the official choice."""
+        target.grid = tuple(grid) if grid is not None else None
+        self.targetChanged.emit(target)
+
+    def set_task(self, target: Target, task: str) -> None:
+        """The task of a target's next run ('': the window's)."""
+        target.task = task
+        self.targetChanged.emit(target)
+
+    def set_text(self, target: Target, text: str) -> None:
+        """The markdown of a target as edited by the user."""
+        target.text = text
+
+    def add_region(self, row: int, rect: tuple[int, int, int, int]) -> int:
+        """Add region `rect` (x0, y0, x1, y1, clipped to the image) of row `row` as a target; its index (that of
+        the same region if it is there already), -1 when the item has no size yet or the region is too small."""
+        item = self.items[row]
+        if item.size is None:
+            return -1
+        w, h = item.size
+        x0, y0, x1, y1 = (int(v) for v in rect)
+        box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            return -1
+        index = next((k for k, t in enumerate(item.targets) if t.rect == box), None)
+        if index is None:
+            item.targets.append(Target(rect=box))
+            index = len(item.targets) - 1
+            self.targetsChanged.emit(row)
+        return index
+
+    def remove_region(self, target: Target) -> bool:
+        """Remove a region target (never the whole image, nor a running one); False when nothing was removed."""
+        where = self.locate(target)
+        if where is None or where[1] == 0 or target.state == State.RUNNING:
+            return False
+        row, index = where
+        del self.items[row].targets[index]
+        self.targetsChanged.emit(row)
+        self.changed(row)
+        return True
+
+    def start(self, target: Target) -> None:
+        """A target's run started: running, its old result and error gone."""
+        target.state, target.error, target.result = State.RUNNING, "", None
+        self.partial = ""
+        self._state_changed(target)
+
+    def token(self, target: Target, text: str, tokens: int, elapsed: float, tps: float) -> None:
+        """Text streamed by a target's run (`tokens` generated so far)."""
+        self.partial += text
+        self.streamed.emit(target, text, tokens, elapsed, tps)
+
+    def rewind(self, target: Target, keep: int, loop_start: int, strategy: str) -> None:
+        """A repetition loop was rolled back: the streamed text is cut back to `keep` characters."""
+        self.partial = self.partial[:keep]
+        self.rewound.emit(target, keep, loop_start, strategy)
+
+    def finish(self, target: Target, result) -> None:
+        """Store an engine Result on a target (done, or cancelled when the run was stopped)."""
+        where = self.locate(target)
+        if where is not None and self.items[where[0]].source is not None and result.image is not None:
+            # the page can be read again for figure crops: do not hold every page of a long batch in memory
+            result = dataclasses.replace(result, image=None)
+        target.result, target.text, target.error = result, result.text, ""
+        target.state = State.CANCELLED if result.stop_reason == "cancelled" else State.DONE
+        self.partial = ""
+        self._state_changed(target)
+
+    def fail(self, target: Target, message: str, cancelled: bool = False) -> None:
+        """A target's run failed with `message` (or was cancelled before it had a result)."""
+        target.state = State.CANCELLED if cancelled else State.FAILED
+        target.error = "" if cancelled else message
+        self.partial = ""
+        self._state_changed(target)
+
     def image(self, row: int) -> Image.Image:
         """The item's RGB image (cached); raises engine.ImageError and records the error on the item."""
         if row in self._cache:
@@ -263,11 +360,16 @@ class _RowDelegate(QStyledItemDelegate):
 
 class QueueView(QListView):
     """The queue list at the window's left: one selected row (the shown item), `remove` in its context menu.
-    A row is two lines, the name and the state (a failed item's reason), elided; hovering shows them whole."""
+    A row is two lines, the name and the state (a failed item's reason), elided; hovering shows them whole.
+    `rowChosen(row)` says which row became current (-1: none); `show_row` follows the selection."""
+
+    rowChosen = Signal(int)
 
     def __init__(self, model: QueueModel, remove: QAction, parent=None):
         super().__init__(parent)
         self.setModel(model)
+        self.selectionModel().currentChanged.connect(
+            lambda current, _previous: self.rowChosen.emit(current.row() if current.isValid() else -1))
         self.setAccessibleName("Queue")
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
@@ -279,3 +381,8 @@ class QueueView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setItemDelegate(_RowDelegate(self))
         self.setMinimumWidth(110)
+
+    def show_row(self, row: int) -> None:
+        """Make `row` the current row (when it is a row and is not already)."""
+        if 0 <= row < self.model().rowCount() and self.currentIndex().row() != row:
+            self.setCurrentIndex(self.model().index(row))

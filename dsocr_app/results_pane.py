@@ -42,6 +42,8 @@ class ResultsPane(QWidget):
 
     textEdited = Signal(str)
     cursorMoved = Signal(int)  # caret position in the markdown
+    gridHovered = Signal(object)  # the Tiling tab's: (cols, rows) under the pointer, None when it leaves
+    gridChosen = Signal(object)  # the Tiling tab's: (cols, rows) to force, None for the official grid
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -107,7 +109,9 @@ class ResultsPane(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setWordWrap(False)
         self.tabs.addTab(self.table, "Tokens")
-        self.tiling = TilingPanel()  # the grids the official rule weighed (the window wires hover and click)
+        self.tiling = TilingPanel()  # the grids the official rule weighed (hover and click: `gridHovered`, ...)
+        self.tiling.gridHovered.connect(self.gridHovered)
+        self.tiling.gridChosen.connect(self.gridChosen)
         self.tabs.addTab(self.tiling, "Tiling")
         layout.addWidget(self.tabs, 1)
         self.tabs.currentChanged.connect(lambda _i: self._place_counts())
@@ -196,6 +200,10 @@ class ResultsPane(QWidget):
         for widget in (self.editor, self.raw):
             widget.moveCursor(QTextCursor.MoveOperation.End)
             widget.ensureCursorVisible()
+
+    def show_plan(self, plan) -> None:
+        """The plan shown (None: none), in the Tiling tab."""
+        self.tiling.set_plan(plan)
 
     def end_stream(self) -> None:
         self._flush()

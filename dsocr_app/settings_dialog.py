@@ -172,12 +172,12 @@ class CaptureSection(SettingsSection):
         form.addRow("", self.keep)
 
     def load(self, settings: Settings) -> None:
-        s = CaptureSettings(settings.q)
+        s = CaptureSettings.of(settings)
         self.task.setCurrentIndex(max(0, self.task.findData(s.task)))
         self.keep.setChecked(s.keep_running)
 
     def save(self, settings: Settings) -> None:
-        s = CaptureSettings(settings.q)
+        s = CaptureSettings.of(settings)
         s.task, s.keep_running = self.task.currentData(), self.keep.isChecked()
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar
+
+from .tiling_panel import ScaleStatus
 
 
 def fmt_bytes(n: float) -> str:
@@ -28,6 +30,14 @@ class StatusBar(QStatusBar):
         self.progress.hide()
         self.addPermanentWidget(self.progress)
         self.addPermanentWidget(self.model_label)
+        self.scale = ScaleStatus()  # how much the page is shrunk; a temporary message hides it briefly
+        self.scale.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens
+        self.addWidget(self.scale, 1)
+
+    def clear_message(self, prefix: str = "") -> None:
+        """Clear the temporary message (only one starting with `prefix`)."""
+        if self.currentMessage().startswith(prefix):
+            self.clearMessage()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -42,6 +52,11 @@ class StatusBar(QStatusBar):
 
     def idle(self) -> None:
         self.progress.hide()
+
+    def busy_changed(self, busy: bool) -> None:
+        """The run queue became busy or idle (then the progress goes)."""
+        if not busy:
+            self.idle()
 
     def run_progress(self, tokens: int, tps: float) -> None:
         self.progress.setFormat(f"{tokens} tokens \u00b7 decode {tps:.1f}/s")

@@ -25,6 +25,7 @@ from mlx.utils import tree_flatten
 
 from .language import deepseek_v2
 from .runtime.blas import warn_if_slow
+from .runtime import ops
 from .runtime.device import parse_dtype
 from .runtime.memory import LANGUAGE_MODEL, narrow_weights
 from .runtime.memory import fit_buffer_cache, release_freed_memory, set_cache_limit
@@ -193,6 +194,7 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     the peak memory seen is in `Model.warmup`."""
     t0 = time.perf_counter()
     warn_if_slow()  # the one place matrix work starts: say here, not on import, when the BLAS is slow
+    ops.bind()  # the device-dependent operations for the device this model runs on
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
     narrow = narrow_weights(ck, compute, memory_limit_gb)

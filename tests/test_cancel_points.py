@@ -12,6 +12,8 @@ from PIL import Image
 import engine
 from engine.language import deepseek_v2
 from engine.runtime import cancel as cancel_points
+from engine.runtime import ops
+from engine.runtime.kernels import attention as attn, products, route
 from engine.runtime.device import on_gpu
 from engine.vision import causal_flow, clip, sam
 
@@ -117,39 +119,33 @@ def test_cancel_points_do_nothing_outside_a_run():
 
 @numpy_kernels
 def test_cancel_between_the_experts_jobs(model, monkeypatch):
-    from engine.runtime import cpu_kernels
-
     event = threading.Event()
-    products = []
-    original = cpu_kernels._expert_product
+    calls = []
+    original = products._expert_product
 
     def product(*args):
-        products.append(1)
+        calls.append(1)
         event.set()
         return original(*args)
 
-    monkeypatch.setattr(cpu_kernels, "_expert_product", product)
+    monkeypatch.setattr(products, "_expert_product", product)
     res = _run(model, event)
     assert res.stop_reason == "cancelled" and res.generated_tokens == 0
     # the job that saw the cancel and one job in flight on another thread finish; the other experts never start
-    assert 1 <= len(products) <= 6 < 3 * model.language_model.config.n_routed_experts
+    assert 1 <= len(calls) <= 6 < 3 * model.language_model.config.n_routed_experts
 
 
 def test_cancel_between_the_experts_products_on_the_mlx_path(model, monkeypatch):
-    from engine.runtime import cpu_kernels
-
-    monkeypatch.setattr(cpu_kernels, "_mode", "mlx")
-    _, (products,) = _cancel_after_first(model, monkeypatch, deepseek_v2.SwitchLinear, deepseek_v2.SwitchLinear)
-    assert products == 2  # gate and up of the first MoE layer; its down projection never ran
+    monkeypatch.setattr(route, "_mode", "mlx")
+    _, (calls,) = _cancel_after_first(model, monkeypatch, deepseek_v2.SwitchLinear, deepseek_v2.SwitchLinear)
+    assert calls == 2  # gate and up of the first MoE layer; its down projection never ran
 
 
 @numpy_kernels
 def test_cancel_between_the_attention_chunks(monkeypatch):
     """The numpy attention's chunks (a few MB of scores each) check the flag: a cancel set while the first
     chunk runs stops the others from starting."""
-    from engine.runtime import cpu_kernels
-
-    monkeypatch.setattr(cpu_kernels, "CHUNK_ELEMENTS", 16 * 16)  # one query row block per job: many jobs
+    monkeypatch.setattr(attn, "CHUNK_ELEMENTS", 16 * 16)  # one query row block per job: many jobs
     rng = np.random.default_rng(0)
     q, k, v = (mx.array(rng.standard_normal((1, 2, 64, 8), np.float32)) for _ in range(3))
     event = threading.Event()
@@ -161,10 +157,10 @@ def test_cancel_between_the_attention_chunks(monkeypatch):
         event.set()
         return original(x, *a, **kw)
 
-    monkeypatch.setattr(cpu_kernels.np, "exp", exp)
+    monkeypatch.setattr(np, "exp", exp)
     with cancel_points.scope(event), pytest.raises(cancel_points.Cancelled):
-        cpu_kernels.attention(q, k, v, 0.3)
-    monkeypatch.setattr(cpu_kernels.np, "exp", original)
+        attn.attention(q, k, v, 0.3)
+    monkeypatch.setattr(np, "exp", original)
     assert 1 <= len(chunks) <= 2 < 2 * 64 // 16  # the chunk(s) in flight finish, the rest never start
 
 
@@ -182,8 +178,8 @@ def test_cancel_after_the_sam_qkv_projection(model, monkeypatch):
 
     block.attn.qkv.__class__ = Tripping
     attention_calls = []
-    real_attention = sam.attention
-    monkeypatch.setattr(sam, "attention", lambda *a, **kw: attention_calls.append(1) or real_attention(*a, **kw))
+    real_attention = ops.attention
+    monkeypatch.setattr(ops, "attention", lambda *a, **kw: attention_calls.append(1) or real_attention(*a, **kw))
     try:
         res = _run(model, event)
     finally:

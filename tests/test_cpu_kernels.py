@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from mlx.utils import tree_flatten, tree_unflatten
 
-from engine.runtime import blas, cpu_kernels as ca, jit_kernels
+from engine.runtime import blas, jit_kernels, memory, ops
+from engine.runtime.kernels import activations, attention as attn, pool, products, route
 from engine.vision import sam
 
 
 @pytest.fixture
 def mode():
     """Switch the CPU path inside a test; restore it afterwards."""
-    prev = ca.get_mode()
-    yield ca.set_mode
-    ca.set_mode(prev)
+    prev = route.get_mode()
+    yield route.set_mode
+    route.set_mode(prev)
 
 
 def _rel(a, ref):
@@ -39,9 +40,9 @@ def _reference(q, k, v, scale, bias=None):
 
 def _both(mode, *args, **kw):
     mode("numpy")
-    a = ca.attention(*args, **kw)
+    a = attn.attention(*args, **kw)
     mode("mlx")
-    b = ca.attention(*args, **kw)
+    b = attn.attention(*args, **kw)
     return np.asarray(a.astype(mx.float32)), np.asarray(b.astype(mx.float32))
 
 
@@ -96,18 +97,18 @@ def test_relative_position_bias(mode):
     ref = _reference(q, k, v, 0.25, bias)
     assert _rel(ours, ref) < 2e-6 and _rel(theirs, ref) < 2e-6
     with pytest.raises(ValueError):
-        ca.attention(q, k, v, 0.25, mask="causal", rel_pos=(rel_h, rel_w))
+        attn.attention(q, k, v, 0.25, mask="causal", rel_pos=(rel_h, rel_w))
 
 
 def test_chunking_and_threads_do_not_change_results(mode, monkeypatch):
     q, k, v = _qkv(B=3, H=6, Hk=3, Lq=33, Lk=40)
     bias = mx.array(np.random.default_rng(4).standard_normal((33, 40), dtype=np.float32))
     mode("numpy")
-    whole = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
-    monkeypatch.setattr(ca, "CHUNK_ELEMENTS", 7 * 40)  # 7 query rows per chunk, one head
-    chunked = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
-    monkeypatch.setattr(ca, "_THREADS", 1)
-    serial = np.asarray(ca.attention(q, k, v, 0.3, mask=bias))
+    whole = np.asarray(attn.attention(q, k, v, 0.3, mask=bias))
+    monkeypatch.setattr(attn, "CHUNK_ELEMENTS", 7 * 40)  # 7 query rows per chunk, one head
+    chunked = np.asarray(attn.attention(q, k, v, 0.3, mask=bias))
+    monkeypatch.setattr(pool, "THREADS", 1)
+    serial = np.asarray(attn.attention(q, k, v, 0.3, mask=bias))
     # Row blocks of another height may be summed in another order by the BLAS kernel (numpy's OpenBLAS on an
     # AMD EPYC without AVX-512: a 7-row block's products differ from a 33-row block's in the last bit), so the
     # chunks agree with the whole to float32 rounding; the threads change nothing at all.
@@ -131,24 +132,24 @@ def test_causal_chunks_skip_the_keys_no_row_sees(mode, monkeypatch):
             widths.append(b.shape[-1])
         return matmul(a, b, **kw)
 
-    monkeypatch.setattr(ca.np, "matmul", counting)
-    monkeypatch.setattr(ca, "CAUSAL_ROWS", 8)  # row blocks 0-7, 8-15, ..., 32
-    blocked = np.asarray(ca.attention(q, k, v, 0.3, mask="causal"))
+    monkeypatch.setattr(np, "matmul", counting)
+    monkeypatch.setattr(attn, "CAUSAL_ROWS", 8)  # row blocks 0-7, 8-15, ..., 32
+    blocked = np.asarray(attn.attention(q, k, v, 0.3, mask="causal"))
     assert sorted(set(widths)) == [15, 23, 31, 39, 40]  # keys <= last row + 7 of each block
-    monkeypatch.setattr(ca.np, "matmul", matmul)
+    monkeypatch.setattr(np, "matmul", matmul)
     assert _rel(blocked, ref) < 2e-6
-    monkeypatch.setattr(ca, "_THREADS", 1)
-    np.testing.assert_array_equal(np.asarray(ca.attention(q, k, v, 0.3, mask="causal")), blocked)
-    monkeypatch.setattr(ca, "CAUSAL_ROWS", 1)  # one row per block: the diagonal block is a single key
-    assert _rel(ca.attention(q, k, v, 0.3, mask="causal"), ref) < 2e-6
+    monkeypatch.setattr(pool, "THREADS", 1)
+    np.testing.assert_array_equal(np.asarray(attn.attention(q, k, v, 0.3, mask="causal")), blocked)
+    monkeypatch.setattr(attn, "CAUSAL_ROWS", 1)  # one row per block: the diagonal block is a single key
+    assert _rel(attn.attention(q, k, v, 0.3, mask="causal"), ref) < 2e-6
     mode("mlx")
-    assert _rel(ca.attention(q, k, v, 0.3, mask="causal"), blocked) < 2e-6
+    assert _rel(attn.attention(q, k, v, 0.3, mask="causal"), blocked) < 2e-6
 
 
 def test_bfloat16_inputs(mode):
     q, k, v = (x.astype(mx.bfloat16) for x in _qkv())
     mode("numpy")
-    out = ca.attention(q, k, v, 0.25)
+    out = attn.attention(q, k, v, 0.25)
     assert out.dtype == mx.bfloat16
     assert _rel(out.astype(mx.float32), _reference(q, k, v, 0.25)) < 1e-2
 
@@ -157,15 +158,15 @@ def test_activations_match_mlx(mode, monkeypatch):
     rng = np.random.default_rng(3)
     x = mx.array(rng.standard_normal((50, 77), dtype=np.float32) * 3)
     u = mx.array(rng.standard_normal((50, 77), dtype=np.float32))
-    monkeypatch.setattr(ca, "MAP_CHUNK", 300)  # several row chunks
+    monkeypatch.setattr(activations, "MAP_CHUNK", 300)  # several row chunks
     mode("numpy")
-    np.testing.assert_array_equal(np.asarray(sam.gelu_erf(x)), np.asarray(sam._gelu_erf_mlx(x)))
-    assert _rel(ca.quick_gelu(x), x * mx.sigmoid(1.702 * x)) < 1e-6
-    assert _rel(ca.silu_mul(x, u), nn.silu(x) * u) < 1e-6
+    np.testing.assert_array_equal(np.asarray(ops.gelu_erf(x)), np.asarray(ops._gelu_erf_mlx(x)))
+    assert _rel(activations.quick_gelu(x), x * mx.sigmoid(1.702 * x)) < 1e-6
+    assert _rel(activations.silu_mul(x, u), nn.silu(x) * u) < 1e-6
     xb = x.astype(mx.bfloat16)
-    assert sam.gelu_erf(xb).dtype == mx.bfloat16
+    assert ops.gelu_erf(xb).dtype == mx.bfloat16
     mode("mlx")
-    assert ca.gelu_erf(x) is None and ca.quick_gelu(x) is None and ca.silu_mul(x, u) is None
+    assert activations.gelu_erf(x) is None and activations.quick_gelu(x) is None and activations.silu_mul(x, u) is None
 
 
 @pytest.mark.parametrize("window", [0, 4])
@@ -185,10 +186,10 @@ def test_sam_attention_block_same_in_both_modes(mode, window):
 
 
 def test_env_switch_and_buffer_cache():
-    assert ca.get_mode() in ca.MODES
+    assert route.get_mode() in route.MODES
     with pytest.raises(ValueError):
-        ca.set_mode("torch")
-    limit = ca.ensure_buffer_cache()
+        route.set_mode("torch")
+    limit = memory.raise_buffer_cache()
     assert limit == -1 or limit >= 32 << 20
 
 
@@ -211,8 +212,8 @@ def test_numpy_blas_threads_sleep_when_idle(user_timeout):
         pytest.skip("numpy is not linked against its bundled OpenBLAS")
     code = ("import numpy as np\n"
             "import engine\n"
-            "from engine.runtime import blas, cpu_kernels\n"
-            "get, put = cpu_kernels._numpy_blas_threads(); put(2)\n"
+            "from engine.runtime import blas\nfrom engine.runtime.kernels import pool\n"
+            "get, put = pool._numpy_blas_threads(); put(2)\n"
             "a = np.random.default_rng(0).standard_normal((700, 900)).astype(np.float32)\n"
             "err = abs(a @ a.T - (a.astype(np.float64) @ a.T.astype(np.float64))).max()\n"
             "print(blas.numpy_blas_thread_timeout(), get(), float(err) < 1e-2)\n")
@@ -228,23 +229,23 @@ def test_few_row_linear_matches_mlx(mode):
     rng = np.random.default_rng(5)
     w = mx.array(rng.standard_normal((37, 24), dtype=np.float32))
     b = mx.array(rng.standard_normal((37,), dtype=np.float32))
-    for shape in [(1, 1, 24), (3, 1, 24), (ca.MAX_ROWS, 24)]:
+    for shape in [(1, 1, 24), (3, 1, 24), (products.MAX_ROWS, 24)]:
         x = mx.array(rng.standard_normal(shape, dtype=np.float32))
         mode("numpy")
-        y = ca.linear(x, w, b)
+        y = products.linear(x, w, b)
         assert y is not None and y.shape == (*shape[:-1], 37)
         assert _rel(y, x @ w.T + b) < 1e-6
-    many = mx.zeros((ca.MAX_ROWS + 1, 24))
-    assert ca.linear(many, w) is None  # prefill-sized products stay in MLX
+    many = mx.zeros((products.MAX_ROWS + 1, 24))
+    assert products.linear(many, w) is None  # prefill-sized products stay in MLX
     wb = w.astype(mx.bfloat16)
-    yb = ca.linear(x, wb, b)
+    yb = products.linear(x, wb, b)
     if jit_kernels.available():  # read as stored, computed in float32
         assert yb is not None and _rel(yb, x @ wb.astype(mx.float32).T + b) < 1e-6
     else:
         assert yb is None
-    assert ca.linear(x.astype(mx.bfloat16), wb) is None  # a bfloat16 model's products stay in MLX
+    assert products.linear(x.astype(mx.bfloat16), wb) is None  # a bfloat16 model's products stay in MLX
     mode("mlx")
-    assert ca.linear(x, w) is None
+    assert products.linear(x, w) is None
 
 
 def test_expert_linear_matches_gather_mm(mode):
@@ -254,14 +255,14 @@ def test_expert_linear_matches_gather_mm(mode):
     idx = mx.array([[1, 5, 1], [7, 5, 0], [1, 1, 2]], dtype=mx.uint32)  # repeats: grouped by expert
     ref = mx.gather_mm(x, w.swapaxes(-1, -2), rhs_indices=idx.reshape(3, 1, 3))
     mode("numpy")
-    y = ca.expert_linear(x, w, idx.reshape(3, 1, 3))
+    y = products.expert_linear(x, w, idx.reshape(3, 1, 3))
     assert y.shape == ref.shape == (3, 1, 3, 1, 20)
     assert _rel(y, ref) < 1e-6
     xk = mx.array(rng.standard_normal((3, 1, 3, 1, 16), dtype=np.float32))  # one row per (token, expert)
     ref = mx.gather_mm(xk, w.swapaxes(-1, -2), rhs_indices=idx.reshape(3, 1, 3))
-    assert _rel(ca.expert_linear(xk, w, idx.reshape(3, 1, 3)), ref) < 1e-6
+    assert _rel(products.expert_linear(xk, w, idx.reshape(3, 1, 3)), ref) < 1e-6
     mode("mlx")
-    assert ca.expert_linear(x, w, idx) is None
+    assert products.expert_linear(x, w, idx) is None
 
 
 def test_decode_logits_same_in_both_modes(mode):
@@ -293,7 +294,7 @@ def test_decode_logits_same_in_both_modes(mode):
 def test_pooled_work_leaves_numpy_blas_threads_alone(mode, monkeypatch):
     """numpy's BLAS runs single-threaded inside the pool, and gets its thread count back afterwards (the
     decode step's matrix-vector products run on all cores)."""
-    funcs = ca._numpy_blas_threads()
+    funcs = pool._numpy_blas_threads()
     if funcs is None:
         pytest.skip("numpy is not linked against its bundled OpenBLAS")
     get, put = funcs
@@ -301,7 +302,7 @@ def test_pooled_work_leaves_numpy_blas_threads_alone(mode, monkeypatch):
     put(2)
     try:
         seen = []
-        monkeypatch.setattr(ca, "CHUNK_ELEMENTS", 37 * 37)  # several jobs -> the pool
+        monkeypatch.setattr(attn, "CHUNK_ELEMENTS", 37 * 37)  # several jobs -> the pool
         q, k, v = _qkv(B=2, H=4, Lq=37, Lk=37)
         mode("numpy")
         original_matmul = np.matmul
@@ -310,8 +311,8 @@ def test_pooled_work_leaves_numpy_blas_threads_alone(mode, monkeypatch):
             seen.append(get())
             return original_matmul(*a, **kw)
 
-        monkeypatch.setattr(ca.np, "matmul", counting_matmul)
-        ca.attention(q, k, v, 0.5)
+        monkeypatch.setattr(np, "matmul", counting_matmul)
+        attn.attention(q, k, v, 0.5)
         assert seen and set(seen) == {1}  # single-threaded BLAS while the pool runs
         assert get() == 2  # restored
     finally:
@@ -341,8 +342,8 @@ def test_pooled_jobs_run_once_each_and_the_caller_takes_its_share():
     import threading
     import time
 
-    pool = ca._pool()
-    if pool is None:
+    executor = pool.get()
+    if executor is None:
         pytest.skip("one core: no pool")
     seen, lock = [], threading.Lock()
 
@@ -351,7 +352,7 @@ def test_pooled_jobs_run_once_each_and_the_caller_takes_its_share():
         with lock:
             seen.append((job, threading.get_ident()))
 
-    ca._share_jobs(pool, run, list(range(200)))
+    pool.share_jobs(executor, run, list(range(200)))
     assert sorted(j for j, _ in seen) == list(range(200))
     assert threading.get_ident() in {t for _, t in seen}  # the caller worked instead of waiting
 
@@ -361,10 +362,10 @@ def test_pooled_jobs_run_once_each_and_the_caller_takes_its_share():
         with lock:
             started.append(job)
         if job == 3:
-            raise ca.cancel.Cancelled
+            raise pool.cancel.Cancelled
 
-    with pytest.raises(ca.cancel.Cancelled):
-        ca._share_jobs(pool, failing, list(range(200)))
+    with pytest.raises(pool.cancel.Cancelled):
+        pool.share_jobs(executor, failing, list(range(200)))
     assert 3 in started and len(started) < 200  # the error stops the others from taking more jobs
 
 
@@ -375,7 +376,7 @@ def test_split_qkv_gives_views_that_attention_reads_in_place(mode):
     B, L, H, D = 2, 29, 3, 16
     qkv = mx.array(rng.standard_normal((B, L, 3 * H * D), dtype=np.float32))
     mx.eval(qkv)
-    q, k, v = ca.split_qkv(qkv, H)
+    q, k, v = attn.split_qkv(qkv, H)
     mx.eval(q, k, v)
     base = np.asarray(qkv)
     for got, i in ((q, 0), (k, 1), (v, 2)):
@@ -383,8 +384,8 @@ def test_split_qkv_gives_views_that_attention_reads_in_place(mode):
         assert np.shares_memory(np.asarray(got), base)  # a view, not a gathered copy
         np.testing.assert_array_equal(np.asarray(got), base.reshape(B, L, 3, H, D)[:, :, i].transpose(0, 2, 1, 3))
     mode("numpy")
-    strided = np.asarray(ca.attention(q, k, v, 0.25))
-    dense = np.asarray(ca.attention(*(mx.array(np.ascontiguousarray(np.asarray(x))) for x in (q, k, v)), 0.25))
+    strided = np.asarray(attn.attention(q, k, v, 0.25))
+    dense = np.asarray(attn.attention(*(mx.array(np.ascontiguousarray(np.asarray(x))) for x in (q, k, v)), 0.25))
     np.testing.assert_array_equal(strided, dense)
     assert _rel(strided, _reference(q, k, v, 0.25)) < 2e-6
 
@@ -402,12 +403,12 @@ def test_layer_norm_matches_mlx(mode, monkeypatch, compiled):
     ln = LayerNorm(48, eps=1e-6)
     ln.update({"weight": mx.array(rng.standard_normal(48, dtype=np.float32)),
                "bias": mx.array(rng.standard_normal(48, dtype=np.float32))})
-    monkeypatch.setattr(ca, "MAP_CHUNK", 500)  # several row chunks
+    monkeypatch.setattr(activations, "MAP_CHUNK", 500)  # several row chunks
     mode("numpy")
     ours = ln(x)
-    assert ca.layer_norm(x, ln.weight, ln.bias, ln.eps) is not None
+    assert activations.layer_norm(x, ln.weight, ln.bias, ln.eps) is not None
     mode("mlx")
-    assert ca.layer_norm(x, ln.weight, ln.bias, ln.eps) is None
+    assert activations.layer_norm(x, ln.weight, ln.bias, ln.eps) is None
     theirs = ln(x)
     assert ours.shape == theirs.shape and _rel(ours, theirs) < 1e-6
     xd = np.asarray(x, np.float64)

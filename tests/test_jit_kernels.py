@@ -5,7 +5,8 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from engine.runtime import cpu_kernels, jit_kernels
+from engine.runtime import jit_kernels
+from engine.runtime.kernels import activations, products
 
 pytestmark = pytest.mark.skipif(not jit_kernels.available(), reason="numba is not installed")
 
@@ -49,9 +50,9 @@ def test_bf16_expert_products_agree_with_and_without_the_compiled_kernels(rows, 
     """Both sides of `FUSED_ROWS` (fused rows, widen + BLAS) against the numpy widening."""
     bits, wide = bf16((3, 96, 130), seed=rows)
     x = np.random.default_rng(rows).standard_normal((rows, 130)).astype(np.float32)
-    with_jit = [cpu_kernels._expert_product(x, bits[e], True) for e in range(3)]
+    with_jit = [products._expert_product(x, bits[e], True) for e in range(3)]
     monkeypatch.setattr(jit_kernels, "available", lambda: False)
-    without = [cpu_kernels._expert_product(x, bits[e], True) for e in range(3)]
+    without = [products._expert_product(x, bits[e], True) for e in range(3)]
     for e in range(3):
         want = x.astype(np.float64) @ wide[e].T.astype(np.float64)
         assert with_jit[e].shape == without[e].shape == (rows, 96)
@@ -72,15 +73,15 @@ def test_switched_off_by_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("pooled", [False, True])
 def test_few_row_linear_of_a_bf16_weight_on_the_calling_thread_and_on_the_pool(pooled, monkeypatch):
-    """`cpu_kernels.linear` with a bfloat16 weight: the float32 product of the widened weight, whether the
+    """`products.linear` with a bfloat16 weight: the float32 product of the widened weight, whether the
     matrix is small (the calling thread) or big enough for the pool (its row blocks, `BF16_POOL_BYTES`)."""
     if pooled:
-        monkeypatch.setattr(cpu_kernels, "BF16_POOL_BYTES", 0)
+        monkeypatch.setattr(products, "BF16_POOL_BYTES", 0)
     bits, wide = bf16((203, 72), seed=3)
     w = mx.array(bits).view(mx.bfloat16)
-    for rows in (1, 3, cpu_kernels.MAX_ROWS):
+    for rows in (1, 3, products.MAX_ROWS):
         x = np.random.default_rng(rows).standard_normal((rows, 72)).astype(np.float32)
-        got = cpu_kernels.linear(mx.array(x[None]), w)
+        got = products.linear(mx.array(x[None]), w)
         want = x.astype(np.float64) @ wide.T.astype(np.float64)
         assert got is not None and got.shape == (1, rows, 203) and got.dtype == mx.float32
         assert np.abs(np.asarray(got)[0] - want).max() <= 2e-6 * np.abs(want).max()
@@ -88,44 +89,44 @@ def test_few_row_linear_of_a_bf16_weight_on_the_calling_thread_and_on_the_pool(p
 
 @pytest.mark.parametrize("pooled", [False, True])
 def test_few_row_products_of_several_bf16_weights_in_one_dispatch(pooled, monkeypatch):
-    """`cpu_kernels.linears` (a decode step's q, k, v): each weight's product and bias, whether the matrices run
+    """`products.linears` (a decode step's q, k, v): each weight's product and bias, whether the matrices run
     on the calling thread or as row blocks of all of them on the pool (blocks that straddle no two matrices)."""
     if pooled:
-        monkeypatch.setattr(cpu_kernels, "BF16_POOL_BYTES", 0)
+        monkeypatch.setattr(products, "BF16_POOL_BYTES", 0)
     shapes = [(203, 72), (40, 72), (7, 72)]
     mats = [bf16(shape, seed=10 + i) for i, shape in enumerate(shapes)]
     weights = [mx.array(bits).view(mx.bfloat16) for bits, _ in mats]
     biases = [None, mx.array(np.arange(40, dtype=np.float32)), None]
     x = np.random.default_rng(9).standard_normal((1, 2, 72)).astype(np.float32)
-    got = cpu_kernels.linears(mx.array(x), weights, biases)
+    got = products.linears(mx.array(x), weights, biases)
     assert got is not None and [y.shape for y in got] == [(1, 2, 203), (1, 2, 40), (1, 2, 7)]
     for y, (_, wide), b in zip(got, mats, biases):
         want = x.astype(np.float64) @ wide.T.astype(np.float64) + (0 if b is None else np.asarray(b))
         assert np.abs(np.asarray(y) - want).max() <= 2e-6 * np.abs(want).max()
-    assert cpu_kernels.linears(mx.array(x), [weights[0], weights[1].astype(mx.float32)]) is None  # mixed dtypes
+    assert products.linears(mx.array(x), [weights[0], weights[1].astype(mx.float32)]) is None  # mixed dtypes
 
 
 def test_bf16_bits_read_the_buffer_in_place_or_through_mlx_when_strided():
     w = mx.array(np.random.default_rng(2).standard_normal((6, 10), np.float32)).astype(mx.bfloat16)
     mx.eval(w)
     want = (np.asarray(w.astype(mx.float32)).view(np.uint32) >> 16).astype(np.uint16)
-    bits = cpu_kernels._bf16_bits(w)
+    bits = products._bf16_bits(w)
     assert bits.dtype == np.uint16 and np.array_equal(bits, want)
-    assert np.shares_memory(bits, cpu_kernels._bf16_bits(w))  # a view of the array's own memory, no copy
-    assert np.array_equal(cpu_kernels._bf16_bits(w.T), want.T)  # not row-contiguous: through MLX's view
+    assert np.shares_memory(bits, products._bf16_bits(w))  # a view of the array's own memory, no copy
+    assert np.array_equal(products._bf16_bits(w.T), want.T)  # not row-contiguous: through MLX's view
 
 
 def test_gelu_is_the_numpy_kernels_bits_in_one_pass(monkeypatch):
     x = np.random.default_rng(4).standard_normal((300, 77)).astype(np.float32) * 4
     x[0, :8] = [0.0, -0.0, 5.7, -5.7, 1e-30, -1e-30, 80.0, -80.0]  # both clips, signed zeros, tiny values
     want = np.empty_like(x)
-    cpu_kernels._gelu_erf_np(x, out=want)
+    activations._gelu_erf_np(x, out=want)
     got = np.empty_like(x)
     jit_kernels.gelu_erf(x, got)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
-    through_mlx = cpu_kernels.gelu_erf(mx.array(x))  # the pooled row chunks, the compiled kernel in each
+    through_mlx = activations.gelu_erf(mx.array(x))  # the pooled row chunks, the compiled kernel in each
     monkeypatch.setattr(jit_kernels, "available", lambda: False)
-    assert np.array_equal(np.asarray(through_mlx), np.asarray(cpu_kernels.gelu_erf(mx.array(x))))
+    assert np.array_equal(np.asarray(through_mlx), np.asarray(activations.gelu_erf(mx.array(x))))
     assert np.array_equal(np.asarray(through_mlx), want)
 
 

@@ -281,7 +281,7 @@ def test_batch_cache_mask_positions_and_filter():
     m = c.make_mask(1)[:, 0, 0].tolist()
     assert m == [[False, False, True, True, True], [True] * 5]
     c.filter([0])
-    assert c.size() == 2 and c.left_padding.tolist() == [0] and c.keys.shape[0] == 1
+    assert c.state[0].shape[2] == 2 and c.left_padding.tolist() == [0] and c.keys.shape[0] == 1
     kv = KVCache()
     for n in (300, 1, 1):
         k, _ = kv.update_and_fetch(mx.ones((1, 2, n, 4)), mx.ones((1, 2, n, 4)))

@@ -9,7 +9,8 @@ from mlx.utils import tree_flatten
 from PIL import Image, ImageDraw
 
 import engine
-from engine.runtime import cpu_kernels, jit_kernels, memory
+from engine.runtime import jit_kernels, memory
+from engine.runtime.kernels import products, route
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +121,8 @@ def test_bf16_experts_give_the_float32_products_in_both_paths():
     w32 = w16.astype(mx.float32)
     x = mx.array(rng.standard_normal((3, 1, 1, 40), np.float32))
     idx = mx.array([[1, 5], [5, 7], [0, 1]])
-    y16 = cpu_kernels.expert_linear(x, w16, idx)
-    y32 = cpu_kernels.expert_linear(x, w32, idx)
+    y16 = products.expert_linear(x, w16, idx)
+    y32 = products.expert_linear(x, w32, idx)
     assert y16 is not None and y16.shape == (3, 2, 1, 48)
     # the same products up to the order of the float32 sums (which differs between the compiled kernel and BLAS,
     # and with the CPU's vector width): both within a few float32 roundings of the exact sum, measured against
@@ -142,22 +143,22 @@ def test_grouped_expert_mlp_matches_mlx_for_float32_and_bf16_weights():
     idx = mx.array(rng.integers(0, 5, (2, 30, 2)).astype(np.int32))  # expert 5 gets no rows
     assert idx.size >= glu.grouped_threshold()
     mlx_path = glu._grouped(x, idx)  # blocks of rows per expert through mx.gather_mm
-    with_mlx = cpu_kernels.set_mode("mlx")
+    with_mlx = route.set_mode("mlx")
     try:
         shared_mlx = shared(x)
         assert glu(x, idx)[1] is None
     finally:
-        cpu_kernels.set_mode(with_mlx)
+        route.set_mode(with_mlx)
 
     def ours():
-        return cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx,
+        return products.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx,
                                       shared.weights())
 
     routed, beside = ours()  # the shared experts: one more job of the same dispatch
     assert routed.shape == mlx_path.shape == (2, 30, 2, 24) and beside.shape == (2, 30, 24)
     assert np.allclose(np.asarray(routed), np.asarray(mlx_path), rtol=1e-5, atol=1e-6)
     assert np.allclose(np.asarray(beside), np.asarray(shared_mlx), rtol=1e-5, atol=1e-6)
-    assert cpu_kernels.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)[1] is None
+    assert products.expert_mlp(x, glu.gate_proj.weight, glu.up_proj.weight, glu.down_proj.weight, idx)[1] is None
     glu.set_dtype(mx.bfloat16)
     shared.set_dtype(mx.bfloat16)
     half = ours()

@@ -12,7 +12,7 @@ from PIL import Image
 
 import engine.outputs.export as export_mod
 from engine.outputs.export import (ExportError, atomic_write, export_json, export_markdown, export_result,
-                                   export_text, figure_name, output_stem, render, unique_path)
+                                   figure_name, output_stem, render, unique_path)
 from engine.outputs.grounding import Box, parse_grounding
 from engine.outputs.markdown import (EOS_TEXT, clean_markdown, crop_figures, plain_text, single_line, tables,
                                      tables_tsv)
@@ -327,14 +327,6 @@ def test_figure_names_are_ours_and_stay_inside(tmp_path):
         with pytest.raises(ExportError, match="outside the export folder"):
             export_markdown(tmp_path / "out", stem, "x", [], None)
     assert not (tmp_path / "evil.md").exists()
-
-
-def test_export_text_round_trip(tmp_path):
-    text = plain_text(clean_markdown(RAW)[0])
-    p = export_text(tmp_path / "scan.txt", text)
-    assert p.read_text(encoding="utf-8") == text + "\n"
-    export_text(tmp_path / "two.txt", "already ends\n")
-    assert (tmp_path / "two.txt").read_text() == "already ends\n"
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import pytest
 
 import engine
 from engine.preprocess.modes import MODES
-from engine.preprocess.plan import candidate_grids, choose_grid
+from engine.preprocess.plan import candidate_grids, weigh_grids
 
 # spec section 1.2, worked examples: size -> (v1 grid, v1 tokens, v2 grid, v2 tokens)
 WORKED = {
@@ -35,6 +35,11 @@ def test_candidate_order_matches_official():
                                      (8, 1), (1, 9), (3, 3), (9, 1))
     assert candidate_grids(2, 6) == ((1, 2), (2, 1), (3, 1), (1, 3), (4, 1), (1, 4), (2, 2), (1, 5), (5, 1),
                                      (6, 1), (2, 3), (1, 6), (3, 2))
+
+
+def choose_grid(width: int, height: int, tile_size: int, min_tiles: int, max_tiles: int) -> tuple[int, int]:
+    """The official choice of `weigh_grids`, as (cols, rows)."""
+    return candidate_grids(min_tiles, max_tiles)[weigh_grids(width, height, tile_size, min_tiles, max_tiles)[1]]
 
 
 def test_tie_rule_prefers_larger_grid_only_for_large_images():

@@ -200,7 +200,7 @@ def test_trimmed_caches_give_the_logits_of_a_fresh_run(tiny):
     ref1 = _feed(lm, make_cache(lm), [[0, 30, 31, 32, 33]])
     assert np.allclose(np.asarray(got[0]), np.asarray(ref0[0]), atol=1e-4)
     assert np.allclose(np.asarray(got[1]), np.asarray(ref1[0]), atol=1e-4)
-    assert isinstance(bcache[0], BatchKVCache) and bcache[0].lengths.tolist() == [8, 5]
+    assert isinstance(bcache[0], BatchKVCache) and bcache[0].offset.tolist() == [8, 5]
 
 
 def test_loop_ban_and_penalty_follow_their_rules():

@@ -93,11 +93,11 @@ def handoff(args) -> int | None:
     """Hand the request to the running instance; its exit status, or None when none runs (start normally)."""
     if args.screenshot or args.self_test:
         return None
-    from .instance import InstanceError, send
+    from .instance import send
 
     try:
         answer = send(_message(args))
-    except InstanceError as e:
+    except OSError as e:  # the socket folder (instance.InstanceError says why)
         print(f"dsocr-app: error: {e}", file=sys.stderr)
         return 1
     return None if answer is None else report(args, answer)
@@ -111,8 +111,7 @@ def start(app, window, args) -> bool:
     from .resident import Resident
 
     one_shot = args.capture and args.print_text
-    resident = Resident(app, window, stay=(args.tray or args.capture) and not one_shot)
-    window.resident = resident  # kept alive with the window
+    resident = Resident(app, window, stay=(args.tray or args.capture) and not one_shot)  # the window's child
     if not args.capture:
         if resident.stay and window.settings.model:
             link.ensure_model(window, lambda _message: None)  # keep the model warm (a failure shows a dialog)

@@ -33,7 +33,7 @@ class CaptureController(QObject):
     def __init__(self, window, parent: QObject | None = None):
         super().__init__(parent)
         self.window = window
-        self.settings = CaptureSettings(window.settings.q)
+        self.settings = CaptureSettings.of(window.settings)
         self.selector: RegionSelector | None = None
         self._done = None
         self._save: str | None = None
@@ -138,7 +138,8 @@ class CaptureController(QObject):
     def _on_run_finished(self, target, result) -> None:
         if target is not self._target or target is None:
             return
-        task, target.task = target.task, ""  # later re-runs follow the window's task
+        task = target.task
+        link.end_capture_task(self.window, target)  # later re-runs follow the window's task
         if result.stop_reason == "cancelled":  # cancelled in the window: no partial text on the clipboard
             self._fail("cancelled")
             return
@@ -153,7 +154,7 @@ class CaptureController(QObject):
 
     def _on_run_failed(self, target, message: str) -> None:
         if target is self._target and target is not None:
-            target.task = ""
+            link.end_capture_task(self.window, target)
             self._fail(message)
 
     def _finish(self, answer: dict) -> None:

@@ -111,11 +111,14 @@ def connect_runs(window, finished, failed) -> None:
 
 def queue_capture(window, image, name: str, task: str):
     """Add the captured image to the window's queue and run it with `task`; its queue Target."""
-    window.add_image(image, name)
-    target = window.queue.items[-1].targets[0]
-    target.task = task
+    target = window.intake.add_capture(image, name, task)
     window.runs.submit([target])
     return target
+
+
+def end_capture_task(window, target) -> None:
+    """Later runs of a capture's target follow the window's task."""
+    window.queue.set_task(target, "")
 
 
 def work_in_progress(window, capturing: bool = False) -> str:

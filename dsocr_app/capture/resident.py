@@ -106,6 +106,9 @@ class Resident(QObject):
         if request.action not in ("capture", "open", "show", "tray"):
             request.reply(ok=False, error=f"unknown request {request.action!r}")
             return
+        if request.action == "capture" and self.controller.busy:  # before its options change what runs
+            request.reply(ok=False, error="a capture is already running")
+            return
         options = m.get("options") or {}
         problem = link.apply_options(self.window, options) if isinstance(options, dict) else "bad options"
         if problem:

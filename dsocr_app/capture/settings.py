@@ -14,6 +14,11 @@ class CaptureSettings:
     def __init__(self, q):
         self.q = q
 
+    @classmethod
+    def of(cls, settings) -> CaptureSettings:
+        """The capture settings kept beside the app's `Settings`."""
+        return cls(settings.q)
+
     @property
     def task(self) -> str:
         return choice(self.q.value("capture/task"), eb.TASKS, DEFAULT_TASK)

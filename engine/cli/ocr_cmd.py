@@ -171,7 +171,13 @@ def run(args) -> int:
                          "add --out FOLDER")
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     check_options(args, items)
-    # every output path decided and checked, every input opened (headers only) before any model work
+    # every input opened (headers only), every output path decided and checked before any model work
+    for it in items:
+        if not it.error:
+            try:
+                it.check()
+            except ImageError as e:
+                it.error = str(e)
     targets, clashes = plan_outputs([it for it in items if not it.error], out, list(formats), args.overwrite)
     if clashes:  # two inputs, one file: nothing runs, so no input's result is half there
         for message in clashes:
@@ -185,23 +191,11 @@ def run(args) -> int:
     skipped = [t for t in targets if not t.runs]
     for t in skipped:
         report.note(f"skipped {t.item.label}: {_done_before(t)} (--overwrite redoes it)")
-    todo = []
-    for t in targets:
-        if not t.runs:
-            continue
-        try:
-            t.item.check()
-            todo.append(t)
-        except ImageError as e:
-            report.error(str(e))
-            failed.append(t.item)
-    lost = [t for t in targets if t.runs and t not in todo]
+    todo = [t for t in targets if t.runs]
     # a single input is decoded now (a damaged file fails before the model loads: exit 1, one line)
     images = {0: todo[0].item.load()} if len(items) == 1 and todo else {}
     sink = _Folder(out, formats, targets, len(todo)) if out else \
         _Stdout(formats[0], headers=len(items) > 1, live=sys.stdout.isatty())
-    for t in lost:
-        sink.lost(t)
     written = _run_targets(args, todo, images, sink, failed=failed) if todo else 0
     sink.close()
     if len(items) > 1 or skipped:

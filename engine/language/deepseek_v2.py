@@ -6,7 +6,9 @@ softmax gate, top-k experts without renormalisation, the weighted sum taken in f
 experts. Routed experts are stacked [E, out, in] and run with `mx.gather_mm` (`SwitchGLU`), never per expert.
 
 Public: `LanguageConfig`, `DeepseekV2LM`, `sanitize` (original names; other layouts are mapped to those by
-`weights/layouts.py`). Caches live in `kv_cache.py`.
+`weights/layouts.py`). Caches live in `kv_cache.py`. The few operations whose fastest form depends on the
+device (attention, SwiGLU's product, few-row products, the experts) are `runtime.ops`' (bound at load), and
+`ops.checkpoint` marks the cancel points between a prefill layer's halves.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..runtime import cancel, cpu_kernels
+from ..runtime import ops
 from .kv_cache import BatchKVCache, KVCache, make_batch_cache, make_cache
 
 
@@ -113,17 +115,7 @@ class SwitchLinear(nn.Module):
         return self.weight.shape[0]
 
     def __call__(self, x: mx.array, indices: mx.array, sorted_indices: bool = False) -> mx.array:
-        w = self["weight"]
-        if not sorted_indices:  # decode: few (token, expert) rows, numpy's gemv on a CPU
-            y = cpu_kernels.expert_linear(x, w, indices)
-            if y is not None:
-                return y
-        if w.dtype != mx.float32 and mx.default_device().type == mx.DeviceType.cpu:
-            # MLX's CPU gather_mm is float32-only: gather the experts' weights and multiply with float32
-            # accumulation (what the GPU kernel does for bf16/fp16), result in x's dtype
-            wt = mx.take(w, indices, axis=0).swapaxes(-1, -2).astype(mx.float32)
-            return mx.matmul(x.astype(mx.float32), wt).astype(x.dtype)
-        return mx.gather_mm(x, w.swapaxes(-1, -2), rhs_indices=indices, sorted_indices=sorted_indices)
+        return ops.gather_linear(x, self["weight"], indices, sorted_indices)
 
     def to_quantized(self, group_size: int = 64, bits: int = 4, mode: str = "affine"):
         return QuantizedSwitchLinear.from_switch_linear(self, group_size, bits, mode)
@@ -168,9 +160,9 @@ class SwitchGLU(nn.Module):
     sorted by expert and laid out in blocks of `block` rows that each belong to one expert, so every block is
     one small GEMM (`gather_mm` with sorted block indices). The number of blocks has a static bound
     (ceil(M / block) + min(E, M)), so no host sync is needed; unused rows are computed and never read.
-    On a CPU (numpy path) both are replaced by `cpu_kernels.expert_mlp`: each chosen expert's rows go through
-    its three matrices as whole products, one expert per thread-pool job (bf16 experts widened inside it), and
-    the shared experts (`shared`, an `MLP` over every row) are one more job of the same dispatch.
+    On a CPU `ops.expert_mlp` does both instead (`runtime.kernels.products.expert_mlp`): each chosen expert's
+    rows go through its three matrices as whole products, one expert per thread-pool job, and in a decode
+    step the shared experts (`shared`, an `MLP` over every row) are one more job of the same dispatch.
     """
 
     def __init__(self, input_dims: int, hidden_dims: int, num_experts: int):
@@ -182,8 +174,7 @@ class SwitchGLU(nn.Module):
 
     def _mlp(self, x, idx, sorted_indices):
         h = nn.silu(self.gate_proj(x, idx, sorted_indices)) * self.up_proj(x, idx, sorted_indices)
-        if sorted_indices:  # prefill: a cancel point between the experts' products
-            cancel.point(h)
+        ops.checkpoint(h)  # prefill: a cancel point between the experts' products
         return self.down_proj(h, idx, sorted_indices)
 
     def grouped_threshold(self) -> int:
@@ -191,17 +182,14 @@ class SwitchGLU(nn.Module):
 
     def __call__(self, x: mx.array, indices: mx.array, shared: "MLP | None" = None) -> tuple[mx.array, mx.array | None]:
         """x [..., D], indices [..., k] -> (expert outputs [..., k, D], `shared(x)` [..., D] or None), x's dtype."""
-        # CPU (numpy path): grouped by expert, one job per expert, for decode and prefill alike; in decode the
-        # shared experts are one more job (in prefill their products are big enough for MLX's threaded BLAS)
-        decode = x.size // x.shape[-1] <= cpu_kernels.MAX_ROWS
-        ys = cpu_kernels.expert_mlp(x, self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"],
-                                    indices, shared.weights() if shared is not None and decode else None)
-        y, beside = ys if ys is not None else (None, None)
-        if y is None and indices.size >= self.grouped_threshold():
+        fused = ops.expert_mlp(x, self, indices, shared)  # a CPU: every expert at once (None on a GPU)
+        if fused is not None:
+            return fused
+        if indices.size >= self.grouped_threshold():
             y = self._grouped(x, indices)
-        elif y is None:
+        else:
             y = self._mlp(mx.expand_dims(x, (-2, -3)), indices, False).squeeze(-2)  # [..., k, 1, D] -> [..., k, D]
-        return y, shared(x) if shared is not None and beside is None else beside
+        return y, shared(x) if shared is not None else None
 
     def _grouped(self, x: mx.array, indices: mx.array) -> mx.array:
         *lead, dims = x.shape
@@ -232,13 +220,12 @@ class SwitchGLU(nn.Module):
 # ---------------------------------------------------------------------------------------------------------
 
 class Linear(nn.Linear):
-    """`nn.Linear` whose few-row products (the decode step) run through numpy's gemv, or the compiled kernels
-    for a bfloat16 weight, on a CPU (`runtime.cpu_kernels.linear`); quantizes to `nn.QuantizedLinear` as usual.
-    A bfloat16 weight with float32 inputs computes in float32 on either path (MLX widens it for many rows)."""
+    """`nn.Linear` through `ops.linear` (on a CPU a decode step's few rows run at numpy's gemv speed, a bfloat16
+    weight read as stored); quantizes to `nn.QuantizedLinear` as usual. A bfloat16 weight with float32 inputs
+    computes in float32 on either route."""
 
     def __call__(self, x: mx.array) -> mx.array:
-        y = cpu_kernels.linear(x, self["weight"], self.get("bias"))
-        return super().__call__(x) if y is None else y
+        return ops.linear(x, self)
 
 
 class MLP(nn.Module):
@@ -255,10 +242,8 @@ class MLP(nn.Module):
         return self.gate_proj["weight"], self.up_proj["weight"], self.down_proj["weight"]
 
     def __call__(self, x: mx.array) -> mx.array:
-        both = cpu_kernels.linears(x, list(self.weights()[:2]))  # decode on a CPU: one dispatch for both
-        gate, up = both if both is not None else (self.gate_proj(x), self.up_proj(x))
-        h = cpu_kernels.silu_mul(gate, up) if x.size > x.shape[-1] else None  # prefill: numpy on a CPU
-        return self.down_proj(nn.silu(gate) * up if h is None else h)
+        gate, up = ops.linears(x, (self.gate_proj, self.up_proj))
+        return self.down_proj(ops.silu_mul(gate, up))
 
 
 class MoEGate(nn.Module):
@@ -324,9 +309,7 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array, mask=None, cache=None, offset=None) -> mx.array:
         b, length, _ = x.shape
-        projs = (self.q_proj, self.k_proj, self.v_proj)
-        qkv = cpu_kernels.linears(x, [p["weight"] for p in projs], [p.get("bias") for p in projs])  # decode, CPU
-        q, k, v = qkv if qkv is not None else (p(x) for p in projs)
+        q, k, v = ops.linears(x, (self.q_proj, self.k_proj, self.v_proj))
         q = q.reshape(b, length, self.n_heads, -1).transpose(0, 2, 1, 3)
         k = k.reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
         v = v.reshape(b, length, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
@@ -335,10 +318,7 @@ class Attention(nn.Module):
         q, k = self.rope(q, offset), self.rope(k, offset)
         if cache is not None:
             k, v = cache.update_and_fetch(k, v)
-        if length > 1:  # prefill: numpy's vectorised softmax on a CPU (MLX's CPU exp is scalar), fused on a GPU
-            out = cpu_kernels.attention(q, k, v, self.scale, mask)
-        else:  # decode: one query row, MLX's kernel is faster than a round trip through numpy
-            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        out = ops.attention(q, k, v, self.scale, mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(b, length, -1))
 
 
@@ -353,12 +333,9 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def __call__(self, x: mx.array, mask=None, cache=None, offset=None) -> mx.array:
-        prefill = x.shape[1] > 1  # cancel points before each half (decode steps are short and pipelined)
-        if prefill:
-            cancel.point(x)
+        ops.checkpoint(x)  # cancel points before each half of a prefill layer
         h = x + self.self_attn(self.input_layernorm(x), mask, cache, offset)
-        if prefill:
-            cancel.point(h)
+        ops.checkpoint(h)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 

@@ -9,11 +9,11 @@ in the same step), and every attempt is recorded in `GenerationStats.attempts`. 
 checked between prefill chunks and before every decode step, so a cancel takes effect within one step, in
 any attempt. Each step's forward pass is dispatched
 (`mx.async_eval`) before the previous token is handed to the caller, so that on a GPU detokenizing and
-painting overlap it (on a CPU the numpy kernels of `runtime.cpu_kernels` compute it on the spot).
+painting overlap it (on a CPU the numpy kernels of `runtime.kernels` compute it on the spot).
 
 The decode step is not wrapped in `mx.compile`. Measured on the CPU (`bench/run.py`, key
 `decode_compiled_mlp_tok_s`): compiling the MLP / MoE blocks gains ~10% over MLX's own kernels, while the numpy
-matrix-vector path of `runtime.cpu_kernels` (which a compiled graph cannot contain) is ~1.9x faster; the
+matrix-vector path of `runtime.kernels.products` (which a compiled graph cannot contain) is ~1.9x faster; the
 step is bound by reading weights, which compilation does not change.
 """
 

@@ -62,9 +62,6 @@ class KVCache:
             return []
         return [self.keys[..., :self.offset, :], self.values[..., :self.offset, :]]
 
-    def size(self) -> int:
-        return self.offset
-
     def trim(self, n: int) -> None:
         """Forget the last `n` positions (the buffers keep them until they are overwritten)."""
         if not 0 <= n <= self.offset:
@@ -136,18 +133,10 @@ class BatchKVCache:
         self.offset = self.offset - shift
 
     @property
-    def lengths(self) -> mx.array:
-        """Tokens stored per sequence (padding excluded)."""
-        return self.offset
-
-    @property
     def state(self) -> list[mx.array]:
         if self.keys is None:
             return [self.offset]
         return [self.keys[..., :self._idx, :], self.values[..., :self._idx, :], self.offset]
-
-    def size(self) -> int:
-        return self._idx
 
 
 def make_cache(model) -> list[KVCache]:

@@ -14,8 +14,11 @@ text line per line of text, scaled horizontally (`Tz`) to the line's share of th
 model wrote as one line is wrapped into as many lines as its box probably holds (estimated from the box's
 shape and the amount of text), so selection follows the printed lines. Tables (one line per row, cells
 separated by spaces) and equations (their LaTeX source) stay plain text in reading order; image regions get
-no text. Results without grounding, and results whose text was edited after the run (the boxes then no
-longer match it), put their text over the whole page in reading order, long lines wrapped to the page.
+no text. A stretched line stretches its other characters only, its spaces stay half an em wide
+(`line_scale`): extractors that read by layout (`pdftotext`'s default mode) then read each table row as one
+line, in order, instead of taking wide spaces for column gaps and mixing the rows. Results without
+grounding, and results whose text was edited after the run (the boxes then no longer match it), put their
+text over the whole page in reading order, long lines wrapped to the page.
 
 Images are embedded without re-encoding where the input allows: a JPEG file's own bytes (DCTDecode, placed
 through its EXIF orientation), a scanned PDF page's own JPEG; anything else losslessly (Flate with PNG
@@ -40,7 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..preprocess.source import PageSource, page_source
-from .export import ExportError, atomic_write
+from .files import ExportError, atomic_write
 from .markdown import clean_markdown, plain_text
 
 FONT_FILE = Path(__file__).with_name("glyphless.ttf")
@@ -83,10 +86,10 @@ def line_scale(text: str, width: float, size: float) -> tuple[float, float]:
     """(horizontal scale in %, space kern) that make `text` at font `size` exactly `width` points wide.
 
     Only the other characters are stretched: a space stays at most half an em wide, as in unstretched text.
-    Extractors that read by layout (`pdftotext`'s default mode, pdfminer) take a gap much wider than the font
-    size for a column gap; a stretched space (a table row or a short equation across a wide box, often 3-10x)
-    made every word of a row its own column, and rows were read mixed column by column. Narrow spaces keep
-    each line one line of words, read in order (`tests/test_searchable_pdf.py` checks with both)."""
+    `pdftotext` (default mode) takes a gap much wider than the font size for a column gap; stretched spaces
+    (a table row or a short equation across a wide box: 2-3x and more) split a row into pieces that it read
+    mixed with the next rows' pieces. Narrow spaces keep each line one line of words, read in order
+    (`tests/test_searchable_pdf_tables.py` checks it with pdftotext and pdfminer)."""
     units, spaces = _units(text), text.count(" ")
     half = HALF_EM / 1000 * size  # a narrow character (and a space) at 100%
     th = width / max(units * half, 1e-9)

@@ -51,12 +51,6 @@ def weigh_grids(
     return tuple(errors), best, won_by
 
 
-def choose_grid(width: int, height: int, tile_size: int, min_tiles: int, max_tiles: int) -> tuple[int, int]:
-    """The official choice: returns (cols, rows)."""
-    _, best, _ = weigh_grids(width, height, tile_size, min_tiles, max_tiles)
-    return candidate_grids(min_tiles, max_tiles)[best]
-
-
 def parse_grid(text: str) -> tuple[int, int]:
     """'3x2' (also '3X2', '3×2', '3,2') -> (3, 2): columns x rows. Raises a clear ValueError."""
     parts = str(text).strip().lower().replace("\u00d7", "x").replace(",", "x").split("x")

@@ -9,9 +9,10 @@ Where it looks, in this order (`candidates()`): the system OpenBLAS (Debian/Ubun
 Arch), the system MKL (`libmkl-rt`), then the MKL that `pip install` brings into the environment on Linux
 x86-64 (the `mkl` wheel puts `libmkl_rt.so.N` in `<prefix>/lib`: the virtual environment's, the base
 Python's, or the user base for `pip install --user`). A system OpenBLAS goes first because someone installed
-it on purpose and because it measured faster where measured (docs/benchmarks.md, "Which BLAS": on an AMD EPYC
-MKL runs its generic kernels, on AMD CPUs it does not use AVX2), and the engine tunes it (core type, thread
-timeout); the pip MKL makes sure that a plain `pip install` never leaves MLX on the reference BLAS.
+it on purpose, because it measured faster on large products where measured (docs/benchmarks.md, "Which
+BLAS": 1.3x MKL's on an AMD EPYC, where MKL loads its default kernels rather than its AVX2 ones), and because
+the engine tunes it (core type, thread timeout); the pip MKL makes sure that a plain `pip install` never
+leaves MLX on the reference BLAS.
 
 OpenBLAS picks its kernels from the CPU model at load time, and releases older than the CPU do not know it:
 OpenBLAS 0.3.21 (Debian 12) takes a Xeon "Emerald Rapids" for a generic "Prescott" and runs SSE3 kernels at
@@ -21,7 +22,7 @@ present, Haswell ones with AVX2 + FMA) for the load only; the environment is res
 `OPENBLAS_THREAD_TIMEOUT` (idle workers sleep after ~1000 cycles instead of spinning for ~0.1 s).
 `blas_library()` reports the core in use and the thread count (OpenBLAS's default: one per core).
 
-numpy brings its own OpenBLAS (used by the numpy kernels of `cpu_kernels`), loaded when numpy is first
+numpy brings its own OpenBLAS (used by the numpy kernels of `runtime.kernels`), loaded when numpy is first
 imported, usually before this module could set its environment. Its idle threads spin for ~0.1 s after each
 call; on a machine where other programs keep the cores busy that spinning takes the time slices the working
 thread needs (decode beside one busy process fell to 0.42 of its idle speed, 0.63 of a fair share).

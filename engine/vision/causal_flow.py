@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..runtime import cancel, cpu_kernels
-from ..runtime.cpu_kernels import attention
+from ..runtime import ops
+from ..weights.config import QWEN2_DEFAULTS
 
 # SAM downsamples a view by 16 (patches) * 4 (neck + net_2/net_3 strides): an S-pixel view gives (S/64)^2 tokens
 _VIEW_TO_GRID = 64
@@ -22,10 +22,10 @@ _VIEW_TO_GRID = 64
 @dataclass
 class CausalFlowConfig:
     dim: int
-    layers: int = 24
-    heads: int = 14
-    kv_heads: int = 2
-    intermediate_size: int = 4864
+    layers: int = QWEN2_DEFAULTS["layers"]
+    heads: int = QWEN2_DEFAULTS["heads"]
+    kv_heads: int = QWEN2_DEFAULTS["kv_heads"]
+    intermediate_size: int = QWEN2_DEFAULTS["intermediate_size"]
     rms_norm_eps: float = 1e-6
     rope_theta: float = 1e6
     query_views: tuple[int, ...] = (768, 1024)  # one learned query bank `query_<view>` per view size
@@ -70,7 +70,7 @@ class Attention(nn.Module):
         # positions 0..L-1, rotate_half (NeoX) over the whole head
         q = mx.fast.rope(q, self.head_dim, traditional=False, base=self.rope_theta, scale=1.0, offset=0)
         k = mx.fast.rope(k, self.head_dim, traditional=False, base=self.rope_theta, scale=1.0, offset=0)
-        o = attention(q, k, v, self.scale, mask)
+        o = ops.attention(q, k, v, self.scale, mask)
         return self.o_proj(o.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 
@@ -83,8 +83,7 @@ class MLP(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         g, u = self.gate_proj(x), self.up_proj(x)
-        h = cpu_kernels.silu_mul(g, u)  # numpy on a CPU, where MLX's sigmoid is scalar
-        return self.down_proj(nn.silu(g) * u if h is None else h)
+        return self.down_proj(ops.silu_mul(g, u))  # silu(g) * u
 
 
 class DecoderLayer(nn.Module):
@@ -96,9 +95,9 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(cfg.dim, eps=cfg.rms_norm_eps)
 
     def __call__(self, x: mx.array, mask: mx.array) -> mx.array:
-        cancel.point(x)
+        ops.checkpoint(x)
         h = x + self.self_attn(self.input_layernorm(x), mask)
-        cancel.point(h)
+        ops.checkpoint(h)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..runtime import cancel, cpu_kernels
-from ..runtime.cpu_kernels import attention, split_qkv
+from ..runtime import ops
 from .interpolate import resize_bicubic_aa
 from .norm import LayerNorm
 
@@ -90,15 +89,9 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         B, L, C = x.shape
-        q, k, v = split_qkv(self.qkv_proj(x), self.heads)  # [q|k|v], head-major
-        o = attention(q, k, v, self.scale)
+        q, k, v = ops.split_qkv(self.qkv_proj(x), self.heads)  # [q|k|v], head-major
+        o = ops.attention(q, k, v, self.scale)
         return self.out_proj(o.transpose(0, 2, 1, 3).reshape(B, L, C))
-
-
-def quick_gelu(x: mx.array) -> mx.array:
-    """x * sigmoid(1.702 x) (numpy on a CPU, where MLX's sigmoid is scalar)."""
-    y = cpu_kernels.quick_gelu(x)
-    return x * mx.sigmoid(1.702 * x) if y is None else y
 
 
 class FeedForward(nn.Module):
@@ -108,7 +101,7 @@ class FeedForward(nn.Module):
         self.fc2 = nn.Linear(cfg.ffn_size, cfg.width, bias=True)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.fc2(quick_gelu(self.fc1(x)))
+        return self.fc2(ops.quick_gelu(self.fc1(x)))  # x * sigmoid(1.702 x)
 
 
 class TransformerBlock(nn.Module):
@@ -120,9 +113,9 @@ class TransformerBlock(nn.Module):
         self.layer_norm2 = LayerNorm(cfg.width, eps=cfg.layer_norm_eps)
 
     def __call__(self, x: mx.array) -> mx.array:
-        cancel.point(x)
+        ops.checkpoint(x)
         h = x + self.self_attn(self.layer_norm1(x))
-        cancel.point(h)
+        ops.checkpoint(h)
         return h + self.mlp(self.layer_norm2(h))
 
 

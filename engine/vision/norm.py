@@ -1,17 +1,16 @@
-"""LayerNorm for the vision encoders (SAM, CLIP): MLX's module, whose CPU path runs on the numpy pool."""
+"""LayerNorm for the vision encoders (SAM, CLIP): MLX's module, computed by `runtime.ops.layer_norm`."""
 
 from __future__ import annotations
 
 import mlx.core as mx
 import mlx.nn as nn
 
-from ..runtime import cpu_kernels
+from ..runtime import ops
 
 
 class LayerNorm(nn.LayerNorm):
-    """`nn.LayerNorm` (same parameters and names); on a CPU computed by `cpu_kernels.layer_norm` (two threads
-    instead of MLX's one), elsewhere by MLX."""
+    """`nn.LayerNorm` (same parameters and names) through `ops.layer_norm` (on a CPU: the numpy pool's two
+    threads instead of MLX's one)."""
 
     def __call__(self, x: mx.array) -> mx.array:
-        y = cpu_kernels.layer_norm(x, self.weight, self.bias, self.eps) if "weight" in self else None
-        return super().__call__(x) if y is None else y
+        return ops.layer_norm(x, self.get("weight"), self.get("bias"), self.eps)

@@ -5,7 +5,7 @@ from the 64x64 table when S != 1024) -> ViT blocks (14x14 windows with unmasked 
 attention), each with decomposed relative-position bias -> neck (1x1 conv, LayerNorm2d, 3x3 conv, LayerNorm2d)
 -> net_2 / net_3 (3x3 stride-2 convs) -> tokens [B, (S/64)^2, C_out], row-major.
 
-The relative-position bias rel_h[q, ky] + rel_w[q, kx] goes to `runtime.cpu_kernels.attention` as its two
+The relative-position bias rel_h[q, ky] + rel_w[q, kx] goes to `runtime.ops.attention` as its two
 factors, so no [L, L] bias tensor is ever built (MLX folds it into the product; the CPU path adds it per chunk).
 
 The MLP's exact GELU uses a rational erf approximation (the one in Eigen/XLA), computed in float32: its error
@@ -16,14 +16,13 @@ faster again in numpy, which the CPU path uses).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..runtime import cancel, cpu_kernels
-from ..runtime.cpu_kernels import ERF_P, ERF_Q, attention, split_qkv
+from ..runtime import ops
 from .interpolate import resize_bicubic_aa, resize_rel_pos
 from .norm import LayerNorm
 
@@ -84,38 +83,16 @@ class Attention(nn.Module):
         N, h, w, C = x.shape
         L, nh = h * w, self.heads
         qkv = self.qkv(x)
-        cancel.point(qkv)  # the projection of a page's tile batch alone takes ~0.15 s on a CPU
-        q, k, v = split_qkv(qkv.reshape(N, L, -1), nh)  # [N, nh, L, hd], views of qkv
+        ops.checkpoint(qkv)  # the projection of a page's tile batch alone takes ~0.15 s on a CPU
+        q, k, v = ops.split_qkv(qkv.reshape(N, L, -1), nh)  # [N, nh, L, hd], views of qkv
         hd = q.shape[-1]
         rh = get_rel_pos(h, h, self.rel_pos_h)  # [h, kh, hd]
         rw = get_rel_pos(w, w, self.rel_pos_w)  # [w, kw, hd]
         qg = q.reshape(N, nh, h, w, hd)
         rel_h = qg @ rh.swapaxes(1, 2)  # [N, nh, h, w, kh]: sum_c q[y, x, c] Rh[y, ky, c]  (unscaled q)
         rel_w = (qg.swapaxes(2, 3) @ rw.swapaxes(1, 2)).swapaxes(2, 3)  # [N, nh, h, w, kw]
-        o = attention(q, k, v, self.scale, rel_pos=(rel_h.reshape(N, nh, L, h), rel_w.reshape(N, nh, L, w)))
+        o = ops.attention(q, k, v, self.scale, rel_pos=(rel_h.reshape(N, nh, L, h), rel_w.reshape(N, nh, L, w)))
         return self.proj(o.transpose(0, 2, 1, 3).reshape(N, h, w, C))
-
-
-@partial(mx.compile, shapeless=True)
-def _gelu_erf_mlx(x: mx.array) -> mx.array:
-    xf = x.astype(mx.float32)
-    z = mx.clip(xf * 0.7071067811865476, -4.0, 4.0)
-    z2 = z * z
-    p = ERF_P[0]
-    for c in ERF_P[1:]:
-        p = p * z2 + c
-    d = ERF_Q[0]
-    for c in ERF_Q[1:]:
-        d = d * z2 + c
-    return (xf * (1.0 + z * p / d) * 0.5).astype(x.dtype)
-
-
-def gelu_erf(x: mx.array) -> mx.array:
-    """Exact (erf) GELU, x * (1 + erf(x / sqrt 2)) / 2, computed in float32 and cast back to x.dtype.
-
-    On a CPU the same float32 formula runs in numpy (`runtime.cpu_kernels.gelu_erf`), ~3x faster."""
-    y = cpu_kernels.gelu_erf(x)
-    return _gelu_erf_mlx(x) if y is None else y
 
 
 class MLPBlock(nn.Module):
@@ -125,7 +102,7 @@ class MLPBlock(nn.Module):
         self.lin2 = nn.Linear(hidden, dim)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.lin2(gelu_erf(self.lin1(x)))  # exact (erf) GELU, as nn.GELU()
+        return self.lin2(ops.gelu_erf(self.lin1(x)))  # exact (erf) GELU, as nn.GELU()
 
 
 def window_partition(x: mx.array, ws: int) -> tuple[mx.array, tuple[int, int]]:
@@ -162,7 +139,7 @@ class Block(nn.Module):
         self.mlp = MLPBlock(cfg.width, int(cfg.width * cfg.mlp_ratio))
 
     def __call__(self, x: mx.array) -> mx.array:
-        cancel.point(x)
+        ops.checkpoint(x)
         shortcut = x
         x = self.norm1(x)
         if self.window_size > 0:  # padded tokens are zeros after norm1 and are NOT masked (reference behaviour)
@@ -172,7 +149,7 @@ class Block(nn.Module):
         else:
             x = self.attn(x)
         x = shortcut + x
-        cancel.point(x)
+        ops.checkpoint(x)
         return x + self.mlp(self.norm2(x))
 
 

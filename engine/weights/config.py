@@ -17,6 +17,8 @@ from .errors import CheckpointError
 V1_ARCHS = {"DeepseekOCRForCausalLM"}
 V2_ARCHS = {"DeepseekOCR2ForCausalLM", "DeepseekOcr2ForConditionalGeneration"}
 # Official constants of the v2 encoder, used when the real config.json gives only `dim`.
+# the official sizes of DeepSeek-OCR-2's Qwen2-0.5B encoder, for the keys a config.json leaves out (the one place
+# they are written: `vision.causal_flow.CausalFlowConfig` takes its defaults from here)
 QWEN2_DEFAULTS = {"layers": 24, "heads": 14, "kv_heads": 2, "intermediate_size": 4864}
 
 

@@ -11,7 +11,7 @@ from engine.outputs.export import to_json
 
 from dsocr_app import engine_bridge as eb
 from dsocr_app import exporting
-from dsocr_app.actions import ACTIONS, MENUS, TOOLBAR, resolve
+from dsocr_app.actions import ACTIONS, MENUS, TOOLBAR, bind_actions, build_actions
 from dsocr_app.plan_options import PlanOptions, PlanOptionsBar
 from dsocr_app.run_queue import CANCELLED, RunQueue
 from dsocr_app.settings_dialog import SECTIONS, SettingsDialog
@@ -119,8 +119,29 @@ def test_actions_table_is_complete(window):
     listed = [n for items in MENUS.values() for n in items if n] + [
         n for e in TOOLBAR if e for n in (e if isinstance(e, tuple) else (e,))]
     assert set(listed) <= names
-    for a in ACTIONS:
-        assert callable(resolve(window, a.slot)), a.slot
+    # the window binds every action to a callable (`bind_actions` refuses a missing one or a name)
+    window.acts["run"].setEnabled(True)  # disabled with an empty queue; bound all the same
+    window.acts["run"].trigger()  # bound to the run command: with an empty queue it says so
+    assert window.last_error == "Nothing to run: add an image first"
+
+
+def test_actions_are_bound_to_callables_not_names(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    calls = []
+    slots = {a.name: (lambda *args, name=a.name: calls.append((name, args))) for a in ACTIONS}
+    with pytest.raises(ValueError, match="without a callable: \\['about'\\]"):
+        bind_actions(build_actions(host), {k: v for k, v in slots.items() if k != "about"})
+    with pytest.raises(TypeError, match="not callable"):
+        bind_actions(build_actions(host), {**slots, "about": "about"})  # a name is not a binding
+    acts = build_actions(host)
+    bind_actions(acts, slots)
+    acts["copy_tsv"].trigger()
+    acts["export_pdf"].trigger()
+    acts["tiles"].toggle()
+    assert calls == [("copy_tsv", ("tsv",)), ("export_pdf", (("pdf",),)), ("tiles", (False,))]
 
 
 def test_menus_come_from_the_table(window):

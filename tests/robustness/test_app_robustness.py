@@ -71,7 +71,8 @@ def item_message(window, row) -> str:
     assert item.state == State.FAILED, (item.name, item.state)
     tip = window.queue.data(window.queue.index(row), Qt.ItemDataRole.ToolTipRole)
     message = item.error or item.targets[0].error
-    assert message and message in tip  # shown on the item (tooltip), not only in a passing status message
+    path, _, reason = message.partition(": ")
+    assert message and reason in tip and path in tip  # shown whole on the item (tooltip), not only in passing
     return message
 
 

@@ -4,6 +4,7 @@ reaches the user unless --debug asks for it."""
 
 import builtins
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,11 +87,19 @@ def test_batch_with_every_bad_input_still_writes_the_good_ones(corpus, good_png,
     (mixed / "broken.pdf").write_bytes(b"%PDF-1.7\nnot really")
     (mixed / "readme.txt").write_text("ignored: not an image suffix")
     out = tmp_path / "out"
-    bad = [p for p, _ in corpus.values()]
+    unique = tmp_path / "bad"  # one name each: inputs that would write one output file stop the whole command
+    unique.mkdir()
+    bad = []
+    for p, _ in corpus.values():
+        if p.is_file() and not p.is_symlink():
+            bad.append(unique / f"{p.stem}-{p.suffix.lstrip('.')}{p.suffix}")
+            shutil.copy2(p, bad[-1])
+        else:  # a folder, a link, a missing path: as it is
+            bad.append(p)
     rc = main(["ocr", str(good_png), str(mixed), *map(str, bad), "--model", str(tiny_v1_dir), "--mode", "tiny",
                "--max-tokens", "2", "--out", str(out), "--batch", "2"])
     err = capsys.readouterr().err
-    assert rc == 1
+    assert rc == 1, err
     assert sorted(p.name for p in out.iterdir()) == ["first.md", "good.md", "second.md", "two-p001.md",
                                                      "two-p002.md"]
     assert "Traceback" not in err

@@ -99,7 +99,7 @@ def test_cli_prints_one_line_and_writes_nothing(damaged, case, good_png, tmp_pat
     assert captured.out == ""
     assert captured.err.startswith("dsocr: error: ") and words in captured.err
     assert_clear(captured.err, folder)
-    assert not any(out.iterdir())  # checked writable, nothing written
+    assert not out.exists()  # checked writable, nothing written: not even the folder
 
 
 def test_model_path_that_is_a_file_or_nothing(tmp_path):

@@ -1,7 +1,6 @@
 """The options of `dsocr-app` and a running instance: bad ones exit 2 with one line before anything is handed
 over; the ones handed over reach the instance, and its refusal is printed by the calling process."""
 
-import json
 import os
 import subprocess
 import sys

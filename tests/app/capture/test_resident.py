@@ -60,7 +60,8 @@ def test_options_handed_over_apply_to_what_is_opened(resident, window, qtbot, pa
     o = window.options()
     assert (o.version, o.mode, o.max_tiles, window.max_tokens) == ("v1", "gundam-m", 6, 7)
     assert [i.name for i in window.queue.items] == ["page.png"]
-    assert (window.current_plan.version, window.current_plan.mode) == ("v1", "gundam-m")  # the opened page is planned with them
+    plan = window.current_plan  # the opened page is planned with them
+    assert (plan.version, plan.mode) == ("v1", "gundam-m")
     status = ask(resident, qtbot, {"action": "status"})
     assert status["plan"] == {"version": "v1", "mode": "gundam-m", "min_tiles": o.min_tiles, "max_tiles": 6,
                               "max_tokens": 7}
@@ -92,3 +93,16 @@ def test_a_handed_model_is_loaded_before_the_answer(resident, window, qtbot, tin
 def test_unknown_request_is_refused(resident, qtbot):
     got = ask(resident, qtbot, {"action": "explode"})
     assert got == {"ok": False, "error": "unknown request 'explode'"}
+
+
+def test_a_sample_is_handed_over_too(resident, window, qtbot):
+    got = ask(resident, qtbot, {"action": "open", "files": [], "sample": True, "options": {"mode": "base"}})
+    assert got["ok"] and [i.name for i in window.queue.items] == ["Sample page"]
+    assert window.current_plan.mode == "base"
+
+
+def test_a_capture_while_one_runs_changes_nothing(resident, window, qtbot, monkeypatch):
+    monkeypatch.setattr(type(resident.controller), "busy", property(lambda self: True))
+    before = window.options()
+    got = ask(resident, qtbot, {"action": "capture", "region": [0, 0, 10, 10], "options": {"mode": "tiny"}})
+    assert got == {"ok": False, "error": "a capture is already running"} and window.options() == before
