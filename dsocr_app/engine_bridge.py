@@ -1,13 +1,11 @@
 """The app's one door to the engine: every engine name the app uses, taken from `import engine`.
 
 Other modules call the engine only through the names here, so an engine change is met in one place. The
-few adaptations the app needs (an "all pages" range, one PDF page at a time, the clipboard forms by name)
+few adaptations the app needs (an "all pages" range, the clipboard forms by name)
 live here too.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import engine
 
@@ -21,11 +19,13 @@ DEFAULT_MODE = engine.get_mode("v2").name  # the mode planned when none is named
 VERSIONS = tuple(MODES)
 HUB_MODELS: dict[str, str] = dict(engine.DEFAULT_REPOS)
 TASKS = tuple(engine.TASKS)
+task_prompt = engine.task_prompt  # the prompt of a task; an unknown one is the engine's ValueError
 
 plan = engine.plan
 get_mode = engine.get_mode
 check_tile_limits = engine.check_tile_limits
 expand_inputs = engine.expand_inputs
+InputItem = engine.InputItem  # one file or PDF page: its output stem and its loading, as the command line's
 IMAGE_SUFFIXES = engine.IMAGE_SUFFIXES
 grid_reason = engine.grid_reason  # the tiling inspector's notes on a plan
 scale_note = engine.scale_note
@@ -33,6 +33,7 @@ small_text_warning = engine.small_text_warning
 small_text_rule = engine.small_text_rule
 open_image = engine.open_image
 atomic_write = engine.atomic_write
+unique_path = engine.unique_path  # `name (2).ext`, ...: a free name beside existing files
 output_stem = engine.output_stem
 export_result = engine.export_result
 SearchablePdf = engine.SearchablePdf
@@ -58,7 +59,6 @@ renderable_markdown = engine.renderable_markdown  # HTML tables a viewer can dra
 Region = engine.Region
 load_model = engine.load
 stream = engine.stream  # (model, image, RunOptions, cancel=Event): TextDelta events, then one Result
-is_repo_id = engine.is_repo_id
 pending_download_size = engine.pending_download_size  # bytes a first load would download, None if nothing
 
 
@@ -87,10 +87,3 @@ def parse_page_ranges(text: str, count: int) -> list[int]:
     """'1-3,5' -> [0, 1, 2, 4] (0-based); '' or 'all' -> every page. A bad range raises ValueError."""
     text = (text or "").strip()
     return [int(p) for p in engine.parse_page_ranges(None if text.lower() in ("", "all") else text, count)]
-
-
-def render_pdf_page(path, page: int, dpi: int = DEFAULT_DPI):
-    """One page (0-based) of a PDF as an RGB PIL image (raises ImageError)."""
-    for _index, image in engine.render_pdf_pages(path, [page], dpi):
-        return image
-    raise ImageError(f"{Path(path)}: page {page + 1} could not be rendered")

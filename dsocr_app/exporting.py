@@ -11,6 +11,7 @@ replaced only when the user confirmed it; batch exports pick a new name instead.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +116,10 @@ def write_target(path: str | Path, fmt: str, item, target, overwrite: bool = Fal
 
 
 def free_stem(folder: Path, stem: str, formats) -> str:
-    """`stem`, or `stem (2)`, `stem (3)`, ...: the first for which none of the formats' files exists."""
-    candidate, k = stem, 2
-    while any((folder / f"{candidate}.{fmt}").exists() for fmt in formats):
-        candidate = f"{stem} ({k})"
-        k += 1
-    return candidate
+    """`stem`, or the next name the engine picks (`stem (2)`, `stem (3)`, ...: `engine.unique_path`) until none
+    of the formats' files exists."""
+    while True:
+        taken = next((fmt for fmt in formats if os.path.lexists(folder / f"{stem}.{fmt}")), None)
+        if taken is None:
+            return stem
+        stem = eb.unique_path(folder / f"{stem}.{taken}").name[: -len(taken) - 1]

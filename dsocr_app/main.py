@@ -170,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         qt_messages.install()  # Qt's harmless chatter dropped, real warnings said once
     app = QApplication.instance() or DsocrApplication(sys.argv[:1])
     window = MainWindow(settings)
-    window.quiet = bool(args.screenshot)
+    window.set_quiet(bool(args.screenshot))
     try:
         window.set_plan_options(version=options.version, mode=options.mode, min_tiles=options.min_tiles,
                                 max_tiles=options.max_tiles)
         if args.max_tokens:
-            window.max_tokens = args.max_tokens
+            window.set_max_tokens(args.max_tokens)
         if isinstance(app, DsocrApplication):
             app.connect_file_open(window.open_file)
         if args.sample:

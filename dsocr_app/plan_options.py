@@ -34,14 +34,12 @@ class PlanOptions:
     task: str = "markdown"
 
     def checked(self) -> PlanOptions:
-        """This value if valid, else ValueError with the command line's message (unknown mode, bad limits)."""
-        if self.version not in eb.VERSIONS:
-            raise ValueError(f"unknown model version {self.version!r}: use v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2)")
-        eb.get_mode(self.version, self.mode)
-        eb.check_tile_limits(self.version, self.min_tiles, self.max_tiles)
-        if self.task not in eb.TASKS:
-            raise ValueError(f"unknown task {self.task!r}: choose one of {', '.join(eb.TASKS)}")
-        return self
+        """This value (version and mode as the engine names them) if valid, else ValueError with the engine's
+        message, as the command line gives it (unknown version, mode or task, bad limits)."""
+        mode = eb.get_mode(self.version, self.mode)
+        eb.check_tile_limits(mode.version, self.min_tiles, self.max_tiles)
+        eb.task_prompt(self.task)
+        return dataclasses.replace(self, version=mode.version, mode=mode.name)
 
     def normalized(self, keep: str = "max_tiles", tiles_for: Callable[[str], tuple[int, int]] | None = None) \
             -> PlanOptions:

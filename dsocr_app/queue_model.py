@@ -78,11 +78,14 @@ class QueueItem:
                 self.name = self.source.name
 
     @property
+    def input(self) -> eb.InputItem | None:
+        """The engine's view of a file or PDF page (its naming and loading); None for pasted pixels."""
+        return eb.InputItem(self.source, self.page, self.dpi) if self.source is not None else None
+
+    @property
     def stem(self) -> str:
-        """The file-name stem for exports (as the command line names them)."""
-        if self.source is None:
-            return "pasted"
-        return eb.output_stem(self.source, None if self.page is None else self.page + 1)
+        """The file-name stem for exports (the engine's, as the command line names them)."""
+        return self.input.stem if self.source is not None else "pasted"
 
     @property
     def state(self) -> State:
@@ -109,11 +112,7 @@ class QueueItem:
 
     def read_image(self) -> Image.Image:
         """Decode the image (raises engine.ImageError)."""
-        if self.pixels is not None:
-            return self.pixels
-        if self.page is not None:
-            return eb.render_pdf_page(self.source, self.page, self.dpi)
-        return eb.open_image(self.source)
+        return self.pixels if self.pixels is not None else self.input.load()
 
 
 _STATE_ICON = {
@@ -222,6 +221,11 @@ class QueueModel(QAbstractListModel):
                 if t is target:
                     return r, k
         return None
+
+    def item_of(self, target: Target) -> QueueItem | None:
+        """The item a target belongs to, None if it is no longer in the queue."""
+        where = self.locate(target)
+        return self.items[where[0]] if where is not None else None
 
     def remove(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)

@@ -65,9 +65,6 @@ class RunQueue(QObject):
         """Waiting or running."""
         return any(k is key for k in self.pending) or (self.running is not None and self.running.key is key)
 
-    def running_key(self):
-        return self.running.key if self.running is not None else None
-
     # ---- model ---------------------------------------------------------------------------------------------
 
     def load(self, source: str, options: dict | None = None) -> None:

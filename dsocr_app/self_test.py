@@ -145,7 +145,7 @@ def _window(state: dict) -> str:
 
     app = QApplication.instance() or DsocrApplication(sys.argv[:1])
     window = MainWindow(Settings(QSettings(str(Path(state["tmp"]) / "settings.ini"), QSettings.Format.IniFormat)))
-    window.quiet = True
+    window.set_quiet(True)
     window.add_image(document_page(), "Self-test page")
     window.resize(1024, 700)
     window.show()

@@ -266,8 +266,16 @@ class MainWindow(QMainWindow):
         return self.runs.wait_idle(timeout_s)
 
     def settings_dialog(self) -> None:
-        if SettingsDialog(self.settings, self).exec() == SettingsDialog.DialogCode.Accepted:
-            self.max_tokens = self.settings.max_tokens
+        dialog = SettingsDialog(self.settings, self)
+        dialog.accepted.connect(self._settings_saved)
+        dialog.exec()
+
+    def _settings_saved(self) -> None:
+        self.set_max_tokens(self.settings.max_tokens)  # the saved token limit replaces a --max-tokens
+
+    def set_max_tokens(self, max_tokens: int) -> None:
+        """The token limit of the next runs, for this session (--max-tokens; not saved)."""
+        self.max_tokens = int(max_tokens)
 
     def report(self, message: str, title: str = "DSOCR", dialog: bool = False) -> None:
         """Show a message in the status bar (and in a non-blocking box when `dialog`, unless scripted)."""
@@ -280,6 +288,9 @@ class MainWindow(QMainWindow):
 
     @quiet.setter
     def quiet(self, quiet: bool) -> None:
+        self.messages.set_quiet(quiet)
+
+    def set_quiet(self, quiet: bool) -> None:
         self.messages.set_quiet(quiet)
 
     @property

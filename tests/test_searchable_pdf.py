@@ -327,16 +327,19 @@ def test_cli_format_md_pdf_writes_one_pdf_per_input(tmp_path, model_dir, capsys)
     err = capsys.readouterr().err
     assert err.count("skipped") == 5 and f"{out / 'report.pdf'} exists" in err
     assert (out / "report.pdf").read_bytes() == before
-    # a page's markdown there: the whole input is skipped (its PDF needs every page)
+    # missing outputs are redone one file at a time: page 3's markdown is kept, the PDF made whole again
+    page3 = (out / "report-p003.md").read_bytes()
     for name in ("report.pdf", "report-p001.md", "report-p002.md"):
         (out / name).unlink()
     assert main(args) == 0
     err = capsys.readouterr().err
-    assert not (out / "report.pdf").exists() and not (out / "report-p001.md").exists()
-    assert f"report.pdf page 1: {out / 'report-p003.md'} exists" in err
-    # the input itself is never a target, even with --overwrite; a PDF needs --out
+    assert (out / "report-p001.md").exists() and (out / "report-p003.md").read_bytes() == page3
+    assert len(pypdf.PdfReader(out / "report.pdf").pages) == 3
+    skipped = [line for line in err.splitlines() if line.startswith("dsocr: skipped ")]
+    assert len(skipped) == 1 and skipped[0].startswith(f"dsocr: skipped {tmp_path / 'scan.png'}: ")
+    # the input itself is never a target, even with --overwrite (exit 2 before any work); a PDF needs --out
     assert main(["ocr", str(tmp_path / "report.pdf"), "--model", str(model_dir), "--format", "pdf", "--out",
-                 str(tmp_path), "--overwrite"]) == 1
+                 str(tmp_path), "--overwrite"]) == 2
     assert "would replace an input file" in capsys.readouterr().err
     assert len(pypdf.PdfReader(tmp_path / "report.pdf").pages) == 3
     assert main(["ocr", str(tmp_path / "scan.png"), "--model", str(model_dir), "--format", "md,pdf"]) == 2

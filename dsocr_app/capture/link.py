@@ -70,7 +70,7 @@ def apply_options(window, options: dict) -> str:
     except ValueError as e:
         return str(e)
     if max_tokens is not None:
-        window.max_tokens = max_tokens  # for this session, as --max-tokens at start (not saved)
+        window.set_max_tokens(max_tokens)  # for this session, as --max-tokens at start (not saved)
     return ""
 
 
@@ -128,8 +128,8 @@ def work_in_progress(window, capturing: bool = False) -> str:
     if capturing and not (runs.running is not None and runs.running.key is window.capturer.target):
         parts.append("the capture in progress")
     if runs.running is not None:
-        where = window.queue.locate(runs.running.key)
-        name = window.queue.items[where[0]].name if where is not None else "an image"
+        item = window.queue.item_of(runs.running.key)
+        name = item.name if item is not None else "an image"
         parts.append(f"the OCR of {name}")
     if runs.pending:
         parts.append(f"{len(runs.pending)} waiting run{'s' if len(runs.pending) > 1 else ''}")

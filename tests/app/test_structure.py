@@ -1,7 +1,15 @@
-"""The app's parts on their own: the RunQueue without a window, the PlanOptionsBar's one value, the actions table,
-file formats and settings sections as data, the TargetBar."""
+"""The app's parts on their own: the RunQueue without a window, the PlanOptionsBar's one value, the actions table
+(bound to callables), file formats and settings sections as data, the TargetBar; and the structure pinned: only the
+queue model changes items, a `Selection` says what is shown, parts take at most five arguments and no callbacks,
+the window builds and connects."""
 
+import ast
+import dataclasses
+import importlib
+import inspect
 import json
+import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -9,10 +17,12 @@ from PySide6.QtWidgets import QMenu
 
 from engine.outputs.export import to_json
 
+import dsocr_app
 from dsocr_app import engine_bridge as eb
 from dsocr_app import exporting
 from dsocr_app.actions import ACTIONS, MENUS, TOOLBAR, bind_actions, build_actions
 from dsocr_app.plan_options import PlanOptions, PlanOptionsBar
+from dsocr_app.queue_model import QueueItem, Target
 from dsocr_app.run_queue import CANCELLED, RunQueue
 from dsocr_app.settings_dialog import SECTIONS, SettingsDialog
 from dsocr_app.target_bar import TargetBar
@@ -215,3 +225,170 @@ def test_stale_or_foreign_stored_values_fall_back_to_the_defaults(settings):
         q.setValue("run/recover", stored)
         q.setValue("capture/keep_running", stored)
         assert settings.recover is want and capture.keep_running is want, stored
+
+
+# ---- one way for state to change: the structure pinned ------------------------------------------------------
+
+APP = Path(dsocr_app.__file__).parent
+ITEM_FIELDS = {f.name for f in dataclasses.fields(Target)} | {f.name for f in dataclasses.fields(QueueItem)}
+LIST_CHANGES = {"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"}
+
+
+def _item_writes(source: str) -> list[str]:
+    """`X.field = ...`, `X.field += ...`, `del X.targets[k]` and `X.targets.append(...)`-like calls on a
+    field of a Target or QueueItem, where X is not `self` (a class's own fields are its own)."""
+    found = []
+
+    def field_of(node):
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        if isinstance(node, ast.Attribute) and node.attr in ITEM_FIELDS:
+            base = node.value
+            if not (isinstance(base, ast.Name) and base.id == "self"):
+                return node.attr
+        return None
+
+    for node in ast.walk(ast.parse(source)):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for t in targets:
+            for elt in (t.elts if isinstance(t, ast.Tuple) else [t]):
+                name = field_of(elt)
+                if name:
+                    found.append(f"line {node.lineno}: {name}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in LIST_CHANGES:
+            name = field_of(node.func.value)
+            if name == "targets":
+                found.append(f"line {node.lineno}: targets.{node.func.attr}")
+    return found
+
+
+def test_the_scan_finds_item_writes():
+    """The scan below is only as good as its detector: these are the writes it must catch."""
+    writes = _item_writes("target.state = State.DONE\nt.grid, t.task = None, ''\nitem.error += 'x'\n"
+                          "del item.targets[1]\nitem.targets.append(Target())\nself.text = 'own field'\n")
+    assert writes == ["line 1: state", "line 2: grid", "line 2: task", "line 3: error", "line 4: targets",
+                      "line 5: targets.append"]
+
+
+def test_only_the_queue_model_changes_items_and_targets():
+    offenders = {str(p.relative_to(APP)): w for p in sorted(APP.rglob("*.py")) if p.name != "queue_model.py"
+                 for w in [_item_writes(p.read_text())] if w}
+    # `CaptureSettings.task` is a stored setting that shares a name with `Target.task`
+    assert [w.endswith(": task") for w in offenders.pop("settings_dialog.py", [])] in ([], [True])
+    assert offenders == {}
+
+
+def _classes():
+    for path in sorted(APP.rglob("*.py")):
+        if path.name == "__main__.py":  # runs the app when imported
+            continue
+        module = importlib.import_module("dsocr_app." + ".".join(path.relative_to(APP).with_suffix("").parts))
+        for cls in vars(module).values():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__ and "__init__" in vars(cls) \
+                    and not dataclasses.is_dataclass(cls):
+                yield cls
+
+
+def test_parts_take_at_most_five_arguments():
+    """Parts are handed what they work on, never the window's widgets and callbacks one by one."""
+    wide = {c.__qualname__: list(inspect.signature(c.__init__).parameters)[1:] for c in _classes()
+            if len(inspect.signature(c.__init__).parameters) - 1 > 5}
+    assert wide == {}
+    names = {c.__name__ for c in _classes()}
+    assert {"PlanPresenter", "RunPresenter", "RegionCommands", "ShownPresenter", "RunCommands", "ActionStates",
+            "Selection", "Messages"} <= names  # the scan saw the parts
+
+
+def test_parts_are_handed_no_callbacks_into_the_window():
+    """No part's constructor takes a plain callable (`current`, `report`, `update_actions`, `show_result`, ...):
+    parts call owners' methods and listen to their signals."""
+    callbacks = {}
+    for cls in _classes():
+        hints = getattr(cls.__init__, "__annotations__", {})
+        bad = [n for n, h in hints.items() if "Callable" in str(h) and n not in ("tiles_for", "prepare", "planner")]
+        if bad:
+            callbacks[cls.__qualname__] = bad
+    assert callbacks == {}
+
+
+# methods of MainWindow that build and connect; the rest hand a command to a part in straight-line code
+BUILDERS = {"__init__", "_build_ui", "_connect", "_restore_geometry"}
+NOT_YET = {"_prepare_run"}  # a run's image and engine options: moving onto engine.RunOptions (another change)
+DECISIONS = (ast.If, ast.For, ast.While, ast.Try, ast.With, ast.IfExp, ast.BoolOp, ast.ListComp, ast.DictComp,
+             ast.SetComp, ast.GeneratorExp, ast.Match)
+
+
+def test_main_window_builds_and_connects_nothing_more():
+    tree = ast.parse((APP / "window.py").read_text())
+    window = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MainWindow")
+    deciding = {}
+    for f in window.body:
+        if isinstance(f, ast.FunctionDef) and f.name not in BUILDERS | NOT_YET:
+            kinds = sorted({type(n).__name__ for n in ast.walk(f) if isinstance(n, DECISIONS)})
+            if kinds:
+                deciding[f.name] = kinds
+    assert deciding == {"set_plan_options": ["DictComp"], "about": ["IfExp"]}  # a script's None; the model name
+
+
+def test_no_part_reaches_into_another():
+    """The reach-ins the parts once made: another part's child widget, the window's settings store or its
+    queue's list, a field set on the window."""
+    pattern = re.compile(r"\.tiling\.|options_bar\.version_combo|\.plan_overlay\b(?!\s*=)|window\.settings\.q\b"
+                         r"|window\.resident\b|window\.queue\.items\[|window\.\w+\s*=[^=]")
+    hits = [f"{p.relative_to(APP)}:{k}: {line.strip()}" for p in sorted(APP.rglob("*.py"))
+            if p.name not in ("results_pane.py", "preview_view.py", "plan_options.py", "page_pane.py")
+            for k, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert hits == []
+
+
+def test_the_queue_model_signals_every_change(window, page, qtbot):
+    """Each change to an item is a method of the queue model that says so; what is shown follows it."""
+    from dsocr_app.queue_model import State
+
+    window.add_paths([page])
+    queue, seen = window.queue, []
+    queue.stateChanged.connect(lambda t: seen.append(("state", t.state.value)))
+    queue.targetChanged.connect(lambda t: seen.append(("target", t.grid, t.task)))
+    queue.targetsChanged.connect(lambda row: seen.append(("targets", row, len(queue.items[row].targets))))
+    queue.streamed.connect(lambda t, text, n, *_: seen.append(("token", text, n)))
+    whole = queue.items[0].targets[0]
+    queue.set_grid(whole, (2, 3))
+    queue.set_task(whole, "free")
+    k = queue.add_region(0, (10, 10, 400, 300))
+    assert k == 1 and queue.add_region(0, (10, 10, 400, 300)) == 1  # the same region once
+    region = queue.items[0].targets[1]
+    queue.start(region)
+    window.show_target(1)
+    queue.token(region, "Hello", 3, 0.5, 6.0)
+    assert queue.partial == "Hello"
+    result = grounded_result(queue.image(0).crop(region.rect), plan_of(window))
+    queue.finish(region, result)
+    queue.fail(whole, "boom")
+    assert seen == [("target", (2, 3), ""), ("target", (2, 3), "free"), ("targets", 0, 2), ("state", "running"),
+                    ("token", "Hello", 3), ("state", "done"), ("state", "failed")]
+    assert (region.state, region.text, whole.error) == (State.DONE, result.text, "boom")
+    assert window.results.text() == result.text  # the region shown: its result came through the signals
+    assert not queue.remove_region(whole) and queue.remove_region(region)
+    assert window.current_target == 0 and window.current()[1] is whole  # the selection followed
+    assert window.queue.data(window.queue.index(0)).endswith("failed \u2014 boom")
+
+
+def test_the_selection_owns_what_is_shown(window, page, tmp_path):
+    second = tmp_path / "second.png"
+    Image.open(page).resize((400, 560)).save(second)
+    window.add_paths([page, second])
+    sel, seen = window.selection, []
+    sel.itemShown.connect(lambda: seen.append(("item", sel.row)))
+    sel.targetShown.connect(lambda: seen.append(("target", sel.row, sel.index)))
+    window.queue_view.setCurrentIndex(window.queue.index(1))  # a click in the queue list
+    assert seen == [("item", 1), ("target", 1, 0)] and window.windowTitle() == "second.png \u2014 DSOCR"
+    sel.show_row(0)
+    assert window.queue_view.currentIndex().row() == 0 and seen[-2:] == [("item", 0), ("target", 0, 0)]
+    assert len(seen) == 4  # the list following the selection did not show the row twice
+    window.remove_current()
+    assert sel.row == 0 and window.current_item().name == "second.png"
+    assert window.windowTitle() == "second.png \u2014 DSOCR"

@@ -5,7 +5,7 @@ and MLX's active memory returns to the idle level once the run's objects are gon
 Latency is measured as the user sees it: from `cancel.set()` in another thread to the stream's final Result.
 The vision encode is one graph evaluation and cannot be interrupted inside (docs/robustness.md)."""
 
-import functools
+import dataclasses
 import gc
 import threading
 import time
@@ -26,7 +26,11 @@ def endless(monkeypatch):
     import engine.pipeline as pipeline
     from engine.language.generate import GenerationConfig
 
-    monkeypatch.setattr(pipeline, "GenerationConfig", functools.partial(GenerationConfig, loop_guard=False))
+    @dataclasses.dataclass
+    class Endless(GenerationConfig):
+        loop_guard: bool = False
+
+    monkeypatch.setattr(pipeline, "GenerationConfig", Endless)
 
 
 class ModelView:
