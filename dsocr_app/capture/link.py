@@ -8,7 +8,6 @@ streams into the window, and can then be inspected, re-run in another mode or ex
 
 from __future__ import annotations
 
-from .. import engine_bridge as eb
 
 
 def planner(window):

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from ..language.prompt import TASKS
-from ..language.recovery import DEFAULT_PENALTY
+from ..options import DEFAULTS as D
 from ..outputs.export import FORMATS, ExportError, export_result, render, to_json
 from ..outputs.markdown import MATH_STYLES, TABLE_STYLES
 from ..preprocess.explain import grid_reason
@@ -48,8 +48,8 @@ def add_parser(sub) -> None:
                    help="what to ask (default markdown; locate when --locate is given)")
     p.add_argument("--locate", default=None, metavar="TEXT", help="text to find (implies --task locate)")
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
-    p.add_argument("--max-tokens", type=number(int, 1), default=8192, metavar="N",
-                   help="most tokens generated per page (default 8192)")
+    p.add_argument("--max-tokens", type=number(int, 1), default=D.decoding.max_tokens, metavar="N",
+                   help=f"most tokens generated per page (default {D.decoding.max_tokens})")
     p.add_argument("--out", default=None, metavar="FOLDER", help="output folder; without it nothing is written: the text goes to "
                                                "stdout (several pages each under a '==> name <==' header)")
     p.add_argument("--format", default="md", type=parse_formats, metavar="FORMATS",
@@ -60,23 +60,24 @@ def add_parser(sub) -> None:
     add_pdf_options(p)
     p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
-    p.add_argument("--ngram", type=number(int, 0), default=30, metavar="N",
-                   help="no-repeat n-gram size, 0 turns it off (default 30)")
-    p.add_argument("--ngram-window", type=number(int, 0), default=90, metavar="N",
-                   help="tokens the n-gram ban looks back over (default 90)")
-    p.add_argument("--temperature", type=number(float, 0.0), default=0.0, help="0 = greedy (default 0)")
-    p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=1.0,
-                   help="nucleus sampling, in (0, 1] (default 1)")
-    p.add_argument("--math", default="brackets", choices=MATH_STYLES,
+    p.add_argument("--ngram", type=number(int, 0), default=D.decoding.ngram_size, metavar="N",
+                   help=f"no-repeat n-gram size, 0 turns it off (default {D.decoding.ngram_size})")
+    p.add_argument("--ngram-window", type=number(int, 0), default=D.decoding.ngram_window, metavar="N",
+                   help=f"tokens the n-gram ban looks back over (default {D.decoding.ngram_window})")
+    p.add_argument("--temperature", type=number(float, 0.0), default=D.decoding.temperature,
+                   help=f"0 = greedy (default {D.decoding.temperature:g})")
+    p.add_argument("--top-p", type=number(float, maximum=1.0, above=0.0), default=D.decoding.top_p,
+                   help=f"nucleus sampling, in (0, 1] (default {D.decoding.top_p:g})")
+    p.add_argument("--math", default=D.output.math, choices=MATH_STYLES,
                    help="equations as the model writes them, \\( \\) and \\[ \\] (brackets, default), or as $ and $$ "
                         "(dollars), which most markdown viewers render")
-    p.add_argument("--tables", default="html", choices=TABLE_STYLES,
+    p.add_argument("--tables", default=D.output.tables, choices=TABLE_STYLES,
                    help="tables as the model writes them, HTML (default), or as markdown pipe tables where they "
                         "have no merged cells (pipe)")
-    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--recover", action=argparse.BooleanOptionalAction, default=D.recovery.enabled,
                    help="roll a repetition loop back and retry it with a stronger guard (default on)")
     p.add_argument("--repetition-penalty", type=number(float, 1.0), default=None,
-                   help=f"penalty of the first retry after a loop, >= 1.0 (default {DEFAULT_PENALTY})")
+                   help=f"penalty of the first retry after a loop, >= 1.0 (default {D.recovery.repetition_penalty})")
     p.set_defaults(func=run)
 
 
@@ -145,7 +146,7 @@ def check_options(args, items: list[InputItem]) -> None:
     if args.repetition_penalty is not None and not args.recover:
         report.warning("--repetition-penalty has no effect with --no-recover (it applies to the retry after a loop)")
     if args.repetition_penalty is None:
-        args.repetition_penalty = DEFAULT_PENALTY
+        args.repetition_penalty = D.recovery.repetition_penalty
     if args.pages is not None and not any(it.page is not None for it in items) \
             and not any(it.error and it.path.suffix.lower() == ".pdf" for it in items):
         report.warning(f"--pages {args.pages} has no effect: none of the inputs is a PDF")

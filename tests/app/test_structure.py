@@ -392,3 +392,30 @@ def test_the_selection_owns_what_is_shown(window, page, tmp_path):
     window.remove_current()
     assert sel.row == 0 and window.current_item().name == "second.png"
     assert window.windowTitle() == "second.png \u2014 DSOCR"
+
+
+def test_rules_come_from_the_engine(tmp_path, page):
+    """Rules the app once wrote again: a free file name, an input's naming and loading, the option checks and
+    their messages, the PDF resolution."""
+    import engine
+
+    from dsocr_app.exporting import free_stem
+
+    (tmp_path / "scan.md").write_text("x")
+    (tmp_path / "scan (2).json").write_text("x")
+    assert free_stem(tmp_path, "scan", ("md",)) == engine.unique_path(tmp_path / "scan.md").stem == "scan (2)"
+    assert free_stem(tmp_path, "scan", ("md", "json")) == "scan (3)"  # free in every format
+    item = QueueItem(Path(page))
+    assert item.stem == engine.InputItem(Path(page)).stem and item.dpi == engine.DEFAULT_DPI
+    assert item.read_image().tobytes() == engine.InputItem(Path(page)).load().tobytes()
+    for bad, engine_check in ((PlanOptions("v9", "gundam", 2, 6), lambda: engine.get_mode("v9")),
+                              (PlanOptions("v2", "tiny", 2, 6), lambda: engine.get_mode("v2", "tiny")),
+                              (PlanOptions("v2", "gundam", 2, 6, "poem"), lambda: engine.task_prompt("poem"))):
+        with pytest.raises(ValueError) as ours:
+            bad.checked()
+        with pytest.raises(ValueError) as theirs:
+            engine_check()
+        assert str(ours.value) == str(theirs.value)
+    literals = [f"{p.relative_to(APP)}:{n.lineno}" for p in sorted(APP.rglob("*.py"))
+                for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Constant) and n.value == 144]
+    assert literals == []  # the PDF resolution is the engine's DEFAULT_DPI

@@ -1,8 +1,8 @@
 """Which path the CPU kernels take: numpy (`DSOCR_CPU_KERNELS=numpy`, the default) or MLX's own (`mlx`).
 
 The numpy path is taken only on MLX's CPU device: on a GPU every kernel is MLX's (`uses_numpy()` is False).
-`set_mode()` changes the path at run time (the benchmarks compare both in one process); `runtime.ops` binds
-the model's operations to the path in force (`ops.bind`, which `set_mode` calls).
+`set_mode()` changes the path at run time (the benchmarks compare both in one process): every kernel reads
+it on each call and declines (returns None) off the numpy path, where `runtime.ops` uses MLX's own expression.
 """
 
 from __future__ import annotations
@@ -29,5 +29,5 @@ def get_mode() -> str:
 
 
 def uses_numpy() -> bool:
-    """True when the functions here take the numpy path (CPU default device and mode 'numpy')."""
+    """True when the kernels take the numpy path (CPU default device and mode 'numpy')."""
     return _mode == "numpy" and mx.default_device().type == mx.DeviceType.cpu

@@ -1,0 +1,23 @@
+"""DSOCR as a local OCR service: an HTTP server (`dsocr serve`) that other tools talk to.
+
+The layers, each a small module with one job (none imports Qt, so the tray app can host the service too):
+
+- `settings.py`  - `ServeSettings`: address, API key, allowed origins and folders, limits; the bind-address rule.
+- `errors.py`    - `ApiError`: a 4xx/5xx answer in the OpenAI error shape.
+- `security.py`  - who may call: Host (DNS rebinding), Origin (web pages), API key; pure checks + ASGI middleware.
+- `requests.py`  - request bodies (OpenAI chat, `/v1/ocr`) -> images and a `RunOptions`, or an ApiError.
+- `scheduler.py` - `OcrService`: owns the model, one worker thread, a bounded queue, batched decoding, cancel.
+- `app.py`       - `create_app(service, settings)`: the FastAPI routes.
+- `server.py`    - uvicorn in the foreground (`serve`) or in a thread (`start`, for tests and hosts).
+
+    service = OcrService(engine.load(path), max_batch=4, max_pending=16)
+    server = start(service, ServeSettings(port=0))   # a free loopback port: server.url
+    ...
+    server.stop()
+"""
+
+from .errors import ApiError
+from .scheduler import Busy, OcrService
+from .settings import ServeSettings
+
+__all__ = ["ApiError", "Busy", "OcrService", "ServeSettings"]

@@ -1,0 +1,181 @@
+"""Continuous batching: a request joins the running decode at the next step and leaves it when it is done or
+cancelled, freeing its slot at once.
+
+The engine's `generate_batch` decodes a fixed set of prompts that were prefilled together. Here each request
+is encoded and prefilled alone, with the same calls as `engine.stream` (so a request that runs alone gets
+exactly the text `dsocr ocr` prints), and its KV cache is then spliced into the running batch's cache
+(`join_caches`: both right-aligned, the shorter one left-padded, which `BatchKVCache` already hides from the
+attention); every decode step then runs all active sequences as one batch, each with its own options
+(sampling, guards, recovery, max tokens). A sequence that stops or whose ticket is cancelled is filtered out of
+the cache before the next step. While a newcomer is encoded and prefilled the others wait (one model, one
+thread): on a real page that is the encode's time, once per request.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mlx.core as mx
+
+from ..language.generate import GenerationConfig, Rewind, Step, _Sequence, prefill
+from ..language.kv_cache import BatchKVCache, KVCache, filter_cache, make_cache, trim_batch_cache
+from ..language.sampling import sample
+from ..pipeline import _Job, _whitelist, encode, splice  # the engine's own per-page bookkeeping
+
+
+def to_batch_cache(cache: list[KVCache]) -> list[BatchKVCache]:
+    """A one-sequence cache as a batch cache of one row (no padding)."""
+    out = []
+    for c in cache:
+        b = BatchKVCache([0])
+        b.keys, b.values = c.keys[..., :c.offset, :], c.values[..., :c.offset, :]
+        b._idx, b.offset = c.offset, mx.array([c.offset], dtype=mx.int32)
+        out.append(b)
+    return out
+
+
+def _pad_left(x: mx.array, n: int) -> mx.array:
+    if n == 0:
+        return x
+    return mx.concatenate([mx.zeros((*x.shape[:2], n, x.shape[3]), x.dtype), x], axis=2)
+
+
+def join_caches(a: list[BatchKVCache], b: list[BatchKVCache]) -> list[BatchKVCache]:
+    """The rows of `a` then those of `b` in one batch cache per layer, right-aligned: the shorter one gets
+    padding in front (hidden by the mask; the stored keys keep their RoPE positions)."""
+    out = []
+    for ca, cb in zip(a, b):
+        size = max(ca._idx, cb._idx)
+        pa, pb = size - ca._idx, size - cb._idx
+        c = BatchKVCache(mx.concatenate([ca.left_padding + pa, cb.left_padding + pb]).tolist())
+        c.keys = mx.concatenate([_pad_left(ca.keys[..., :ca._idx, :], pa), _pad_left(cb.keys[..., :cb._idx, :], pb)])
+        c.values = mx.concatenate([_pad_left(ca.values[..., :ca._idx, :], pa),
+                                   _pad_left(cb.values[..., :cb._idx, :], pb)])
+        c._idx, c.offset = size, mx.concatenate([ca.offset, cb.offset])
+        out.append(c)
+    return out
+
+
+class Slot:
+    """One sequence in the batch: its ticket, the engine's per-page job (prompt, detokenizer, Result) and its
+    decoding state (`_Sequence`)."""
+
+    def __init__(self, ticket, job: _Job, seq: _Sequence, config: GenerationConfig):
+        self.ticket, self.job, self.seq, self.config = ticket, job, seq, config
+        self.t_decode = time.perf_counter()
+
+
+class Decoder:
+    """The running batch: its slots, KV cache (a plain `KVCache` list while one sequence runs alone since its
+    prefill, as `engine.stream` decodes; a `BatchKVCache` list once another joined) and next logits."""
+
+    def __init__(self, model):
+        self.model, self.lm, self.tok = model, model.language_model, model.tokenizer
+        self.whitelist = _whitelist(self.tok)
+        self.slots: list[Slot] = []
+        self.cache = None
+        self.logits = None  # [V] alone, [B, V] batched
+        self.joins = 0  # requests that joined a batch already decoding (for /health and tests)
+
+    @property
+    def batched(self) -> bool:
+        return self.cache is not None and isinstance(self.cache[0], BatchKVCache)
+
+    def reset(self) -> None:
+        self.slots, self.cache, self.logits = [], None, None
+
+    def admit(self, ticket) -> None:
+        """Encode and prefill one request alone (its cancel flag checked throughout: raises Cancelled), then
+        add it to the batch."""
+        options, model = ticket.options, self.model
+        styles = {"math": options.output.math, "tables": options.output.tables}
+        job = _Job(model, ticket.prep, options.prompt_text(), time.perf_counter(), styles)
+        config = GenerationConfig.of(options.decoding, options.recovery)
+        t0 = time.perf_counter()
+        (image_embeds,) = encode(model, [job.prep], options.max_batch_tiles, ticket.cancelled)
+        job.encode_s = time.perf_counter() - t0
+        embeds = splice(model, job.ids, image_embeds)
+        stats = job.stats
+        stats.prompt_tokens = int(embeds.shape[0])
+        seq = _Sequence(config, self.tok.eos_id, self.whitelist, stats, config.seed)
+        cache = make_cache(self.lm)
+        t1 = time.perf_counter()
+        logits = prefill(self.lm, embeds, cache, config.prefill_chunk, ticket.cancelled)
+        stats.first_logits, stats.prefill_s = logits, time.perf_counter() - t1
+        slot = Slot(ticket, job, seq, config)
+        if not self.slots:
+            self.cache, self.logits, self.slots = cache, logits, [slot]
+            return
+        mine = self.cache if self.batched else to_batch_cache(self.cache)
+        rows = self.logits if self.batched else self.logits[None]
+        self.cache = join_caches(mine, to_batch_cache(cache))
+        self.logits = mx.concatenate([rows, logits[None]])
+        self.slots.append(slot)
+        self.joins += 1
+
+    def drop_cancelled(self) -> None:
+        keep = [r for r, s in enumerate(self.slots) if not s.ticket.cancelled.is_set()]
+        if len(keep) == len(self.slots):
+            return
+        if not keep:
+            return self.reset()
+        if not self.batched:  # one slot, kept: nothing to drop
+            return
+        filter_cache(self.cache, keep)
+        self.logits = self.logits[mx.array(keep)]
+        self.slots = [self.slots[r] for r in keep]
+
+    def _sample(self) -> list[int]:
+        slots = self.slots
+        if not self.batched:  # exactly as `generate_tokens` samples
+            s = slots[0]
+            key = s.seq.next_key()
+            return [int(sample(s.seq.next_logits(self.logits), s.seq.temperature, s.config.top_p, key))]
+        rows = [s.seq.next_logits(self.logits[r]) for r, s in enumerate(slots)]
+        keys = [s.seq.next_key() for s in slots]
+        if all(k is None for k in keys) and len({(s.seq.temperature, s.config.top_p) for s in slots}) == 1:
+            return sample(mx.stack(rows), slots[0].seq.temperature, slots[0].config.top_p).tolist()
+        return [int(sample(row, s.seq.temperature, s.config.top_p, k)) for row, s, k in zip(rows, slots, keys)]
+
+    def step(self) -> list[tuple[object, object]]:
+        """One decode step of every active sequence: the (ticket, event) pairs to deliver (TextDelta,
+        Rollback, and a Result for each sequence that stopped, which leaves the batch)."""
+        self.drop_cancelled()
+        if not self.slots:
+            return []
+        tokens = self._sample()
+        events, keep, feed, trims = [], [], [], []
+        now = time.perf_counter()
+        for r, (s, token) in enumerate(zip(self.slots, tokens)):
+            event = s.seq.push(token)
+            s.job.stats.decode_s = now - s.t_decode
+            if isinstance(event, Rewind):
+                keep.append(r)
+                feed.append(s.seq.feed)
+                trims.append(s.seq.trim)
+            elif not event.stop:
+                keep.append(r)
+                feed.append(token)
+                trims.append(0)
+            out = s.job.push(event)
+            if out is not None:
+                events.append((s.ticket, out))
+            if isinstance(event, Step) and event.stop:
+                events.append((s.ticket, s.job.result()))
+        if not keep:
+            self.reset()
+            return events
+        if self.batched:
+            if len(keep) < len(self.slots):
+                filter_cache(self.cache, keep)
+            if any(trims):
+                trim_batch_cache(self.cache, trims)
+            self.logits = self.lm(self.lm.embed(mx.array([[t] for t in feed])), cache=self.cache, last_only=True)[:, -1]
+        else:
+            if trims[0]:
+                for c in self.cache:
+                    c.trim(trims[0])
+            self.logits = self.lm(self.lm.embed(mx.array([[feed[0]]])), cache=self.cache, last_only=True).reshape(-1)
+        mx.async_eval(self.logits)  # the next step computes while these tokens are handed out
+        self.slots = [self.slots[r] for r in keep]
+        return events
