@@ -31,7 +31,8 @@ writes another's fields or calls back into the window); the window builds the pa
                     and `BoxLinks` (result boxes <-> text).
 - `run_presenter`   `RunPresenter`: the RunQueue's runs handed to the queue model, told in the status bar;
                     `runFinished`. `run_commands` `RunCommands`: run, run all, cancel, remove (a model loaded
-                    first when none is).
+                    first when none is). `run_setup` `RunSetup`: a run's image and its one `engine.RunOptions`
+                    (options bar + settings + the session's token limit) when its turn comes.
 - `action_states`   `ActionStates`: the one place actions are enabled, from the selection, plan, queue and runs.
 - `model_control`   `ModelControl`: the Choose-model dialog, loading and its progress; emits `ready`, `error`.
 - `page_pane`       `PagePane`: target bar, the page or the drop area, plan summary; `main_splitter` the columns.
@@ -56,7 +57,7 @@ Extending: a command is a row in `actions.ACTIONS` plus the callable the window 
 file format an entry of `exporting.FILE_FORMATS`; a settings group a `SettingsSection` in
 `settings_dialog.SECTIONS`; a panel about the shown item a widget added with `window.results.add_tab` that
 follows `window.selection`; a new source of images calls `window.add_image` (`Intake`); a change to items is a
-new `QueueModel` method with its signal; engine options of a run come from `MainWindow._prepare_run`, those of
+new `QueueModel` method with its signal; engine options of a run come from `run_setup.RunSetup`, those of
 a model load go in `RunQueue.load(source, options)`; model state and progress show in `status_bar.StatusBar`.
 """
 

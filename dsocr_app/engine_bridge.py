@@ -37,6 +37,7 @@ unique_path = engine.unique_path  # `name (2).ext`, ...: a free name beside exis
 output_stem = engine.output_stem
 export_result = engine.export_result
 SearchablePdf = engine.SearchablePdf
+pdf_documents = engine.pdf_documents
 export_json = engine.export_json  # the engine's JSON conventions (UTF-8, indent 2, no NaN)
 write_tiny_checkpoint = engine.write_tiny_checkpoint
 is_repo_id = engine.is_repo_id  # a --model that is no folder must be a hub id (owner/name)

@@ -16,20 +16,18 @@ from .exporting import edited_result, free_stem
 
 
 def pdf_groups(items, image_for=None) -> list[tuple[str, list]]:
-    """(stem, results) per source file, in queue order: the whole-image results with the edited text;
-    files without one are left out. `image_for(item, target)` gives the image a run saw, when its result
-    no longer holds it."""
-    groups: dict[object, tuple[str, list]] = {}
-    for k, item in enumerate(items):
+    """(stem, results) per source file, in queue order (the engine's `pdf_documents` rule): the whole-image
+    results with the edited text; files without one are left out. `image_for(item, target)` gives the image
+    a run saw, when its result no longer holds it."""
+    pages = []
+    for item in items:
         whole = next((t for t in item.targets if t.rect is None), None)
         image = image_for(item, whole) if whole is not None and image_for is not None else None
         result = edited_result(whole, image) if whole is not None else None
-        if result is None or getattr(result, "image", None) is None:
-            continue
-        key = item.source if item.source is not None else ("pasted", k)
-        stem = eb.output_stem(item.source) if item.source is not None else "pasted"
-        groups.setdefault(key, (stem, []))[1].append(result)
-    return list(groups.values())
+        if result is not None and getattr(result, "image", None) is not None:
+            pages.append((item.source, result))
+    return [(eb.output_stem(source) if source is not None else "pasted", [r for _, r in group])
+            for source, group in eb.pdf_documents(pages, lambda page: page[0])]
 
 
 def export_queue_pdfs(folder: str | Path, items, image_for=None) -> list[Path]:

@@ -1,7 +1,7 @@
 """The run queue: runs waiting for their turn, the one running, the model and its loading, the worker wiring.
 
 A run is asked for by a `key` (any object; the window uses the queue's `Target`). When its turn comes,
-`prepare(key)` gives the image and the engine options (or raises `ImageError`/`ValueError`, which fails that
+`prepare(key, model)` gives the image and the engine options (or raises `ImageError`/`ValueError`, which fails that
 run only); the worker thread runs it and the queue re-emits what happens as `started`, `delta`, `finished`
 and `failed`, each with the `Job` (whose `key` says which run). Nothing here knows about windows, so it is
 tested on its own.
@@ -35,7 +35,7 @@ class RunQueue(QObject):
     failed = Signal(object, str)  # Job, message (CANCELLED when cancelled before a result)
     busyChanged = Signal(bool)
 
-    def __init__(self, prepare: Callable[[object], tuple[object, dict]], parent: QObject | None = None):
+    def __init__(self, prepare: Callable[[object, object], tuple[object, object]], parent: QObject | None = None):
         super().__init__(parent)
         self.prepare = prepare
         self.model: eb.Model | None = None
@@ -121,7 +121,7 @@ class RunQueue(QObject):
         while self.running is None and self.pending and self.model is not None:
             key = self.pending.pop(0)
             try:
-                image, options = self.prepare(key)
+                image, options = self.prepare(key, self.model)
             except (eb.ImageError, ValueError) as e:
                 self.failed.emit(Job(None, None, key), str(e))
                 continue

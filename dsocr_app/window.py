@@ -38,6 +38,7 @@ from .run_queue import RunQueue
 from .selection import Selection
 from .settings import Settings
 from .settings_dialog import SettingsDialog
+from .run_setup import RunSetup
 from .shown_presenter import ShownPresenter
 from .status_bar import StatusBar
 
@@ -59,9 +60,11 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.queue = QueueModel(self)
         self.selection = Selection(self.queue, self)
-        self.runs = RunQueue(self._prepare_run, self)
+        s = self.settings
+        self.options_bar = PlanOptionsBar(PlanOptions(s.version, s.mode, *s.tiles(s.version), s.task), s.tiles)
+        self.setup = RunSetup(self.queue, self.options_bar, self.settings, self)
+        self.runs = RunQueue(self.setup.prepare, self)
         self.capturer = CaptureController(self)
-        self.max_tokens = self.settings.max_tokens  # a run's token limit (--max-tokens overrides it unsaved)
         self.acts = build_actions(self)
         self._build_ui()
         build_menus(self.menuBar(), self.acts)
@@ -74,8 +77,6 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.addToolBar(main_toolbar(self.acts))
         self.addToolBarBreak()
-        s = self.settings
-        self.options_bar = PlanOptionsBar(PlanOptions(s.version, s.mode, *s.tiles(s.version), s.task), s.tiles)
         options_tb = QToolBar("Plan options")
         options_tb.setObjectName("options-toolbar")
         options_tb.setMovable(False)
@@ -240,20 +241,6 @@ class MainWindow(QMainWindow):
     def run_all(self) -> None:
         self.commands.run_all()
 
-    def _prepare_run(self, target: Target):
-        """The RunQueue's `prepare`: the image and engine options of a target when its turn comes."""
-        where = self.queue.locate(target)
-        if where is None:
-            raise ValueError("removed from the queue")
-        image = self.queue.image(where[0])
-        if target.rect is not None:
-            image = image.crop(target.rect)
-        if self.runs.model.version != self.options().version:
-            self.set_plan_options(version=self.runs.model.version)
-        options = self.settings.run_options(**self.options().run_options(), grid=target.grid,
-                                            max_tokens=int(self.max_tokens))
-        return image, options.replace(task=target.task) if target.task else options
-
     def cancel(self) -> None:
         """Stop the running job at once and drop the rest of the run queue (and any model download)."""
         self.commands.cancel()
@@ -271,11 +258,15 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def _settings_saved(self) -> None:
-        self.set_max_tokens(self.settings.max_tokens)  # the saved token limit replaces a --max-tokens
+        self.setup.settings_saved()
 
     def set_max_tokens(self, max_tokens: int) -> None:
         """The token limit of the next runs, for this session (--max-tokens; not saved)."""
-        self.max_tokens = int(max_tokens)
+        self.setup.set_max_tokens(max_tokens)
+
+    @property
+    def max_tokens(self) -> int:
+        return self.setup.max_tokens
 
     def report(self, message: str, title: str = "DSOCR", dialog: bool = False) -> None:
         """Show a message in the status bar (and in a non-blocking box when `dialog`, unless scripted)."""

@@ -46,7 +46,7 @@ from .outputs.grounding import Box, Region, parse_grounding  # noqa: E402
 from .language.recovery import DEFAULT_PENALTY, Attempt  # noqa: E402
 from .outputs.markdown import (MATH_STYLES, TABLE_STYLES, clean_markdown, plain_text, renderable_markdown,  # noqa: E402
                                single_line, tables_tsv)
-from .outputs.searchable_pdf import SearchablePdf  # noqa: E402
+from .outputs.searchable_pdf import SearchablePdf, pdf_documents  # noqa: E402
 from .pipeline import Result, Rollback, TextDelta, ocr, stream, stream_batch  # noqa: E402
 from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
@@ -68,7 +68,7 @@ __all__ = [
     "Box", "CheckpointError", "IMAGE_SUFFIXES", "InputItem", "expand_inputs", "is_pdf", "is_repo_id", "DEFAULT_REPOS", "DEFAULT_TILES", "ExportError", "ImageError", "InputError", "MODES",
     "Model", "Region", "Result", "SearchablePdf", "TASKS", "TILE_RANGE", "TextDelta", "TilePlan", "__version__", "atomic_write",
     "blas_library", "clean_markdown", "export_result", "get_mode", "hub_download_size", "image_size", "load", "ocr",
-    "open_image", "output_stem", "parse_grounding", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",
+    "open_image", "output_stem", "parse_grounding", "pdf_documents", "parse_page_ranges", "pdf_page_count", "plain_text", "plan",
     "render_pdf_pages", "single_line", "stream", "stream_batch", "tables_tsv", "task_prompt", "unique_path",
     "write_tiny_checkpoint",
     "pending_download_size", "check_tile_limits", "export_json",

@@ -390,3 +390,12 @@ def test_cli_a_pdf_that_cannot_be_written_fails_the_run(tmp_path, model_dir, cap
     err = capsys.readouterr().err
     assert rc == 1 and "scan.pdf: write failed (No space left on device)" in err and "Traceback" not in err
     assert (tmp_path / "d" / "scan.md").exists()  # the other format is kept
+
+
+def test_one_document_per_input_file_in_first_seen_order():
+    from engine.outputs.searchable_pdf import pdf_documents
+
+    pages = [("b.pdf", 1), ("a.png", 1), ("b.pdf", 2), (None, 1), ("a.png", 2), (None, 2)]
+    docs = pdf_documents(pages, lambda p: p[0])
+    assert [(src, [n for _, n in ps]) for src, ps in docs] == [
+        ("b.pdf", [1, 2]), ("a.png", [1, 2]), (None, [1]), (None, [2])]  # a page without a file stands alone

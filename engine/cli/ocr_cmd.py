@@ -334,7 +334,11 @@ class PdfCollector:
     are removed from the page store."""
 
     def __init__(self, targets: list):
-        self.pages = [t for t in targets if t.pdf is not None]
+        from ..outputs.searchable_pdf import pdf_documents
+
+        documents = pdf_documents([t for t in targets if t.pdf is not None], lambda t: t.item.path)
+        self.pages = [t for _, pages in documents for t in pages]
+        self.last = {id(pages[-1]) for _, pages in documents}  # each document's last page
         self.index = {id(t): k for k, t in enumerate(self.pages)}
         self.pending: dict[int, object] = {k: _KEPT for k, t in enumerate(self.pages) if not t.runs}
         self.next = 0
@@ -363,7 +367,7 @@ class PdfCollector:
                 else:
                     self.doc.add(result)
             self.next += 1
-            if self.next == len(self.pages) or self.pages[self.next].pdf != page.pdf:
+            if id(page) in self.last:
                 written += self._write(page)
         return written
 

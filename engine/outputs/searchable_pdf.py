@@ -487,6 +487,18 @@ class SearchablePdf:
         return atomic_write(path, self.to_bytes(), overwrite)
 
 
+def pdf_documents(pages, source_of) -> list[tuple[object, list]]:
+    """The rule of every multi-page export: one searchable PDF per input file, its pages in the order given.
+    Returns (source, pages) per document, in the order the sources first appear; `source_of(page)` is the
+    page's input file, None for a page of its own (a pasted image), which makes a document alone. Its
+    name: `export.output_stem(source)`."""
+    documents: dict[object, tuple[object, list]] = {}
+    for k, page in enumerate(pages):
+        source = source_of(page)
+        documents.setdefault(source if source is not None else ("alone", k), (source, []))[1].append(page)
+    return list(documents.values())
+
+
 def export_searchable_pdf(path: str | os.PathLike, results, overwrite: bool = False) -> Path:
     """Write the results, one page each and in order, as one searchable PDF at `path`."""
     doc = SearchablePdf()

@@ -116,12 +116,15 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
         feed = Feed()
         tickets = submit(preps, options, feed)
         done: dict[int, object] = {}
+        checked = time.monotonic()
         try:
             while len(done) < len(preps):
                 item = await feed.get()
-                if item is None:
+                if time.monotonic() - checked >= 0.1:  # every 0.1 s, however many events arrive
+                    checked = time.monotonic()
                     if await request.is_disconnected():
                         raise ClientGone
+                if item is None:
                     continue
                 k, event = item
                 if isinstance(event, BaseException):

@@ -1,29 +1,25 @@
 """`OcrService`: the one owner of the model. A worker thread takes requests from a bounded queue and decodes
-them in batches; no Qt, so `dsocr serve` and the tray app can both host it.
+them with continuous batching; no Qt, so `dsocr serve` and the tray app can both host it.
 
 Requests are `Ticket`s: one prepared page and its `RunOptions`; the worker hands every event of its run
 (`TextDelta`, `Rollback`, the final `Result`, or the exception that ended it) to the ticket's `sink`, from
-the worker thread. Batching: when the worker starts a batch it takes the oldest request and every queued
-request that can share its decode (the same options apart from tiling, which is done per page beforehand),
-up to `max_batch`, and runs them through `engine.stream_batch`. A request that arrives while a batch decodes
-waits for the next batch: joining a running decode would need the engine to splice a newly prefilled
-sequence into the batch's KV cache between steps, which `generate_batch` does not offer (see the report in
-`docs/` when it lands). Beyond `max_pending` queued requests `submit` raises `Busy` (the server's 503).
+the worker thread. Between two decode steps the worker admits queued requests while the batch has fewer
+than `max_batch` sequences: each is encoded and prefilled alone and joins the running decode
+(`batching.Decoder`); a request that stops leaves it at once. Beyond `max_pending` queued requests
+`submit` raises `Busy` (the server's 503).
 
-Cancel: `Ticket.cancel()` from any thread. A queued ticket is dropped; a running one alone in its batch
-stops within one decode step (the engine's `cancel=` event); in a batch of several, its events stop at once
-and the batch is cancelled as soon as every ticket in it is.
+Cancel: `Ticket.cancel()` from any thread. A queued ticket is dropped; one being encoded or prefilled stops
+at the engine's next cancel point; a decoding one leaves the batch before the next step (its slot is free).
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import threading
 import time
 from typing import Callable
 
-from ..options import RunOptions, Tiling
+from ..options import RunOptions
 
 
 class Busy(Exception):
@@ -40,69 +36,38 @@ class Ticket:
     def __init__(self, prep, options: RunOptions, sink: Callable[[object], None]):
         self.prep, self.options, self.sink = prep, options, sink
         self.cancelled = threading.Event()
-        self.batch: _Batch | None = None
         self.queued_at = time.monotonic()
 
     def cancel(self) -> None:
-        """Stop this request (its client went away): no more events; its decode stops as soon as it can."""
+        """Stop this request (its client went away): no more events; its slot is freed before the next step."""
         self.cancelled.set()
-        batch = self.batch
-        if batch is not None:
-            batch.check()
 
     def deliver(self, event) -> None:
         if not self.cancelled.is_set():
             self.sink(event)
 
 
-class _Batch:
-    """The tickets decoded together and the engine's cancel event, set once every ticket is cancelled."""
-
-    def __init__(self, tickets: list[Ticket]):
-        self.tickets, self.cancel = tickets, threading.Event()
-        for t in tickets:
-            t.batch = self
-        self.check()
-
-    def check(self) -> None:
-        if all(t.cancelled.is_set() for t in self.tickets):
-            self.cancel.set()
-
-
-def batch_key(options: RunOptions) -> RunOptions:
-    """What requests decoded together must share: everything but the tiling (each page is prepared alone)."""
-    return dataclasses.replace(options, tiling=Tiling())
-
-
 class OcrService:
     """The model, its request queue and the worker thread that decodes. `submit` from any thread; `close`
-    stops the worker (queued requests get a RuntimeError event, a running batch is cancelled)."""
+    stops the worker (queued and running requests get a RuntimeError event)."""
 
     def __init__(self, model, max_batch: int = 4, max_pending: int = 16):
         if max_batch < 1 or max_pending < 1:
             raise ValueError("max_batch and max_pending must be at least 1")
+        from .batching import Decoder
+
         self.model, self.max_batch, self.max_pending = model, max_batch, max_pending
+        self.decoder = Decoder(model)
         self._queue: collections.deque[Ticket] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
-        self._running: _Batch | None = None
-        self.batches: list[int] = []  # the size of every batch run (for tests and /health)
         self._thread = threading.Thread(target=self._work, name="dsocr-service", daemon=True)
         self._thread.start()
 
     # ---- the public side ----
     def submit(self, prep, options: RunOptions, sink: Callable[[object], None]) -> Ticket:
         """Queue one prepared page; its events go to `sink` (called on the worker thread). Raises Busy."""
-        ticket = Ticket(prep, options, sink)
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("the OCR service is closed")
-            self._drop_cancelled()
-            if len(self._queue) >= self.max_pending:
-                raise Busy(len(self._queue))
-            self._queue.append(ticket)
-            self._cond.notify()
-        return ticket
+        return self.submit_many([prep], options, [sink])[0]
 
     def submit_many(self, preps: list, options: RunOptions, sinks: list) -> list[Ticket]:
         """Queue several pages at once (a PDF's), all or none (Busy when they do not all fit)."""
@@ -120,12 +85,15 @@ class OcrService:
     @property
     def pending(self) -> int:
         with self._cond:
-            return len(self._queue)
+            return sum(not t.cancelled.is_set() for t in self._queue)
 
     @property
     def running(self) -> int:
-        batch = self._running
-        return 0 if batch is None else sum(not t.cancelled.is_set() for t in batch.tickets)
+        """Requests in the decode batch (or being admitted to it), cancelled ones not counted."""
+        return sum(not s.ticket.cancelled.is_set() for s in list(self.decoder.slots)) + \
+            (self._admitting is not None and not self._admitting.cancelled.is_set())
+
+    _admitting: Ticket | None = None
 
     def close(self, timeout: float = 10.0) -> None:
         with self._cond:
@@ -134,9 +102,12 @@ class OcrService:
             self._cond.notify_all()
         for t in left:
             t.deliver(RuntimeError("the server is shutting down"))
-        batch = self._running
-        if batch is not None:
-            batch.cancel.set()
+            t.cancel()
+        for s in list(self.decoder.slots):
+            s.ticket.deliver(RuntimeError("the server is shutting down"))
+            s.ticket.cancel()
+        if self._admitting is not None:
+            self._admitting.cancel()
         self._thread.join(timeout)
 
     # ---- the worker ----
@@ -144,47 +115,44 @@ class OcrService:
         if any(t.cancelled.is_set() for t in self._queue):
             self._queue = collections.deque(t for t in self._queue if not t.cancelled.is_set())
 
-    def _next_batch(self) -> list[Ticket] | None:
-        """The oldest request and the queued ones that can share its decode (None once closed)."""
+    def _take(self) -> list[Ticket] | None:
+        """Queued tickets for the free slots (waits while nothing decodes and nothing is queued); None once
+        closed."""
         with self._cond:
             while True:
                 self._drop_cancelled()
                 if self._closed:
                     return None
-                if self._queue:
+                if self._queue or self.decoder.slots:
                     break
                 self._cond.wait(0.5)
-            first = self._queue.popleft()
-            key, batch, rest = batch_key(first.options), [first], collections.deque()
-            while self._queue:
-                t = self._queue.popleft()
-                if len(batch) < self.max_batch and batch_key(t.options) == key:
-                    batch.append(t)
-                else:
-                    rest.append(t)
-            self._queue = rest
-            return batch
+            free = self.max_batch - len(self.decoder.slots)
+            return [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
 
     def _work(self) -> None:
-        from ..pipeline import Result, stream_batch
+        from ..runtime.cancel import Cancelled
 
+        decoder = self.decoder
         while True:
-            tickets = self._next_batch()
-            if tickets is None:
+            new = self._take()
+            if new is None:
                 return
-            batch = _Batch(tickets)
-            self._running = batch
-            self.batches.append(len(tickets))
-            finished: set[int] = set()
+            for ticket in new:
+                self._admitting = ticket
+                try:
+                    decoder.admit(ticket)
+                except Cancelled:
+                    pass  # its client went away during the encode or prefill
+                except BaseException as e:  # noqa: BLE001 - one bad request must not stop the service
+                    ticket.deliver(e)
+                finally:
+                    self._admitting = None
             try:
-                for i, event in stream_batch(self.model, [t.prep for t in tickets], tickets[0].options,
-                                             cancel=batch.cancel):
-                    tickets[i].deliver(event)
-                    if isinstance(event, Result):
-                        finished.add(i)
-            except BaseException as e:  # noqa: BLE001 - one failed batch must not stop the service
-                for i, t in enumerate(tickets):
-                    if i not in finished:
-                        t.deliver(e)
-            finally:
-                self._running = None
+                events = decoder.step()
+            except BaseException as e:  # noqa: BLE001 - a failed step fails the batch, not the service
+                for s in decoder.slots:
+                    s.ticket.deliver(e)
+                decoder.reset()
+                continue
+            for ticket, event in events:
+                ticket.deliver(event)

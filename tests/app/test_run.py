@@ -24,7 +24,7 @@ def test_run_streams_text_and_fills_the_table(loaded, page, qtbot):
     window = loaded
     window.set_plan_options(mode="gundam")
     window.add_paths([page])
-    window.max_tokens = 48
+    window.set_max_tokens(48)
     deltas, stats_seen = [], []
 
     def seen(text, tokens):  # runs in the GUI thread: the window re-emits what the worker streamed
@@ -58,7 +58,7 @@ def test_cancel_leaves_the_app_usable(loaded, page, qtbot):
     window = loaded
     window.set_plan_options(mode="small")
     window.add_paths([page])
-    window.max_tokens = 100_000
+    window.set_max_tokens(100_000)
     started = []
     window.textStreamed.connect(lambda *a: started.append(a))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
@@ -75,7 +75,7 @@ def test_cancel_leaves_the_app_usable(loaded, page, qtbot):
     window.set_plan_options(mode="gundam")
     assert plan_of(window).tiled
     window.set_plan_options(mode="tiny")
-    window.max_tokens = 8
+    window.set_max_tokens(8)
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()
     assert target.state == State.DONE
@@ -90,7 +90,7 @@ def test_run_all_and_region(loaded, page, tmp_path, qtbot):
     small = tmp_path / "small.png"
     document_page(600, 800, seed=5).save(small)
     window.add_paths([page, small])
-    window.max_tokens = 6
+    window.set_max_tokens(6)
     k = window.regions.add_region((100, 100, 700, 900))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()
@@ -124,7 +124,7 @@ def test_close_during_run_stops_the_thread(make_window, tiny_v1, page, qtbot):
         window.load_model(str(tiny_v1))
     window.set_plan_options(mode="small")
     window.add_paths([page])
-    window.max_tokens = 100_000
+    window.set_max_tokens(100_000)
     got = []
     window.textStreamed.connect(lambda *a: got.append(a))
     window.run_current()

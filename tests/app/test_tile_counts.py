@@ -162,7 +162,7 @@ def test_a_real_run_streams_beside_the_counts(window, tiny_v1, page, qtbot):
         window.load_model(str(tiny_v1))
     window.set_plan_options(mode="gundam")
     window.add_paths([page])
-    window.max_tokens = 6
+    window.set_max_tokens(6)
     plan, counts = window.current_plan, window.results.tile_counts
     seen = []
     window.textStreamed.connect(lambda _t, n: seen.append((counts.isVisible(), counts.columns(),

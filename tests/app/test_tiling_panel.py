@@ -172,7 +172,7 @@ def test_run_with_a_forced_grid(window, tiny_v1, page, qtbot):
         window.load_model(str(tiny_v1))
     window.set_plan_options(mode="gundam")
     window.add_paths([page])
-    window.max_tokens = 3
+    window.set_max_tokens(3)
     window.planner.set_grid((1, 2))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):
         window.run_current()

@@ -1,0 +1,52 @@
+"""`RunSetup`: what a queued run is given when its turn comes: the target's pixels and one `engine.RunOptions`.
+
+The options are built in one place from the plan options bar (version, mode, tile limits, task), the saved
+settings (decoding, recovery, output shape) and this session's token limit (`--max-tokens` or a handed-over
+one, not saved; the saved limit again once the settings are saved). A model of the other version plans the
+run as that version: the options bar follows the loaded model.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from .plan_options import PlanOptionsBar
+from .queue_model import QueueModel, Target
+from .settings import Settings
+
+
+class RunSetup(QObject):
+    """`prepare(target, model)` for the `RunQueue`; `set_max_tokens` for the session's token limit."""
+
+    def __init__(self, queue: QueueModel, options_bar: PlanOptionsBar, settings: Settings,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.queue, self.options_bar, self.settings = queue, options_bar, settings
+        self._max_tokens = settings.max_tokens
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def set_max_tokens(self, max_tokens: int) -> None:
+        """The token limit of the next runs, for this session (not saved)."""
+        self._max_tokens = int(max_tokens)
+
+    def settings_saved(self) -> None:
+        """The saved token limit replaces a session's one."""
+        self.set_max_tokens(self.settings.max_tokens)
+
+    def prepare(self, target: Target, model):
+        """The image (the target's crop of its item) and the engine options of `target`; raises ValueError when
+        the target left the queue, ImageError when its image cannot be read."""
+        where = self.queue.locate(target)
+        if where is None:
+            raise ValueError("removed from the queue")
+        image = self.queue.image(where[0])
+        if target.rect is not None:
+            image = image.crop(target.rect)
+        if model is not None and model.version != self.options_bar.options().version:
+            self.options_bar.set_options(version=model.version)
+        options = self.settings.run_options(**self.options_bar.options().run_options(), grid=target.grid,
+                                            max_tokens=self._max_tokens)
+        return image, options.replace(task=target.task) if target.task else options

@@ -1,0 +1,129 @@
+"""Several clients at once: requests join the running decode (continuous batching) and get the text they
+would get alone, a full queue answers 503 with Retry-After, a client that goes away frees its slot within
+0.5 s. Bounded: at most a handful of requests, each test well under a minute."""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+import engine
+from engine.service import OcrService
+
+from .conftest import chat_body, client, data_url, png_bytes
+
+# greedy, the tiny model writes ~1000 tokens of noise before its loop is caught and recovered (~10-20 s on a
+# CPU): a request that runs until the test cancels it (bounded all the same)
+LONG = {"max_tokens": 8192}
+
+
+def _wait(predicate, timeout=20.0, what="condition"):
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+    return time.monotonic() - t0
+
+
+def _collect(service, prep, options, out: list, started: threading.Event | None = None):
+    done = threading.Event()
+
+    def sink(event):
+        out.append(event)
+        if started is not None and isinstance(event, engine.TextDelta):
+            started.set()
+        if isinstance(event, (engine.Result, BaseException)):
+            done.set()
+    return service.submit(prep, options, sink), done
+
+
+def test_joining_a_running_batch_keeps_each_text(model):
+    """B joins A's decode after A has written tokens; both texts are what each gets alone."""
+    from engine.pipeline import prepare_for
+
+    a_opts = engine.RunOptions.of(task="free", max_tokens=60)
+    b_opts = engine.RunOptions.of(task="ocr", max_tokens=40, mode="base")  # other options and tiling: fine
+    img_a, img_b = engine.open_image(png_bytes()), engine.open_image(png_bytes((900, 700), "lightyellow"))
+    alone_a, alone_b = engine.ocr(model, img_a, a_opts), engine.ocr(model, img_b, b_opts)
+    service = OcrService(model, max_batch=4, max_pending=4)
+    try:
+        a_events, b_events, a_started = [], [], threading.Event()
+        _, a_done = _collect(service, prepare_for(model, img_a, a_opts.tiling), a_opts, a_events, a_started)
+        assert a_started.wait(30)
+        _, b_done = _collect(service, prepare_for(model, img_b, b_opts.tiling), b_opts, b_events)
+        assert a_done.wait(60) and b_done.wait(60)
+        assert service.decoder.joins == 1
+        (a,), (b,) = [e for e in a_events if isinstance(e, engine.Result)], \
+            [e for e in b_events if isinstance(e, engine.Result)]
+        assert a.text == alone_a.text and a.generated_tokens == alone_a.generated_tokens
+        assert b.text == alone_b.text and b.stop_reason == alone_b.stop_reason
+    finally:
+        service.close()
+
+
+def test_requests_over_http_decode_together(start_server):
+    server = start_server(max_batch=4)
+    url = data_url(png_bytes())
+    results = {}
+
+    def ask(k, c):
+        results[k] = c.post("/v1/chat/completions", json=chat_body(url, max_tokens=30 + k)).json()
+
+    with client(server) as c:
+        with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as long_one:
+            lines = long_one.iter_lines()  # kept: a dropped iterator closes the response (a disconnect)
+            next(lines)
+            threads = [threading.Thread(target=ask, args=(k, c)) for k in range(3)]
+            for t in threads:
+                t.start()
+            _wait(lambda: server.service.decoder.joins >= 3, what="three requests joining the decode")
+            assert server.service.running >= 1  # the long one still decodes
+            for t in threads:
+                t.join(60)
+        assert sorted(r["usage"]["completion_tokens"] for r in results.values()) == [30, 31, 32]
+        _wait(lambda: c.get("/health").json()["running"] == 0, 5, "the slots to be free")
+
+
+def test_full_queue_answers_503(start_server):
+    server = start_server(max_batch=1, max_pending=1)
+    url = data_url(png_bytes())
+    with client(server) as c:
+        with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as running:
+            lines = running.iter_lines()
+            next(lines)
+            with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as waiting:
+                assert waiting.status_code == 200
+                assert c.get("/health").json()["pending"] == 1
+                busy = c.post("/v1/chat/completions", json=chat_body(url, max_tokens=2))
+                assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+                assert "busy" in busy.json()["error"]["message"]
+        _wait(lambda: (lambda h: h["running"] == 0 and h["pending"] == 0)(c.get("/health").json()), 5,
+              "the queue to empty")
+        assert c.post("/v1/chat/completions", json=chat_body(url, max_tokens=2)).status_code == 200
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_disconnect_cancels_within_half_a_second(start_server, streaming):
+    server = start_server()
+    url = data_url(png_bytes())
+    service = server.service
+    if streaming:
+        with client(server) as c:
+            with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as r:
+                lines = r.iter_lines()
+                while '"delta": {"content"' not in next(lines):  # until it decodes
+                    pass
+                assert service.running == 1
+        t0 = time.monotonic()  # the connection is closed now
+    else:
+        with pytest.raises(httpx.ReadTimeout):
+            with httpx.Client(base_url=server.url, timeout=httpx.Timeout(60, read=1.5)) as c:
+                c.post("/v1/chat/completions", json=chat_body(url, **LONG))
+        t0 = time.monotonic()
+    _wait(lambda: service.running == 0, 5, "the slot to be freed")
+    freed = time.monotonic() - t0
+    assert freed < 0.5, f"the slot was freed {freed:.2f} s after the client went away"
+    with client(server) as c:  # and the server goes on serving
+        assert c.post("/v1/chat/completions", json=chat_body(url, max_tokens=2)).status_code == 200
