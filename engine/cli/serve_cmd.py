@@ -57,9 +57,28 @@ def run(args) -> int:
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise ValueError(f"dsocr serve needs {e.name}: pip install fastapi uvicorn python-multipart") from None
+    check_address(settings.host, settings.port)
     model = load_model(args.model, args.dtype)
     service = OcrService(model, max_batch=settings.max_batch, max_pending=settings.max_pending)
     report.note(f"serving {args.model} on http://{args.host}:{args.port} (OpenAI base URL "
                 f"http://{args.host}:{args.port}/v1); Ctrl+C stops")
     serve(service, settings)
     return report.OK
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, before the model loads, an address this machine cannot listen on (in use, not its own)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ValueError(f"--host {host}: unknown address ({e.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as e:
+            raise ValueError(f"cannot listen on {host}:{port}: {e.strerror or e}; choose another --port "
+                             "(or stop the server already using it)") from None

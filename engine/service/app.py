@@ -111,19 +111,36 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
         except Busy as e:
             raise ApiError(503, str(e), code="server_busy", headers={"Retry-After": str(e.retry_after)}) from None
 
-    async def results(request: Request, preps, options) -> list:
-        """Run the pages; their Results in order. Cancels them when the client goes away."""
-        feed = Feed()
-        tickets = submit(preps, options, feed)
-        done: dict[int, object] = {}
+    async def results(request: Request, images, options) -> list:
+        """Run the pages (prepared one by one as they are queued); their Results in order. A request keeps at
+        most `max_batch` of its pages in the service at a time, so a long PDF neither fills the queue for others
+        nor is refused for being longer than --max-pending (only its first page can get the 503). Cancels its
+        pages when the client goes away."""
+        feed, tickets, done = Feed(), {}, {}
+        window = max(1, service.max_batch)
+
+        async def fill() -> None:
+            while len(tickets) < len(images) and len(tickets) - len(done) < window:
+                k = len(tickets)
+                prep = await run_in_threadpool(prepare, images[k], options)
+                try:
+                    (tickets[k],) = service.submit_many([prep], options, [feed.sink(k)])
+                except Busy as e:
+                    if k == 0:
+                        raise ApiError(503, str(e), code="server_busy",
+                                       headers={"Retry-After": str(e.retry_after)}) from None
+                    return  # accepted already: the next pages wait for room instead of failing
+
         checked = time.monotonic()
         try:
-            while len(done) < len(preps):
+            await fill()
+            while len(done) < len(images):
                 item = await feed.get()
                 if time.monotonic() - checked >= 0.1:  # every 0.1 s, however many events arrive
                     checked = time.monotonic()
                     if await request.is_disconnected():
                         raise ClientGone
+                    await fill()
                 if item is None:
                     continue
                 k, event = item
@@ -131,11 +148,12 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
                     raise _engine_error(event)
                 if isinstance(event, Result):
                     done[k] = event
+                    await fill()
         finally:
-            for k, t in enumerate(tickets):
+            for k, t in tickets.items():
                 if k not in done:
                     t.cancel()
-        return [done[k] for k in range(len(preps))]
+        return [done[k] for k in range(len(images))]
 
     @app.get("/health")
     async def health():
@@ -164,7 +182,7 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
             return StreamingResponse(_sse(feed, ticket, cid, now, req.include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
         try:
-            (result,) = await results(request, [prep], req.options)
+            (result,) = await results(request, [prep], req.options)  # prepared already: kept as it is
         except ClientGone:
             return Response(status_code=499)
         return {"id": cid, "object": "chat.completion", "created": now, "model": mid,
@@ -253,9 +271,8 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
         data, path, name, fields = await ocr_input(request)
         check_model(fields.pop("model", None))
         req = await run_in_threadpool(rq.parse_ocr, data, path, name, fields, settings)
-        preps = [await run_in_threadpool(prepare, image, req.options) for _, _, image in req.pages]
         try:
-            found = await results(request, preps, req.options)
+            found = await results(request, [image for _, _, image in req.pages], req.options)
         except ClientGone:
             return Response(status_code=499)
         pages = list(zip(req.pages, found))

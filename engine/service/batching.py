@@ -88,6 +88,8 @@ class Decoder:
         """Encode and prefill one request alone (its cancel flag checked throughout: raises Cancelled), then
         add it to the batch."""
         options, model = ticket.options, self.model
+        if not self.slots:  # a Result's peak memory: since its batch began (as `engine.stream` measures a run)
+            mx.reset_peak_memory()
         styles = {"math": options.output.math, "tables": options.output.tables}
         job = _Job(model, ticket.prep, options.prompt_text(), time.perf_counter(), styles)
         config = GenerationConfig.of(options.decoding, options.recovery)

@@ -117,9 +117,9 @@ def parse_task(text: str) -> dict:
         return {"task": "markdown"}
     if text.lower() in TASKS:
         return {"task": text.lower()}
-    m = re.fullmatch(r"(?is)locate\s*:?\s+(.+)|locate\s*:\s*(.+)", text)
+    m = re.fullmatch(r"(?is)locate\s*:\s*(.+)", text)  # the colon: "Locate the logo." stays a prompt
     if m:
-        return {"task": "locate", "locate": (m.group(1) or m.group(2)).strip()}
+        return {"task": "locate", "locate": m.group(1).strip()}
     return {"prompt": text}
 
 

@@ -86,7 +86,7 @@ def test_a_looping_run_is_recovered_in_the_app(window, tiny_v2, qtbot):
     with qtbot.waitSignal(window.modelReady, timeout=120_000):
         window.load_model(str(tiny_v2))
     window.add_paths([SHOW1])
-    window.max_tokens = 850
+    window.set_max_tokens(850)
     rollbacks = []
     window.runs.rolledBack.connect(lambda job, keep, start, strategy: rollbacks.append((keep, start, strategy)))
     with qtbot.waitSignal(window.runFinished, timeout=300_000):

@@ -55,7 +55,7 @@ def loaded(window, tiny_v1_dir, qtbot):
     with qtbot.waitSignal(window.modelReady, timeout=120_000):
         window.load_model(str(tiny_v1_dir))
     window.set_plan_options(version="v1", mode="tiny")
-    window.max_tokens = 2
+    window.set_max_tokens(2)
     return window
 
 
@@ -211,7 +211,7 @@ CLOSE_SCRIPT = textwrap.dedent("""
 
     def start():
         w.add_paths([image])
-        w.max_tokens = 100000
+        w.set_max_tokens(100000)
         w.run_current()
         if when == "encoding":
             QTimer.singleShot(0, close)  # the encoder is running now: it cannot be interrupted, close waits

@@ -54,3 +54,46 @@ def test_serve_refuses_a_public_host_without_a_key():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "--api-key" in r.stderr
+
+
+def test_serve_refuses_a_busy_port_before_loading():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port), "--model", "none"],
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "cannot listen" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_dsocr_serve_end_to_end(tiny_dir):
+    """The command itself: it serves on the port it was given, and Ctrl+C stops it (exit 130, as every
+    command that Ctrl+C stops)."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "serve", "--model", str(tiny_dir),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.2)
+        assert health["model"] == "tiny-v2" and health["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "serving" in err and "Finished server process" in err

@@ -127,3 +127,17 @@ def test_disconnect_cancels_within_half_a_second(start_server, streaming):
     assert freed < 0.5, f"the slot was freed {freed:.2f} s after the client went away"
     with client(server) as c:  # and the server goes on serving
         assert c.post("/v1/chat/completions", json=chat_body(url, max_tokens=2)).status_code == 200
+
+
+def test_a_pdf_longer_than_the_queue_is_served(start_server, tmp_path):
+    """A 5-page PDF with --max-pending 2: only max_batch of its pages wait at a time, so it is not refused."""
+    from PIL import Image
+
+    pages = [Image.new("RGB", (200, 280), "white") for _ in range(5)]
+    pages[0].save(tmp_path / "long.pdf", save_all=True, append_images=pages[1:])
+    server = start_server(max_batch=2, max_pending=2)
+    with client(server) as c:
+        r = c.post("/v1/ocr", files={"file": ("long.pdf", (tmp_path / "long.pdf").read_bytes(), "application/pdf")},
+                   data={"max_tokens": "3", "format": "json"})
+    assert r.status_code == 200, r.text
+    assert [p["page"] for p in r.json()["pages"]] == [1, 2, 3, 4, 5]

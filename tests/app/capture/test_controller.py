@@ -32,7 +32,7 @@ def hidden_window(qtbot, settings, tiny_v2):
 
     w = MainWindow(settings)
     w.quiet = True
-    w.max_tokens = 6
+    w.set_max_tokens(6)
     settings.model = str(tiny_v2)
     yield w
     w.runs.close()
