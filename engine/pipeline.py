@@ -169,7 +169,7 @@ def warm_up(model, tiles: int) -> dict:
     return {"tiles": len(p.tiles), "seconds": time.perf_counter() - t0, "peak_memory_mb": mx.get_peak_memory() / 2**20}
 
 
-class _Job:
+class PageJob:
     """Bookkeeping of one image's run: prompt, streaming decoder, counters, and the final Result."""
 
     def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float, styles: dict):
@@ -222,7 +222,7 @@ class _Job:
         )
 
 
-def _whitelist(tok) -> frozenset[int]:
+def token_whitelist(tok) -> frozenset[int]:
     return frozenset(i for i in (tok.special["td"], tok.special["td_end"]) if i is not None)
 
 
@@ -246,7 +246,7 @@ def stream_batch(model, images: list, options: RunOptions | None = None, *, canc
     mx.reset_peak_memory()
     prompt_text = options.prompt_text()
     styles = {"math": options.output.math, "tables": options.output.tables}
-    jobs = [_Job(model, prepare_for(model, im, options.tiling), prompt_text, t_start, styles) for im in images]
+    jobs = [PageJob(model, prepare_for(model, im, options.tiling), prompt_text, t_start, styles) for im in images]
     config = GenerationConfig.of(options.decoding, options.recovery)
     tok = model.tokenizer
     done: set[int] = set()
@@ -260,9 +260,9 @@ def stream_batch(model, images: list, options: RunOptions | None = None, *, canc
         embeds = [splice(model, j.ids, e) for j, e in zip(jobs, image_embeds)]
         if len(jobs) == 1:
             steps = ((0, s) for s in generate_tokens(model.language_model, embeds[0], tok.eos_id, config, cancel,
-                                                     _whitelist(tok), jobs[0].stats))
+                                                     token_whitelist(tok), jobs[0].stats))
         else:
-            steps = generate_batch(model.language_model, embeds, tok.eos_id, config, cancel, _whitelist(tok),
+            steps = generate_batch(model.language_model, embeds, tok.eos_id, config, cancel, token_whitelist(tok),
                                    [j.stats for j in jobs])
         for i, step in steps:
             delta = jobs[i].push(step)

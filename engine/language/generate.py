@@ -113,7 +113,7 @@ def prefill(lm, embeds: mx.array, cache, chunk: int, cancel: threading.Event | N
     return logits if embeds.ndim == 3 else logits[0]
 
 
-class _Sequence:
+class Sequence:
     """One sequence's decoding state: its ids, guards, sampling key, recovery ladder and attempts.
 
     `next_logits` applies the guards of the current attempt; `push` takes the sampled id and returns the
@@ -201,7 +201,7 @@ def generate_tokens(lm, embeds: mx.array, eos_id: int, config: GenerationConfig 
     config = config or GenerationConfig()
     stats = stats if stats is not None else GenerationStats()
     stats.prompt_tokens = int(embeds.shape[0])
-    seq = _Sequence(config, eos_id, whitelist, stats, config.seed)
+    seq = Sequence(config, eos_id, whitelist, stats, config.seed)
     cache = make_cache(lm)
 
     t0 = time.perf_counter()
@@ -243,7 +243,7 @@ def _guards(config: GenerationConfig, whitelist: frozenset[int]):
     return ngram, loops
 
 
-def _sample_rows(logits: list[mx.array], seqs: list[_Sequence], top_p: float) -> list[int]:
+def _sample_rows(logits: list[mx.array], seqs: list[Sequence], top_p: float) -> list[int]:
     """One id per row: all rows at once when they share a temperature and need no key (the usual case)."""
     keys = [s.next_key() for s in seqs]
     if all(k is None for k in keys) and len({s.temperature for s in seqs}) == 1:
@@ -266,7 +266,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
     config = config or GenerationConfig()
     n = len(embeds)
     stats = stats if stats is not None else [GenerationStats() for _ in range(n)]
-    seqs = [_Sequence(config, eos_id, whitelist, stats[i], None if config.seed is None else config.seed + i)
+    seqs = [Sequence(config, eos_id, whitelist, stats[i], None if config.seed is None else config.seed + i)
             for i in range(n)]
     padded, lengths = left_pad(embeds)
     cache = make_batch_cache(lm, lengths)

@@ -170,3 +170,38 @@ def left_pad(sequences: list[mx.array]) -> tuple[mx.array, list[int]]:
     rows = [mx.concatenate([mx.zeros((longest - s.shape[0], *s.shape[1:]), s.dtype), s]) if s.shape[0] < longest
             else s for s in sequences]
     return mx.stack(rows), lengths
+
+
+# ---- joining batches (continuous batching: a sequence prefilled alone joins a running decode) -----------
+
+def to_batch_cache(cache: list[KVCache]) -> list[BatchKVCache]:
+    """A one-sequence cache as a batch cache of one row (no padding)."""
+    out = []
+    for c in cache:
+        b = BatchKVCache([0])
+        b.keys, b.values = c.keys[..., :c.offset, :], c.values[..., :c.offset, :]
+        b._idx, b.offset = c.offset, mx.array([c.offset], dtype=mx.int32)
+        out.append(b)
+    return out
+
+
+def _pad_left(x: mx.array, n: int) -> mx.array:
+    if n == 0:
+        return x
+    return mx.concatenate([mx.zeros((*x.shape[:2], n, x.shape[3]), x.dtype), x], axis=2)
+
+
+def join_caches(a: list[BatchKVCache], b: list[BatchKVCache]) -> list[BatchKVCache]:
+    """The rows of `a` then those of `b` in one batch cache per layer, right-aligned: the shorter one gets
+    padding in front (hidden by the mask; the stored keys keep their RoPE positions)."""
+    out = []
+    for ca, cb in zip(a, b):
+        size = max(ca._idx, cb._idx)
+        pa, pb = size - ca._idx, size - cb._idx
+        c = BatchKVCache(mx.concatenate([ca.left_padding + pa, cb.left_padding + pb]).tolist())
+        c.keys = mx.concatenate([_pad_left(ca.keys[..., :ca._idx, :], pa), _pad_left(cb.keys[..., :cb._idx, :], pb)])
+        c.values = mx.concatenate([_pad_left(ca.values[..., :ca._idx, :], pa),
+                                   _pad_left(cb.values[..., :cb._idx, :], pb)])
+        c._idx, c.offset = size, mx.concatenate([ca.offset, cb.offset])
+        out.append(c)
+    return out

@@ -17,50 +17,17 @@ import time
 
 import mlx.core as mx
 
-from ..language.generate import GenerationConfig, Rewind, Step, _Sequence, prefill
-from ..language.kv_cache import BatchKVCache, KVCache, filter_cache, make_cache, trim_batch_cache
+from ..language.generate import GenerationConfig, Rewind, Step, Sequence, prefill
+from ..language.kv_cache import BatchKVCache, filter_cache, join_caches, make_cache, to_batch_cache, trim_batch_cache
 from ..language.sampling import sample
-from ..pipeline import _Job, _whitelist, encode, splice  # the engine's own per-page bookkeeping
-
-
-def to_batch_cache(cache: list[KVCache]) -> list[BatchKVCache]:
-    """A one-sequence cache as a batch cache of one row (no padding)."""
-    out = []
-    for c in cache:
-        b = BatchKVCache([0])
-        b.keys, b.values = c.keys[..., :c.offset, :], c.values[..., :c.offset, :]
-        b._idx, b.offset = c.offset, mx.array([c.offset], dtype=mx.int32)
-        out.append(b)
-    return out
-
-
-def _pad_left(x: mx.array, n: int) -> mx.array:
-    if n == 0:
-        return x
-    return mx.concatenate([mx.zeros((*x.shape[:2], n, x.shape[3]), x.dtype), x], axis=2)
-
-
-def join_caches(a: list[BatchKVCache], b: list[BatchKVCache]) -> list[BatchKVCache]:
-    """The rows of `a` then those of `b` in one batch cache per layer, right-aligned: the shorter one gets
-    padding in front (hidden by the mask; the stored keys keep their RoPE positions)."""
-    out = []
-    for ca, cb in zip(a, b):
-        size = max(ca._idx, cb._idx)
-        pa, pb = size - ca._idx, size - cb._idx
-        c = BatchKVCache(mx.concatenate([ca.left_padding + pa, cb.left_padding + pb]).tolist())
-        c.keys = mx.concatenate([_pad_left(ca.keys[..., :ca._idx, :], pa), _pad_left(cb.keys[..., :cb._idx, :], pb)])
-        c.values = mx.concatenate([_pad_left(ca.values[..., :ca._idx, :], pa),
-                                   _pad_left(cb.values[..., :cb._idx, :], pb)])
-        c._idx, c.offset = size, mx.concatenate([ca.offset, cb.offset])
-        out.append(c)
-    return out
+from ..pipeline import PageJob, encode, splice, token_whitelist  # the engine's own per-page bookkeeping
 
 
 class Slot:
     """One sequence in the batch: its ticket, the engine's per-page job (prompt, detokenizer, Result) and its
-    decoding state (`_Sequence`)."""
+    decoding state (`Sequence`)."""
 
-    def __init__(self, ticket, job: _Job, seq: _Sequence, config: GenerationConfig):
+    def __init__(self, ticket, job: PageJob, seq: Sequence, config: GenerationConfig):
         self.ticket, self.job, self.seq, self.config = ticket, job, seq, config
         self.t_decode = time.perf_counter()
 
@@ -71,7 +38,7 @@ class Decoder:
 
     def __init__(self, model):
         self.model, self.lm, self.tok = model, model.language_model, model.tokenizer
-        self.whitelist = _whitelist(self.tok)
+        self.whitelist = token_whitelist(self.tok)
         self.slots: list[Slot] = []
         self.cache = None
         self.logits = None  # [V] alone, [B, V] batched
@@ -91,7 +58,7 @@ class Decoder:
         if not self.slots:  # a Result's peak memory: since its batch began (as `engine.stream` measures a run)
             mx.reset_peak_memory()
         styles = {"math": options.output.math, "tables": options.output.tables}
-        job = _Job(model, ticket.prep, options.prompt_text(), time.perf_counter(), styles)
+        job = PageJob(model, ticket.prep, options.prompt_text(), time.perf_counter(), styles)
         config = GenerationConfig.of(options.decoding, options.recovery)
         t0 = time.perf_counter()
         (image_embeds,) = encode(model, [job.prep], options.max_batch_tiles, ticket.cancelled)
@@ -99,7 +66,7 @@ class Decoder:
         embeds = splice(model, job.ids, image_embeds)
         stats = job.stats
         stats.prompt_tokens = int(embeds.shape[0])
-        seq = _Sequence(config, self.tok.eos_id, self.whitelist, stats, config.seed)
+        seq = Sequence(config, self.tok.eos_id, self.whitelist, stats, config.seed)
         cache = make_cache(self.lm)
         t1 = time.perf_counter()
         logits = prefill(self.lm, embeds, cache, config.prefill_chunk, ticket.cancelled)
