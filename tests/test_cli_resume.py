@@ -115,7 +115,9 @@ def test_a_pdf_whose_pages_were_all_kept_is_written_without_the_model(three, mod
     monkeypatch.setattr(ocr_cmd, "load_model", lambda *a: pytest.fail("a model was loaded"))
     assert ocr(*cmd) == 0
     assert len(PdfReader(out / "three.pdf").pages) == 3 and not (out / PAGE_STORE).exists()
-    assert f"dsocr: searchable PDF -> {out / 'three.pdf'}" in lines_of(capsys)
+    lines = lines_of(capsys)
+    assert f"dsocr: searchable PDF -> {out / 'three.pdf'}" in lines
+    assert lines[-1].startswith(f"dsocr: 1 searchable PDF written to {out}, 3 skipped")
 
 
 # ---- 4, 8: refused before any work -----------------------------------------------------------------------

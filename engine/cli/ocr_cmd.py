@@ -200,7 +200,7 @@ def run(args) -> int:
     written = _run_targets(args, todo, images, sink, failed=failed) if todo else 0
     sink.close()
     if len(items) > 1 or skipped:
-        _summary(len(items), len(failed), written, len(skipped), out)
+        _summary(len(items), len(failed), written, len(skipped), out, sink.pdfs_written)
     return report.FAILED if failed else report.OK
 
 
@@ -264,7 +264,7 @@ class _Folder:
         self.pdfs = PdfCollector(targets) if "pdf" in formats else None
         if self.pdfs is not None:  # imported now: Ctrl+C inside pikepdf's first import aborts the process
             import pikepdf  # noqa: F401
-        self.finished, self.tokens, self.t0 = 0, 0, time.perf_counter()
+        self.finished, self.tokens, self.t0, self.pdfs_written = 0, 0, time.perf_counter(), 0
         if self.pdfs is not None:
             self._say_pdfs(self.pdfs.flush())  # inputs whose every page was kept by an earlier run
 
@@ -320,8 +320,8 @@ class _Folder:
             report.error(str(e))
             return None
 
-    @staticmethod
-    def _say_pdfs(paths: list[Path]) -> None:
+    def _say_pdfs(self, paths: list[Path]) -> None:
+        self.pdfs_written += len(paths)
         for path in paths:
             report.note(f"searchable PDF -> {path}")
 
@@ -401,6 +401,7 @@ class _Stdout:
 
     def __init__(self, fmt: str, headers: bool, live: bool):
         self.fmt, self.headers, self.printed = fmt, headers and fmt != "json", 0
+        self.pdfs_written = 0  # (only files have PDFs)
         self.live = live and fmt != "json"
 
     def close(self) -> None:
@@ -464,10 +465,13 @@ class _Stdout:
         return True
 
 
-def _summary(n_inputs: int, n_failed: int, n_done: int, n_skipped: int, out: Path | None) -> None:
-    """The last line: how many inputs failed, were written (or printed) and skipped."""
+def _summary(n_inputs: int, n_failed: int, n_done: int, n_skipped: int, out: Path | None, n_pdfs: int = 0) -> None:
+    """The last line: how many inputs failed, were written (or printed) and skipped; `n_pdfs`: searchable
+    PDFs written from pages an earlier run kept, when no page ran."""
     verb = f"written to {out}" if out else "printed"
-    done = f"{n_done} {verb}" if n_done else f"nothing was {'written' if out else 'printed'}"
+    done = f"{n_done} {verb}" if n_done else \
+        f"{n_pdfs} searchable PDF{'s' if n_pdfs > 1 else ''} {verb}" if n_pdfs else \
+        f"nothing was {'written' if out else 'printed'}"
     one = n_skipped == 1
     skipped = (f", {n_skipped} skipped ({'its output exists' if one else 'their outputs exist'}; --overwrite "
                f"redoes {'it' if one else 'them'})") if n_skipped else ""
