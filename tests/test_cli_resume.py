@@ -203,7 +203,7 @@ def test_options_without_effect_are_said_once(three, model_dir, capsys):
 
 def test_locate_alone_asks_the_locate_task(three, model_dir, monkeypatch):
     seen = {}
-    monkeypatch.setattr(ocr_cmd, "_run_targets", lambda args, *a, **k: seen.update(task=args.task) or 1)
+    monkeypatch.setattr(ocr_cmd, "_run_targets", lambda args, options, *a, **k: seen.update(task=options.task) or 1)
     assert ocr(three / "scan.png", "--locate", "Total", "--model", model_dir) == 0
     assert seen["task"] == "locate"
 

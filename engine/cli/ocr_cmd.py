@@ -152,7 +152,7 @@ def check_options(args, items: list[InputItem]) -> None:
         report.warning(f"--pages {args.pages} has no effect: none of the inputs is a PDF")
 
 
-def _gen_kwargs(args):
+def run_options(args):
     """The `RunOptions` of the parsed arguments (its checks and messages are the engine's)."""
     from ..options import RunOptions
 
@@ -172,6 +172,7 @@ def run(args) -> int:
                          "add --out FOLDER")
     items = expand_inputs(args.inputs, args.pages, args.dpi)
     check_options(args, items)
+    options = run_options(args)  # every value checked now, before any input is read or model loaded
     # every input opened (headers only), every output path decided and checked before any model work
     for it in items:
         if not it.error:
@@ -197,7 +198,7 @@ def run(args) -> int:
     images = {0: todo[0].item.load()} if len(items) == 1 and todo else {}
     sink = _Folder(out, formats, targets, len(todo)) if out else \
         _Stdout(formats[0], headers=len(items) > 1, live=sys.stdout.isatty())
-    written = _run_targets(args, todo, images, sink, failed=failed) if todo else 0
+    written = _run_targets(args, options, todo, images, sink, failed=failed) if todo else 0
     sink.close()
     if len(items) > 1 or skipped:
         _summary(len(items), len(failed), written, len(skipped), out, sink.pdfs_written)
@@ -213,7 +214,7 @@ def _done_before(target) -> str:
     return said or "done"
 
 
-def _run_targets(args, todo: list, images: dict, sink, failed: list) -> int:
+def _run_targets(args, options, todo: list, images: dict, sink, failed: list) -> int:
     """Load the model, OCR the targets in batches, hand each result to `sink`; return how many were done."""
     from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
@@ -225,7 +226,6 @@ def _run_targets(args, todo: list, images: dict, sink, failed: list) -> int:
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
-    options = _gen_kwargs(args)
     cancel = threading.Event()
     done = 0
     for start in range(0, len(todo), args.batch):
