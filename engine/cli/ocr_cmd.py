@@ -288,7 +288,7 @@ class _Folder:
         target = self.targets[i]
         item, ok = target.item, True
         try:  # a missing file is written whole, with the figures a missing markdown file links to
-            paths = [p for f in target.write if f != "pdf"
+            paths = [p for f in target.write
                      for p in export_result(result, self.out, item.stem, f, overwrite=True)]
             if target.pdf is not None and target.page_file is not None:
                 from ..outputs.searchable_pdf import export_searchable_pdf
@@ -378,10 +378,11 @@ class PdfCollector:
         path = doc.save(last.pdf, overwrite=True)  # planned as missing (or --overwrite)
         for page in (p for p in self.pages if p.pdf == last.pdf and p.page_file is not None):
             page.page_file.unlink(missing_ok=True)
-        try:
-            last.page_file.parent.rmdir()  # the page store, once no PDF is left unfinished
-        except (OSError, AttributeError):
-            pass
+        if last.page_file is not None:
+            try:
+                last.page_file.parent.rmdir()  # the page store, once no PDF is left unfinished
+            except OSError:  # another input's pages are still kept there
+                pass
         if missing:
             pages = ", ".join(str(self.pages[k].item.page + 1) for k in missing if self.pages[k].item.page is not None)
             report.warning(f"{path}: written without page(s) {pages}, which could not be run")

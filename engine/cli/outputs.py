@@ -13,6 +13,7 @@ command before any work. `refuse_existing` guards the single output of
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Target:
 
     item: InputItem
     paths: list[Path] = field(default_factory=list)  # one per format, in the order of the formats
-    write: list[str] = field(default_factory=list)  # formats written this run (pdf: the page goes into `pdf`)
+    write: list[str] = field(default_factory=list)  # text formats written this run (the PDF: `pdf`)
     existing: list[Path] = field(default_factory=list)  # outputs already there, kept as they are
     pdf: Path | None = None  # the input's searchable PDF, when this run writes it
     page_file: Path | None = None  # this page's place in the page store (a PDF with several pages)
@@ -42,7 +43,7 @@ class Target:
     @property
     def runs(self) -> bool:
         """Whether the model must read this page: a text output is missing, or its PDF needs it."""
-        return any(f != "pdf" for f in self.write) or (self.pdf is not None and not self.kept)
+        return bool(self.write) or (self.pdf is not None and not self.kept)
 
 
 def output_files(out: Path, stem: str, formats: list[str]) -> list[Path]:
@@ -58,9 +59,7 @@ def plan_outputs(items: list[InputItem], out: Path | None, formats: list[str], o
     clashes: list[str] = []
     owner: dict[Path, InputItem] = {}
     inputs = {item.path.resolve() for item in items}
-    pages_of: dict[Path, int] = {}
-    for item in items:
-        pages_of[item.path] = pages_of.get(item.path, 0) + 1
+    pages_of = Counter(item.path for item in items)
     for item in items:
         if out is None:
             targets.append(Target(item, write=list(formats)))
@@ -86,7 +85,6 @@ def plan_outputs(items: list[InputItem], out: Path | None, formats: list[str], o
             elif fmt != "pdf":
                 target.write.append(fmt)
             else:
-                target.write.append("pdf")
                 target.pdf = path
                 if pages_of[item.path] > 1:
                     target.page_file = out / PAGE_STORE / f"{safe_name(item.stem)}.pdf"
