@@ -46,14 +46,15 @@ _VISION_VECTORS = {"model.image_newline": "vision.image_newline", "model.view_se
 
 
 class DeepseekOCR(nn.Module):
-    """Vision encoder + projector + language model of DeepSeek-OCR (v1) or DeepSeek-OCR-2 (v2)."""
+    """Vision encoder + projector + language model of DeepSeek-OCR (v1), DeepSeek-OCR-2 (v2) or Unlimited-OCR
+    (v1's vision; its language model decodes with a window, `LanguageConfig.ring_window`)."""
 
     def __init__(self, ck_config):
         super().__init__()
         cfg = ck_config
         hidden = int(cfg.projector.get("n_embed") or cfg.hidden_size)
         sam_cfg = sam.SAMConfig.from_dict(cfg.sam, net3_out=net3_width(cfg))
-        if cfg.version == "v1":
+        if cfg.family == "v1":
             self.vision = VisionV1(sam_cfg, clip.CLIPConfig.from_dict(cfg.clip), hidden)
         else:
             self.vision = VisionV2(sam_cfg, causal_flow.CausalFlowConfig.from_dict(cfg.qwen2), hidden)

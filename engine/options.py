@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .language.prompt import task_prompt
+from .language.prompt import DOCUMENT_PROMPT, task_prompt
 from .language.recovery import DEFAULT_PENALTY, ladder
 from .outputs.markdown import check_styles
 
@@ -123,9 +123,14 @@ class RunOptions:
         self.prompt_text()  # an unknown task, a locate without its text or a bad prompt fail here
         _at_least("max_batch_tiles", self.max_batch_tiles, 1)
 
-    def prompt_text(self) -> str:
-        """The full prompt (with its `<image>` tag) these options ask."""
-        return task_prompt(self.task, self.prompt, self.locate)
+    def prompt_text(self, version: str | None = None) -> str:
+        """The full prompt (with its `<image>` tag) these options ask of a model of `version` (Unlimited-OCR's
+        markdown task has its own prompt)."""
+        return task_prompt(self.task, self.prompt, self.locate, version)
+
+    def document_prompt_text(self) -> str:
+        """The prompt of a whole document read in one pass: a custom `prompt`, else Unlimited-OCR's own."""
+        return task_prompt(prompt=self.prompt) if self.prompt else DOCUMENT_PROMPT
 
     @classmethod
     def of(cls, **flat) -> "RunOptions":

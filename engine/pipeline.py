@@ -244,7 +244,7 @@ def stream_batch(model, images: list, options: RunOptions | None = None, *, canc
     options = options if options is not None else RunOptions()
     t_start = time.perf_counter()
     mx.reset_peak_memory()
-    prompt_text = options.prompt_text()
+    prompt_text = options.prompt_text(model.version)
     styles = {"math": options.output.math, "tables": options.output.tables}
     jobs = [PageJob(model, prepare_for(model, im, options.tiling), prompt_text, t_start, styles) for im in images]
     config = GenerationConfig.of(options.decoding, options.recovery)

@@ -24,8 +24,8 @@ CORPUS = (
 )
 
 
-def tiny_config(version: str = "v1", vocab_size: int = 300) -> dict:
-    """A config.json dict in the real hub schema with tiny widths and depths."""
+def tiny_config(version: str = "v1", vocab_size: int = 300, window: int = 128) -> dict:
+    """A config.json dict in the real hub schema with tiny widths and depths (`window`: Unlimited-OCR's W)."""
     lm = {
         "architectures": ["DeepseekV2ForCausalLM"], "bos_token_id": 0, "eos_token_id": 1,
         "first_k_dense_replace": 1, "hidden_size": 64, "intermediate_size": 128, "kv_lora_rank": None,
@@ -36,23 +36,31 @@ def tiny_config(version: str = "v1", vocab_size: int = 300) -> dict:
         "torch_dtype": "bfloat16", "use_mla": False, "v_head_dim": 0, "vocab_size": vocab_size,
     }
     sam = {"downsample_channels": [48, 64], "global_attn_indexes": [1], "heads": 2, "layers": 2, "width": 32}
-    if version == "v1":
+    model_type = "deepseek_vl_v2"
+    if version in ("v1", "unlimited"):
         width = {"clip-l-14-224": {"heads": 4, "image_size": 224, "layers": 2, "patch_size": 14, "width": 64},
                  "sam_vit_b": sam}
         arch, model_name, proj_in = "DeepseekOCRForCausalLM", "deeplip_b_l", 128
+        if version == "unlimited":  # the real baidu/Unlimited-OCR schema: v1's, plus the decode window
+            arch, model_type = "UnlimitedOCRForCausalLM", "unlimited-ocr"
+            lm.update(architectures=["DeepseekOCRForCausalLM"], max_position_embeddings=32768,
+                      sliding_window_size=window)
     else:
         width = {"qwen2-0-5b": {"dim": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate_size": 128},
                  "sam_vit_b": {**sam, "downsample_channels": [48, 128]}}  # stale net_3 width, as in the real file
         arch, model_name, proj_in = "DeepseekOCR2ForCausalLM", "deepencoderv2", 64
+    top = {k: v for k, v in lm.items() if k != "architectures"}
+    if version == "unlimited":
+        top["sliding_window"] = window
     return {
         "candidate_resolutions": [[1024, 1024]], "global_view_pos": "head", "architectures": [arch],
-        "language_config": lm, "model_type": "deepseek_vl_v2",
+        "language_config": lm, "model_type": model_type,
         "projector_config": {"input_dim": proj_in, "model_type": "mlp_projector", "n_embed": 64,
                              "projector_type": "linear"},
         "tile_tag": "2D", "torch_dtype": "bfloat16", "transformers_version": "4.46.3",
         "vision_config": {"image_size": 1024, "mlp_ratio": 3.7362, "model_name": model_name,
                           "model_type": "vision", "width": width},
-        **{k: v for k, v in lm.items() if k != "architectures"},
+        **top,
     }
 
 
@@ -64,7 +72,7 @@ def real_config(version: str = "v1") -> dict:
           "num_key_value_heads": 10, "num_hidden_layers": 12}
     sam = {"downsample_channels": [512, 1024], "global_attn_indexes": [2, 5, 8, 11], "heads": 12, "layers": 12,
            "width": 768}
-    if version == "v1":
+    if version in ("v1", "unlimited"):
         width = {"clip-l-14-224": {"heads": 16, "image_size": 224, "layers": 24, "patch_size": 14, "width": 1024},
                  "sam_vit_b": sam}
         proj_in = 2048
@@ -120,12 +128,14 @@ def save_bf16(weights: dict[str, np.ndarray], path: Path) -> None:
                         metadata={"format": "pt"})
 
 
-def write_tiny_checkpoint(folder: str | Path, version: str = "v1", seed: int = 0, vocab_size: int = 300) -> Path:
-    """Create a complete tiny checkpoint folder for `version` ('v1' or 'v2') and return its path."""
+def write_tiny_checkpoint(folder: str | Path, version: str = "v1", seed: int = 0, vocab_size: int = 300,
+                          window: int = 128) -> Path:
+    """Create a complete tiny checkpoint folder for `version` ('v1', 'v2' or 'unlimited', whose decode window
+    is `window` tokens) and return its path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     vocab_size = write_tokenizer(folder, vocab_size)
-    config = tiny_config(version, vocab_size)
+    config = tiny_config(version, vocab_size, window)
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     save_bf16(random_weights(config, seed), folder / "model.safetensors")
     return folder

@@ -22,7 +22,8 @@ import mlx.nn as nn
 import numpy as np
 
 from ..runtime import ops
-from .kv_cache import BatchKVCache, KVCache, make_batch_cache, make_cache
+from .kv_cache import make_batch_cache, make_cache
+from .window_cache import make_batch_ring_cache, make_ring_cache
 
 
 @dataclass
@@ -57,6 +58,7 @@ class LanguageConfig:
     hidden_act: str = "silu"
     attention_bias: bool = False
     use_mla: bool = False
+    ring_window: int | None = None  # Unlimited-OCR: decode attends over the prompt + the last W generated tokens
     head_dim: int = field(init=False)
 
     def __post_init__(self):
@@ -377,10 +379,15 @@ class DeepseekV2LM(nn.Module):
             h = h[:, -1:]
         return self.lm_head(self.norm(h)).astype(mx.float32)
 
-    def make_cache(self) -> list[KVCache]:
+    def make_cache(self, window: bool = True) -> list:
+        """One cache per layer: growing, or (Unlimited-OCR, unless `window` is False) the decode window's."""
+        if window and self.config.ring_window:
+            return make_ring_cache(self, self.config.ring_window)
         return make_cache(self)
 
-    def make_batch_cache(self, lengths) -> list[BatchKVCache]:
+    def make_batch_cache(self, lengths, window: bool = True) -> list:
+        if window and self.config.ring_window:
+            return make_batch_ring_cache(self, self.config.ring_window, lengths)
         return make_batch_cache(self, lengths)
 
 

@@ -27,10 +27,10 @@ import mlx.core as mx
 
 from ..runtime.cancel import Cancelled
 from ..runtime.cancel import scope as cancel_scope
-from .kv_cache import make_cache
 from ..options import Decoding, Recovery
 from .recovery import PENALTY_WINDOW, Attempt, LoopBan, ban, ladder, penalize
 from .sampling import sample
+from .window_cache import cut_back, end_prefill, rebuild_rows
 
 
 _DECODING, _RECOVERY = Decoding(), Recovery()  # the run defaults, written once in `engine/options.py`
@@ -51,6 +51,7 @@ class GenerationConfig:
     loop_guard: bool = True
     prefill_chunk: int = 1024  # positions per prefill step (a page's prompt is ~300-1200); more rows per expert GEMM
     seed: int | None = None
+    window: bool = True  # Unlimited-OCR's decode window (False: full attention, as parity's `--no-window`)
     recover: bool = _RECOVERY.enabled
     repetition_penalty: float = _RECOVERY.repetition_penalty
 
@@ -109,6 +110,7 @@ def prefill(lm, embeds: mx.array, cache, chunk: int, cancel: threading.Event | N
             last = start + chunk >= length
             logits = lm(x[:, start:start + chunk], cache=cache, last_only=last)
             mx.eval(logits if last else [c.state for c in cache])
+    end_prefill(cache)
     logits = logits[:, -1]
     return logits if embeds.ndim == 3 else logits[0]
 
@@ -202,7 +204,7 @@ def generate_tokens(lm, embeds: mx.array, eos_id: int, config: GenerationConfig 
     stats = stats if stats is not None else GenerationStats()
     stats.prompt_tokens = int(embeds.shape[0])
     seq = Sequence(config, eos_id, whitelist, stats, config.seed)
-    cache = make_cache(lm)
+    cache = lm.make_cache(config.window)
 
     t0 = time.perf_counter()
     logits = prefill(lm, embeds, cache, config.prefill_chunk, cancel)
@@ -221,8 +223,7 @@ def generate_tokens(lm, embeds: mx.array, eos_id: int, config: GenerationConfig 
             yield event
             return
         if isinstance(event, Rewind):
-            for c in cache:
-                c.trim(seq.trim)
+            cut_back(lm, cache, seq.trim, seq.generated)
             token = seq.feed
         # dispatch the next step before handing this token out: the consumer's work overlaps the forward pass
         logits = lm(lm.embed(mx.array([[token]])), cache=cache, last_only=True).reshape(-1)
@@ -261,7 +262,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
     its own positions); each decode step runs all unfinished sequences as one batch. A sequence that rolls
     back a loop feeds its rollback token in the next batched step, so the others never wait for it.
     Sequence i samples with seed `seed + i` (the same as decoding it alone when i = 0)."""
-    from .kv_cache import filter_cache, left_pad, make_batch_cache, trim_batch_cache
+    from .kv_cache import filter_cache, left_pad, trim_batch_cache
 
     config = config or GenerationConfig()
     n = len(embeds)
@@ -269,7 +270,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
     seqs = [Sequence(config, eos_id, whitelist, stats[i], None if config.seed is None else config.seed + i)
             for i in range(n)]
     padded, lengths = left_pad(embeds)
-    cache = make_batch_cache(lm, lengths)
+    cache = lm.make_batch_cache(lengths, config.window)
     t0 = time.perf_counter()
     logits = prefill(lm, padded, cache, config.prefill_chunk, cancel)
     prefill_s = time.perf_counter() - t0
@@ -300,6 +301,7 @@ def generate_batch(lm, embeds: list[mx.array], eos_id: int, config: GenerationCo
             if len(keep) < len(active):
                 filter_cache(cache, keep)
             if any(trims):
+                trims = rebuild_rows(lm, cache, trims, [seqs[active[r]].generated for r in keep])
                 trim_batch_cache(cache, trims)
             logits = lm(lm.embed(mx.array([[t] for t in feed])), cache=cache, last_only=True)[:, -1]
             mx.async_eval(logits)

@@ -62,11 +62,31 @@ class KVCache:
             return []
         return [self.keys[..., :self.offset, :], self.values[..., :self.offset, :]]
 
+    def end_prefill(self) -> None:
+        """Nothing changes after the prompt (a window cache's hook: `window_cache.py`)."""
+
+    def as_batch(self) -> "BatchKVCache":
+        """This sequence as a batch cache of one row (no padding)."""
+        b = BatchKVCache([0])
+        b.keys, b.values = self.keys[..., :self.offset, :], self.values[..., :self.offset, :]
+        b._idx, b.offset = self.offset, mx.array([self.offset], dtype=mx.int32)
+        return b
+
     def trim(self, n: int) -> None:
         """Forget the last `n` positions (the buffers keep them until they are overwritten)."""
         if not 0 <= n <= self.offset:
             raise ValueError(f"cannot trim {n} of {self.offset} cached positions")
         self.offset -= n
+
+
+def padded_causal_mask(filled: int, length: int, left_padding: mx.array) -> mx.array:
+    """Bool mask [B, 1, L, S] of `length` new queries after `filled` slots: causal, padding keys hidden
+    (a padding query sees its own key, so no row is empty)."""
+    total = filled + length
+    q = mx.arange(filled, total)[:, None]
+    k = mx.arange(total)[None, :]
+    real = k[None] >= left_padding[:, None, None]  # [B, 1, S]
+    return (((k <= q)[None] & real) | (k == q)[None])[:, None]
 
 
 class BatchKVCache:
@@ -98,12 +118,10 @@ class BatchKVCache:
         A query always sees its own key, so the rows of padding slots are never empty (no NaN); the real
         tokens' rows are unaffected because their own key is a real one.
         """
-        total = self._idx + length
-        q = mx.arange(self._idx, total)[:, None]
-        k = mx.arange(total)[None, :]
-        causal = k <= q  # [L, S]
-        real = k[None] >= self.left_padding[:, None, None]  # [B, 1, S]
-        return ((causal[None] & real) | (k == q)[None])[:, None]
+        return padded_causal_mask(self._idx, length, self.left_padding)
+
+    def end_prefill(self) -> None:
+        """Nothing changes after the prompt (a window cache's hook: `window_cache.py`)."""
 
     def filter(self, keep) -> None:
         """Keep only the sequences at `keep` (indices into the current batch, in the new order)."""
@@ -119,6 +137,18 @@ class BatchKVCache:
             self.values = self.values[..., shift:, :]
             self._idx -= shift
             self.left_padding = self.left_padding - shift
+
+    def join(self, other: "BatchKVCache") -> "BatchKVCache":
+        """This batch's rows then `other`'s, right-aligned: the shorter one gets padding in front (hidden by the
+        mask; the stored keys keep their RoPE positions)."""
+        size = max(self._idx, other._idx)
+        pa, pb = size - self._idx, size - other._idx
+        c = BatchKVCache(mx.concatenate([self.left_padding + pa, other.left_padding + pb]).tolist())
+        c.keys = mx.concatenate([pad_left(self.keys[..., :self._idx, :], pa), pad_left(other.keys[..., :other._idx, :], pb)])
+        c.values = mx.concatenate([pad_left(self.values[..., :self._idx, :], pa),
+                                   pad_left(other.values[..., :other._idx, :], pb)])
+        c._idx, c.offset = size, mx.concatenate([self.offset, other.offset])
+        return c
 
     def trim(self, amounts) -> None:
         """Forget the last `amounts[b]` positions of each sequence b: its row moves right by that much and
@@ -174,34 +204,18 @@ def left_pad(sequences: list[mx.array]) -> tuple[mx.array, list[int]]:
 
 # ---- joining batches (continuous batching: a sequence prefilled alone joins a running decode) -----------
 
-def to_batch_cache(cache: list[KVCache]) -> list[BatchKVCache]:
-    """A one-sequence cache as a batch cache of one row (no padding)."""
-    out = []
-    for c in cache:
-        b = BatchKVCache([0])
-        b.keys, b.values = c.keys[..., :c.offset, :], c.values[..., :c.offset, :]
-        b._idx, b.offset = c.offset, mx.array([c.offset], dtype=mx.int32)
-        out.append(b)
-    return out
+def to_batch_cache(cache: list) -> list:
+    """A one-sequence cache (growing or windowed) as a batch cache of one row (no padding)."""
+    return [c.as_batch() for c in cache]
 
 
-def _pad_left(x: mx.array, n: int) -> mx.array:
+def join_caches(a: list, b: list) -> list:
+    """The rows of `a` then those of `b` in one batch cache per layer (`BatchKVCache.join`)."""
+    return [ca.join(cb) for ca, cb in zip(a, b)]
+
+
+def pad_left(x: mx.array, n: int) -> mx.array:
+    """[B, H, S, D] with `n` zero positions in front."""
     if n == 0:
         return x
     return mx.concatenate([mx.zeros((*x.shape[:2], n, x.shape[3]), x.dtype), x], axis=2)
-
-
-def join_caches(a: list[BatchKVCache], b: list[BatchKVCache]) -> list[BatchKVCache]:
-    """The rows of `a` then those of `b` in one batch cache per layer, right-aligned: the shorter one gets
-    padding in front (hidden by the mask; the stored keys keep their RoPE positions)."""
-    out = []
-    for ca, cb in zip(a, b):
-        size = max(ca._idx, cb._idx)
-        pa, pb = size - ca._idx, size - cb._idx
-        c = BatchKVCache(mx.concatenate([ca.left_padding + pa, cb.left_padding + pb]).tolist())
-        c.keys = mx.concatenate([_pad_left(ca.keys[..., :ca._idx, :], pa), _pad_left(cb.keys[..., :cb._idx, :], pb)])
-        c.values = mx.concatenate([_pad_left(ca.values[..., :ca._idx, :], pa),
-                                   _pad_left(cb.values[..., :cb._idx, :], pb)])
-        c._idx, c.offset = size, mx.concatenate([ca.offset, cb.offset])
-        out.append(c)
-    return out

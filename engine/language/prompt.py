@@ -16,10 +16,19 @@ TASKS = {
     "describe": "Describe this image in detail.",
 }
 DEFAULT_TASK = "markdown"
+# Unlimited-OCR's own prompts (its official `infer` / `infer_multi`): the markdown task of one page, and a whole
+# document's; its output marks each page with the plain text PAGE_MARK
+UNLIMITED_PAGE_PROMPT = "<image>document parsing."
+DOCUMENT_PROMPT = "<image>Multi page parsing."
+PAGE_MARK = "<PAGE>"
 
 
-def task_prompt(task: str | None = None, prompt: str | None = None, locate: str | None = None) -> str:
-    """The full prompt text (with `<image>`) for a named task, a `locate` query or a custom prompt."""
+def task_prompt(task: str | None = None, prompt: str | None = None, locate: str | None = None,
+                version: str | None = None) -> str:
+    """The full prompt text (with `<image>`) for a named task, a `locate` query or a custom prompt; the
+    markdown task of an Unlimited-OCR model (`version` "unlimited") is its own prompt."""
+    if not prompt and version == "unlimited" and (task or DEFAULT_TASK) == DEFAULT_TASK and locate is None:
+        return UNLIMITED_PAGE_PROMPT
     if prompt:
         text = prompt if IMAGE_TAG in prompt else f"{IMAGE_TAG}\n{prompt}"
     elif task == "locate" or locate is not None:
@@ -37,7 +46,8 @@ def task_prompt(task: str | None = None, prompt: str | None = None, locate: str 
 
 
 def prompt_ids(tokenizer, prompt: str, n_image_tokens: int) -> list[int]:
-    """Official prompt ids for one image: BOS, text before, N image slots, text after (no EOS)."""
+    """Official prompt ids for one image (or a document: N is all its pages' slots, which follow each other):
+    BOS, text before, N image slots, text after (no EOS)."""
     text = prompt.strip()
     if text.count(IMAGE_TAG) != 1:
         raise ValueError("a prompt must contain exactly one <image> tag")

@@ -1,19 +1,27 @@
-"""The named resolution modes of both model versions, as data (global size, tile size, tiling on/off).
+"""The named resolution modes of every model version, as data (global size, tile size, tiling on/off).
 
 A mode is not a code path: the planner and the preprocessor read these numbers and nothing else.
+Unlimited-OCR ("unlimited") is DeepSeek-OCR v1's vision with another language model: v1's modes and token
+layout (`FAMILY`), but the official single-page tiling searches up to 32 tiles (`dynamic_preprocess`'s own
+default in `modeling_unlimitedocr.py`), and a document's pages are each read in the "base" mode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-VERSIONS = ("v1", "v2")
+VERSIONS = ("v1", "v2", "unlimited")
+# the vision encoder and embedding layout each version uses ("v1": SAM + CLIP with newlines, "v2": causal flow)
+FAMILY = {"v1": "v1", "v2": "v2", "unlimited": "v1"}
+VERSION_NAMES = {"v1": "DeepSeek-OCR", "v2": "DeepSeek-OCR-2", "unlimited": "Unlimited-OCR"}
 
 # Tiling happens only when a side exceeds this (hard-coded in the official processors).
-TILING_THRESHOLD = {"v1": 640, "v2": 768}
+TILING_THRESHOLD = {"v1": 640, "v2": 768, "unlimited": 640}
 # Inclusive user-settable range and defaults of the tile count.
-TILE_RANGE = {"v1": (1, 9), "v2": (1, 6)}
-DEFAULT_TILES = {"v1": (2, 9), "v2": (2, 6)}
+TILE_RANGE = {"v1": (1, 9), "v2": (1, 6), "unlimited": (1, 32)}
+DEFAULT_TILES = {"v1": (2, 9), "v2": (2, 6), "unlimited": (2, 32)}
+# the mode each page of a whole document is read in (Unlimited-OCR's `infer_multi(image_size=1024)`)
+DOCUMENT_MODE = "base"
 # View sizes whose token grid is S/64 (16-px patches, then two stride-2 convs).
 TOKEN_STRIDE = 64
 
@@ -58,16 +66,26 @@ MODES: dict[str, dict[str, Mode]] = {
         Mode("small", "v2", 768, 768, False, "768 px stretched, 145 tokens"),
     )},
 }
+MODES["unlimited"] = {name: Mode(name, "unlimited", m.global_size, m.tile_size, m.tiled, m.description)
+                      for name, m in MODES["v1"].items()}
 DEFAULT_MODE = "gundam"
 
 
 def normalize_version(version: str | int) -> str:
-    """'v1', '1', 1, 'v2', ... -> 'v1' or 'v2'; anything else is a clear ValueError."""
-    v = str(version).lower()
+    """'v1', '1', 1, 'v2', 'unlimited', 'unlimited-ocr' ... -> a name of VERSIONS; else a clear ValueError."""
+    v = str(version).lower().replace("_", "-")
+    if v in ("unlimited", "unlimited-ocr", "u"):
+        return "unlimited"
     v = v if v.startswith("v") else f"v{v}"
     if v not in VERSIONS:
-        raise ValueError(f"unknown model version {version!r}: use v1 (DeepSeek-OCR) or v2 (DeepSeek-OCR-2)")
+        raise ValueError(f"unknown model version {version!r}: use v1 (DeepSeek-OCR), v2 (DeepSeek-OCR-2) or "
+                         "unlimited (Unlimited-OCR)")
     return v
+
+
+def family(version: str) -> str:
+    """The vision encoder and token layout of `version`: 'v1' (SAM + CLIP) or 'v2' (SAM + causal flow)."""
+    return FAMILY[normalize_version(version)]
 
 
 def get_mode(version: str | int, name: str | None = None) -> Mode:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from .modes import DEFAULT_TILES, MODES, TILE_RANGE, TILING_THRESHOLD, Mode, get_mode, normalize_version
+from .modes import DEFAULT_TILES, FAMILY, MODES, TILE_RANGE, TILING_THRESHOLD, Mode, get_mode, normalize_version
 
 
 @lru_cache(maxsize=None)
@@ -179,7 +179,7 @@ def _token_counts(version: str, m: Mode, grid: tuple[int, int]) -> dict:
     """Token counts of a grid ((0, 0): not tiled) in mode `m`: the formulas of spec section 2.1."""
     t, g = m.tile_grid, m.global_grid
     tile_tokens = t * t * grid[0] * grid[1]
-    if version == "v1":  # a newline after every mosaic row and every global row
+    if FAMILY[version] == "v1":  # a newline after every mosaic row and every global row
         mosaic_newlines = t * grid[1]
         newline_tokens = mosaic_newlines + g
     else:

@@ -18,7 +18,8 @@ import time
 import mlx.core as mx
 
 from ..language.generate import GenerationConfig, Rewind, Step, Sequence, prefill
-from ..language.kv_cache import BatchKVCache, filter_cache, join_caches, make_cache, to_batch_cache, trim_batch_cache
+from ..language.kv_cache import BatchKVCache, filter_cache, join_caches, to_batch_cache, trim_batch_cache
+from ..language.window_cache import BatchRingKVCache, cut_back, rebuild_rows
 from ..language.sampling import sample
 from ..pipeline import PageJob, encode, splice, token_whitelist  # the engine's own per-page bookkeeping
 
@@ -46,7 +47,7 @@ class Decoder:
 
     @property
     def batched(self) -> bool:
-        return self.cache is not None and isinstance(self.cache[0], BatchKVCache)
+        return self.cache is not None and isinstance(self.cache[0], (BatchKVCache, BatchRingKVCache))
 
     def reset(self) -> None:
         self.slots, self.cache, self.logits = [], None, None
@@ -58,7 +59,7 @@ class Decoder:
         if not self.slots:  # a Result's peak memory: since its batch began (as `engine.stream` measures a run)
             mx.reset_peak_memory()
         styles = {"math": options.output.math, "tables": options.output.tables}
-        job = PageJob(model, ticket.prep, options.prompt_text(), time.perf_counter(), styles)
+        job = PageJob(model, ticket.prep, options.prompt_text(model.version), time.perf_counter(), styles)
         config = GenerationConfig.of(options.decoding, options.recovery)
         t0 = time.perf_counter()
         (image_embeds,) = encode(model, [job.prep], options.max_batch_tiles, ticket.cancelled)
@@ -67,7 +68,7 @@ class Decoder:
         stats = job.stats
         stats.prompt_tokens = int(embeds.shape[0])
         seq = Sequence(config, self.tok.eos_id, self.whitelist, stats, config.seed)
-        cache = make_cache(self.lm)
+        cache = self.lm.make_cache()
         t1 = time.perf_counter()
         logits = prefill(self.lm, embeds, cache, config.prefill_chunk, ticket.cancelled)
         stats.first_logits, stats.prefill_s = logits, time.perf_counter() - t1
@@ -138,12 +139,12 @@ class Decoder:
             if len(keep) < len(self.slots):
                 filter_cache(self.cache, keep)
             if any(trims):
+                trims = rebuild_rows(self.lm, self.cache, trims, [self.slots[r].seq.generated for r in keep])
                 trim_batch_cache(self.cache, trims)
             self.logits = self.lm(self.lm.embed(mx.array([[t] for t in feed])), cache=self.cache, last_only=True)[:, -1]
         else:
             if trims[0]:
-                for c in self.cache:
-                    c.trim(trims[0])
+                cut_back(self.lm, self.cache, trims[0], self.slots[0].seq.generated)
             self.logits = self.lm(self.lm.embed(mx.array([[feed[0]]])), cache=self.cache, last_only=True).reshape(-1)
         mx.async_eval(self.logits)  # the next step computes while these tokens are handed out
         self.slots = [self.slots[r] for r in keep]

@@ -15,6 +15,8 @@ from pathlib import Path
 from .errors import CheckpointError
 
 V1_ARCHS = {"DeepseekOCRForCausalLM"}
+UNLIMITED_ARCHS = {"UnlimitedOCRForCausalLM"}
+UNLIMITED_TYPES = {"unlimited-ocr", "unlimited_ocr"}  # the hub's model_type, and mlx-vlm's
 V2_ARCHS = {"DeepseekOCR2ForCausalLM", "DeepseekOcr2ForConditionalGeneration"}
 # Official constants of the v2 encoder, used when the real config.json gives only `dim`.
 # the official sizes of DeepSeek-OCR-2's Qwen2-0.5B encoder, for the keys a config.json leaves out (the one place
@@ -26,7 +28,7 @@ QWEN2_DEFAULTS = {"layers": 24, "heads": 14, "kv_heads": 2, "intermediate_size":
 class CheckpointConfig:
     """The parts of config.json the engine needs, in the original schema's terms."""
 
-    version: str  # "v1" or "v2"
+    version: str  # "v1", "v2" or "unlimited" (Unlimited-OCR: v1's vision, a windowed decode)
     layout: str  # config schema: "deepseek" (original, mlx-vlm too) or "transformers" (DeepseekOcr2Config)
     language: dict  # language_config
     sam: dict  # vision_config.width.sam_vit_b
@@ -40,6 +42,11 @@ class CheckpointConfig:
     def hidden_size(self) -> int:
         return int(self.language["hidden_size"])
 
+    @property
+    def family(self) -> str:
+        """The vision encoder and token layout: "v1" (SAM + CLIP, also Unlimited-OCR's) or "v2"."""
+        return "v2" if self.version == "v2" else "v1"
+
 
 MLX_VLM_TYPES = {"deepseekocr": "v1", "deepseekocr_2": "v2"}  # mlx-vlm's model_type (mlx-community conversions)
 
@@ -50,6 +57,8 @@ def _version_of(cfg: dict, where: str) -> tuple[str, str]:
     model_type = cfg.get("model_type")
     if model_type == "deepseek_ocr2":
         return "v2", "transformers"
+    if model_type in UNLIMITED_TYPES or archs & UNLIMITED_ARCHS:
+        return "unlimited", "deepseek"
     if model_type in MLX_VLM_TYPES:  # the original schema with mlx-vlm's model_type
         return MLX_VLM_TYPES[model_type], "deepseek"
     if archs & V1_ARCHS:
@@ -63,7 +72,7 @@ def _version_of(cfg: dict, where: str) -> tuple[str, str]:
         return "v2", "deepseek"
     raise CheckpointError(
         f"{where}: not a DeepSeek-OCR checkpoint (architectures={sorted(archs) or None}, "
-        f"model_type={model_type!r}); use deepseek-ai/DeepSeek-OCR or deepseek-ai/DeepSeek-OCR-2"
+        f"model_type={model_type!r}); use deepseek-ai/DeepSeek-OCR, deepseek-ai/DeepSeek-OCR-2 or baidu/Unlimited-OCR"
     )
 
 
@@ -152,6 +161,20 @@ def _transformers_parts(cfg: dict, where: str = "config.json") -> tuple[dict, di
     return language, sam, qwen2, projector
 
 
+def _ring_window(language: dict, cfg: dict, where: str) -> int:
+    """Unlimited-OCR's decode window W: `sliding_window_size` (or `sliding_window`) of the language config,
+    else of the top level (the official code reads either)."""
+    for part in (language, cfg):
+        for key in ("sliding_window_size", "sliding_window"):
+            value = part.get(key)
+            if value is not None:
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise CheckpointError(f"{where}: {key}={value!r} is not a positive whole number of tokens")
+                return value
+    raise CheckpointError(f"{where}: an Unlimited-OCR config needs language_config.sliding_window_size (the decode "
+                          "window; 128 in baidu/Unlimited-OCR); re-download the model")
+
+
 def parse_config(cfg: dict, where: str = "config.json") -> CheckpointConfig:
     """Validate and split a config.json dict. Raises CheckpointError naming what is missing."""
     version, layout = _version_of(cfg, where)
@@ -163,12 +186,12 @@ def parse_config(cfg: dict, where: str = "config.json") -> CheckpointConfig:
                     or {k: v for k, v in cfg.items() if k not in ("vision_config",)})
         widths = (cfg.get("vision_config") or {}).get("width") or {}
         sam = widths.get("sam_vit_b")
-        clip = widths.get("clip-l-14-224") if version == "v1" else None
+        clip = widths.get("clip-l-14-224") if version != "v2" else None
         qwen2 = widths.get("qwen2-0-5b") if version == "v2" else None
         projector = cfg.get("projector_config") or {}
         if sam is None:
             raise CheckpointError(f"{where}: vision_config.width.sam_vit_b is missing")
-        if version == "v1" and clip is None:
+        if version != "v2" and clip is None:
             raise CheckpointError(f"{where}: vision_config.width['clip-l-14-224'] is missing")
         if version == "v2":
             if qwen2 is None or "dim" not in qwen2:
@@ -179,6 +202,8 @@ def parse_config(cfg: dict, where: str = "config.json") -> CheckpointConfig:
             raise CheckpointError(f"{where}: language_config.{key} is missing")
     if language.get("use_mla"):
         raise CheckpointError(f"{where}: use_mla=true (multi-head latent attention) is not a DeepSeek-OCR model")
+    if version == "unlimited":
+        language = {**language, "ring_window": _ring_window(language, cfg, where)}
     quant = cfg.get("quantization") or cfg.get("quantization_config")
     return CheckpointConfig(version, layout, dict(language), dict(sam), clip and dict(clip), qwen2,
                             dict(projector), quant if isinstance(quant, dict) and "bits" in quant else None, cfg)

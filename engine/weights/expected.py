@@ -161,7 +161,7 @@ def expected_tensors(cfg) -> dict[str, Shape]:
     t = _language(cfg.language)
     t.update(_sam(cfg.sam, net3_out))
     n_embed = int(cfg.projector.get("n_embed") or cfg.hidden_size)
-    if cfg.version == "v1":
+    if cfg.family == "v1":
         t.update(_clip(cfg.clip))
         clip_w = int(cfg.clip["width"])
         t["model.projector.layers.weight"] = (n_embed, clip_w + net3_out)
