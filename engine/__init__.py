@@ -1,4 +1,5 @@
-"""DSOCR engine: DeepSeek-OCR (v1) and DeepSeek-OCR-2 (v2) on MLX. No Qt here; the app uses only this API.
+"""DSOCR engine: DeepSeek-OCR (v1), DeepSeek-OCR-2 (v2) and Unlimited-OCR on MLX. No Qt here; the app uses only
+this API.
 
 The data's path from image to text, one package per stage:
 
@@ -19,6 +20,11 @@ Public API::
     for event in engine.stream(model, "page.png", options):
         ...
     result = engine.ocr(model, "page.png", options.replace(max_tokens=200))
+
+    doc = engine.load("baidu/Unlimited-OCR")                         # a whole document in one pass
+    engine.plan_for(doc, sizes, options).to_dict()                  # its token budget, no pixels needed
+    for event in engine.stream_document(doc, ["p1.png", "p2.png"], options):
+        ...                                                         # TextDeltas, then a DocumentResult
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ from .outputs.markdown import (MATH_STYLES, TABLE_STYLES, clean_markdown, plain_
                                single_line, tables_tsv)
 from .outputs.searchable_pdf import SearchablePdf, pdf_documents  # noqa: E402
 from .pipeline import Result, Rollback, TextDelta, ocr, stream, stream_batch  # noqa: E402
+from .document import DocumentResult, ocr_document, plan_for, stream_document  # noqa: E402
+from .preprocess.document import DocumentPlan, page_ranges, plan_document  # noqa: E402
+from .preprocess.modes import DOCUMENT_MODE, VERSION_NAMES, VERSIONS, family  # noqa: E402
+from .outputs.pages import join_pages, split_pages  # noqa: E402
 from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
 from .preprocess.images import ImageError, image_size, open_image  # noqa: E402
 from .preprocess.inputs import IMAGE_SUFFIXES, InputItem, expand_inputs, is_pdf  # noqa: E402
@@ -74,4 +84,6 @@ __all__ = [
     "pending_download_size", "check_tile_limits", "export_json",
     "DEFAULT_DPI", "RunOptions", "Tiling", "Decoding", "Recovery", "Output",  # a run's options
     "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
+    "DocumentResult", "DocumentPlan", "ocr_document", "plan_for", "stream_document", "plan_document",  # documents
+    "page_ranges", "join_pages", "split_pages", "DOCUMENT_MODE", "VERSION_NAMES", "VERSIONS", "family",
 ]

@@ -172,10 +172,12 @@ def warm_up(model, tiles: int) -> dict:
 class PageJob:
     """Bookkeeping of one image's run: prompt, streaming decoder, counters, and the final Result."""
 
-    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float, styles: dict):
+    def __init__(self, model, prep: PreparedImage, prompt_text: str, t_start: float, styles: dict,
+                 image_tokens: int | None = None):
         self.model, self.prep, self.prompt_text, self.t_start = model, prep, prompt_text, t_start
         self.styles = styles  # clean_markdown's math= and tables=
-        self.ids = prompt_ids(model.tokenizer, prompt_text, prep.plan.image_tokens)
+        n = prep.plan.image_tokens if image_tokens is None else image_tokens  # a document: all its pages' slots
+        self.ids = prompt_ids(model.tokenizer, prompt_text, n)
         self.decoder = model.tokenizer.stream(skip_special=False)
         self.stats = GenerationStats()
         self.stop = "cancelled"

@@ -21,7 +21,7 @@ from .errors import CheckpointError
 # What a hub download fetches: weights as safetensors, JSON (config, index, tokenizer) and the tokenizer's
 # data files. Never pickles (*.bin, *.pt, *.pth, *.ckpt, *.pkl) and never code (*.py).
 ALLOW_PATTERNS = ["*.safetensors", "*.json", "tokenizer.model", "*.txt"]
-DEFAULT_REPOS = {"v1": "deepseek-ai/DeepSeek-OCR", "v2": "deepseek-ai/DeepSeek-OCR-2"}
+DEFAULT_REPOS = {"v1": "deepseek-ai/DeepSeek-OCR", "v2": "deepseek-ai/DeepSeek-OCR-2", "unlimited": "baidu/Unlimited-OCR"}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
