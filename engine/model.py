@@ -94,11 +94,17 @@ class Model:
     load_seconds: float = 0.0
     expert_dtype: mx.Dtype | None = None  # the routed experts' stored dtype (differs from `dtype` to save memory)
     narrow: str | None = None  # which weights kept their stored dtype: memory.LANGUAGE_MODEL or ROUTED_EXPERTS
+    vision_dtype: mx.Dtype | None = None  # the vision encoder's dtype (None: `dtype`)
     warmup: dict = field(default_factory=dict)
 
     @property
     def version(self) -> str:
         return self.checkpoint.config.version
+
+    @property
+    def encode_dtype(self) -> mx.Dtype:
+        """The dtype the vision encoder computes in (float32 with `vision_dtype="float32"`, else `dtype`)."""
+        return self.vision_dtype or self.dtype
 
     @property
     def tokenizer(self):
@@ -125,11 +131,14 @@ def _keeps_narrow(name: str, w: mx.array, which: str) -> bool:
     return EXPERT_STACKS in name
 
 
-def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None
-          ) -> dict[str, mx.array]:
-    """Lazy casts of the float tensors to `dtype`, except those `narrow` = (dtype, which) names that are stored in
-    its dtype (never narrowed: a tensor stored wider is widened like the rest)."""
+def _cast(weights: dict[str, mx.array], dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None,
+          vision_dtype: mx.Dtype | None = None) -> dict[str, mx.array]:
+    """Lazy casts of the float tensors to `dtype` (the vision encoder's to `vision_dtype` when given), except
+    those `narrow` = (dtype, which) names that are stored in its dtype (never narrowed: a tensor stored wider is
+    widened like the rest)."""
     def target(name, w):
+        if vision_dtype is not None and name.startswith("vision."):
+            return vision_dtype
         keep = narrow is not None and w.dtype == narrow[0] and _keeps_narrow(name, w, narrow[1])
         return w.dtype if keep else dtype
 
@@ -149,7 +158,7 @@ def _materialize(module: nn.Module, progress: Callable | None) -> None:
 
 
 def build(ck: Checkpoint, dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None = None,
-          progress: Callable | None = None) -> DeepseekOCR:
+          progress: Callable | None = None, vision_dtype: mx.Dtype | None = None) -> DeepseekOCR:
     """Build the modules for a verified checkpoint and load its weights strictly.
 
     Takes the tensors out of `ck` (its `weights` is emptied): the stored copy is released parameter by parameter.
@@ -158,7 +167,7 @@ def build(ck: Checkpoint, dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None =
     module = DeepseekOCR(ck.config)
     weights = sanitize(ck.weights)
     ck.weights = {}
-    weights = _cast(weights, dtype, narrow)
+    weights = _cast(weights, dtype, narrow, vision_dtype)
     if ck.config.quantization:
         from .weights.quantized_model import quantize_like
 
@@ -180,7 +189,7 @@ def build(ck: Checkpoint, dtype: mx.Dtype, narrow: tuple[mx.Dtype, str] | None =
 
 def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress: Callable | None = None,
          warmup_tiles: int | None = None, *, load_progress: Callable[[int, int], None] | None = None,
-         memory_limit_gb: float | None = None) -> Model:
+         memory_limit_gb: float | None = None, vision_dtype: str | mx.Dtype | None = None) -> Model:
     """Load a model from a local folder or a Hugging Face repo id.
 
     `dtype`: compute dtype ('float32', 'bfloat16', 'float16'; default float32 on CPU, bfloat16 on a GPU).
@@ -191,6 +200,8 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     the language model's matrices stay in bfloat16 where the compiled kernels are installed (products read
     them as stored); without those, the routed experts stay in bfloat16 when the float32 weights would not fit
     the cap (each step converts the experts it uses) - see `runtime.memory`.
+    `vision_dtype`: the vision encoder's own dtype (e.g. 'float32' while the language model computes in
+    bfloat16 or is quantized: the fix mlx-vlm's users found for Unlimited-OCR's loops); default `dtype`.
     `warmup_tiles`: if set, run one encode at that many tiles so the first real image does not pay for it;
     the peak memory seen is in `Model.warmup`."""
     t0 = time.perf_counter()
@@ -198,9 +209,11 @@ def load(model: str | os.PathLike, dtype: str | mx.Dtype | None = None, progress
     ops.bind()  # the device-dependent operations for the device this model runs on
     ck = read_checkpoint(model, progress)
     compute = parse_dtype(dtype)
+    vision = parse_dtype(vision_dtype) if vision_dtype is not None else None
+    vision = None if vision is None or vision == compute else vision
     narrow = narrow_weights(ck, compute, memory_limit_gb)
-    m = Model(build(ck, compute, narrow, load_progress), ck, compute, name=str(model)
-              if not Path(str(model)).exists() else str(Path(model).resolve()))
+    m = Model(build(ck, compute, narrow, load_progress, vision), ck, compute, name=str(model)
+              if not Path(str(model)).exists() else str(Path(model).resolve()), vision_dtype=vision)
     m.expert_dtype, m.narrow = (narrow[0], narrow[1]) if narrow else (compute, None)
     fit_buffer_cache(sum(w.nbytes for _, w in tree_flatten(m.module.parameters())), memory_limit_gb,
                      tight=narrow is not None)

@@ -135,7 +135,7 @@ def encode(model, images: list[PreparedImage], max_batch_tiles: int | None = Non
     """Image embeddings [image_tokens, H] for each prepared image (one batched graph). Raises Cancelled
     between the encoders' blocks once `cancel` is set."""
     with cancel_scope(cancel):
-        embeds, _ = encode_images(model.vision, images, model.dtype, max_batch_tiles)
+        embeds, _ = encode_images(model.vision, images, model.encode_dtype, max_batch_tiles)
     return embeds
 
 

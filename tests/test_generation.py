@@ -106,6 +106,12 @@ class LoopingLM:
     def embed(self, ids):
         return self.lm.embed(ids)
 
+    def make_cache(self, window=True):
+        return self.lm.make_cache(window)
+
+    def make_batch_cache(self, lengths, window=True):
+        return self.lm.make_batch_cache(lengths, window)
+
     def __call__(self, x, cache=None, last_only=False, **kw):
         out = self.lm(x, cache=cache, last_only=last_only, **kw)
         tok = self.cycle[self.step % len(self.cycle)]

@@ -43,6 +43,12 @@ class ScriptLM:
     def embed(self, ids):
         return (mx.arange(V)[None, None] == ids[..., None]).astype(mx.float32)
 
+    def make_cache(self, window=True):
+        return make_cache(self)
+
+    def make_batch_cache(self, lengths, window=True):
+        return make_batch_cache(self, lengths)
+
     def __call__(self, x, cache=None, last_only=False):
         b, length, _ = x.shape
         before = cache[0].offset

@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-new-tokens", dest="max_tokens", type=number(int, 1), default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # old name
     p.add_argument("--dtype", default="float32", help="compute dtype: float32 (parity), bfloat16, float16")
+    p.add_argument("--vision-dtype", default=None, help="the vision encoder's dtype when it differs from --dtype")
     p.add_argument("--intermediates", action="store_true",
                    help="also write sam_global/encoder_global (and sam_tiles/encoder_tiles when tiled)")
     p.add_argument("--forced-ids", default=None, metavar="FILE.npy",
@@ -104,7 +105,7 @@ def _intermediates(model, preps) -> dict[str, np.ndarray]:
     encoder = getattr(vision, "vision_model", None) or vision.qwen2_model
 
     def run(pixels):
-        sam_out = vision.sam_model(to_nhwc(pixels, model.dtype))
+        sam_out = vision.sam_model(to_nhwc(pixels, model.encode_dtype))
         enc_out = encoder(sam_out)
         return np.asarray(sam_out.astype(mx.float32)), np.asarray(enc_out.astype(mx.float32))
 
@@ -131,7 +132,7 @@ def run(args) -> int:
     for image in args.image:
         check_image(image)  # a bad image costs no model load
     forced = _read_ids(args.forced_ids) if args.forced_ids else None
-    model = load(args.model, dtype=args.dtype)
+    model = load(args.model, dtype=args.dtype, vision_dtype=args.vision_dtype)
     pages = args.image if len(args.image) > 1 else args.image[0]
     arrays = dump_arrays(model, pages, args.prompt, mode=args.mode, min_tiles=args.min_tiles,
                          max_tiles=args.max_tiles, max_tokens=args.max_tokens, intermediates=args.intermediates,
