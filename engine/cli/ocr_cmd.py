@@ -60,6 +60,7 @@ def add_parser(sub) -> None:
     add_pdf_options(p)
     p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
+    add_vision_dtype(p)
     p.add_argument("--ngram", type=number(int, 0), default=D.decoding.ngram_size, metavar="N",
                    help=f"no-repeat n-gram size, 0 turns it off (default {D.decoding.ngram_size})")
     p.add_argument("--ngram-window", type=number(int, 0), default=D.decoding.ngram_window, metavar="N",
@@ -93,7 +94,13 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def load_model(name: str, dtype):
+def add_vision_dtype(p) -> None:
+    p.add_argument("--vision-dtype", default=None, choices=("float32", "bfloat16", "float16"),
+                   help="the vision encoder's dtype when it should differ from --dtype (e.g. float32 with a "
+                        "bfloat16 or quantized language model: steadier Unlimited-OCR output)")
+
+
+def load_model(name: str, dtype, vision_dtype=None):
     """Load with a size notice before a first download (huggingface-hub draws the progress bars)."""
     from ..model import load
     from ..weights.checkpoint import pending_download_size
@@ -101,7 +108,7 @@ def load_model(name: str, dtype):
     size = pending_download_size(name)
     if size:  # announce only a download that can happen (an unreachable hub gets one error line)
         report.note(f"downloading {name} ({size / 1e9:.1f} GB) into the Hugging Face cache; this happens once")
-    return load(name, dtype=dtype)
+    return load(name, dtype=dtype, vision_dtype=vision_dtype)
 
 
 def check_output_folder(out: Path) -> None:
@@ -220,7 +227,7 @@ def _run_targets(args, options, todo: list, images: dict, sink, failed: list) ->
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
 
-    model = load_model(args.model, args.dtype)
+    model = load_model(args.model, args.dtype, args.vision_dtype)
     try:  # the model's version decides these: checked before any image is encoded
         get_mode(model.version, args.mode)
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)

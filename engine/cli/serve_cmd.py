@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..weights.checkpoint import DEFAULT_REPOS
 from . import report
+from .ocr_cmd import add_vision_dtype
 from .options import number
 
 DEFAULT_MODEL = DEFAULT_REPOS["v2"]
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-tokens", type=number(int, 1), default=8192, metavar="N",
                    help="most tokens one request may ask for (default 8192)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
+    add_vision_dtype(p)
     p.set_defaults(func=run)
 
 
@@ -58,7 +60,7 @@ def run(args) -> int:
     except ImportError as e:
         raise ValueError(f"dsocr serve needs {e.name}: pip install fastapi uvicorn python-multipart") from None
     check_address(settings.host, settings.port)
-    model = load_model(args.model, args.dtype)
+    model = load_model(args.model, args.dtype, args.vision_dtype)
     service = OcrService(model, max_batch=settings.max_batch, max_pending=settings.max_pending)
     report.note(f"serving {args.model} on http://{args.host}:{args.port} (OpenAI base URL "
                 f"http://{args.host}:{args.port}/v1); Ctrl+C stops")
