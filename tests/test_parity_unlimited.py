@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import mlx.core as mx
 import numpy as np
 import pytest
 
@@ -86,3 +87,18 @@ def test_bfloat16(case, kernels):
         if exp["greedy_margin"][i] <= 0.1:
             break
         assert g == e, f"greedy step {i}"
+
+
+def test_vision_in_float32_beside_a_bfloat16_language_model():
+    """`vision_dtype="float32"`: the encoder's output is float32's (rel <= 1e-4) while the language model
+    computes in bfloat16 (its logits within the bf16 tolerances)."""
+    case = CASES[0]
+    meta = json.loads((case / "meta.json").read_text())
+    exp = np.load(case / "expected.npz")
+    model = load(case / "checkpoint", dtype="bfloat16", vision_dtype="float32")
+    assert model.encode_dtype == mx.float32 and model.language_model.dtype == mx.bfloat16
+    pages = [case / p["file"] for p in meta["pages"]]
+    got = dump_arrays(model, pages if len(pages) > 1 else pages[0], meta["prompt"], mode=meta["mode"],
+                      min_tiles=meta.get("min_tiles"), max_tiles=meta.get("max_tiles"), max_tokens=2)
+    assert rel(got["image_embeds"], exp["image_embeds"]) <= 1e-4
+    assert relrms(got["logits"], exp["logits"]) <= 3e-2
