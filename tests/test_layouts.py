@@ -262,6 +262,32 @@ def test_detect_layout():
         detect_layout(["encoder.weight"])
 
 
+def test_an_unlimited_ocr_mlx_vlm_conversion_loads_as_the_original(tmp_path, small_image):
+    """mlx-vlm's `unlimited_ocr` module names are its `deepseekocr` ones (v1's); its config names the
+    window in `text_config`."""
+    src = write_tiny_checkpoint(tmp_path / "orig", "unlimited", window=16)
+    _rewrite(src, tmp_path / "mlx", lambda w: to_mlx_vlm(w, "v1"),
+             lambda c: c.update(model_type="unlimited_ocr", text_config=c.pop("language_config")))
+    converted = load(tmp_path / "mlx", dtype="float32")
+    assert converted.checkpoint.source_layout == "mlx_vlm" and converted.version == "unlimited"
+    assert converted.language_model.config.ring_window == 16
+    _assert_same_model(load(src, dtype="float32"), converted, prepare(small_image, "unlimited", mode="tiny"))
+
+
+def test_unlimited_ocr_configs():
+    cfg = tiny_config("unlimited", window=32)
+    parsed = parse_config(cfg)
+    assert (parsed.version, parsed.family, parsed.language["ring_window"]) == ("unlimited", "v1", 32)
+    del cfg["language_config"]["sliding_window_size"]  # the top level's is read too
+    assert parse_config(cfg).language["ring_window"] == 32
+    del cfg["sliding_window_size"], cfg["sliding_window"]
+    with pytest.raises(CheckpointError, match="sliding_window_size"):
+        parse_config(cfg)
+    cfg["sliding_window_size"] = 0
+    with pytest.raises(CheckpointError, match="positive"):
+        parse_config(cfg)
+
+
 def test_mlx_vlm_model_types_are_recognised():
     for version, model_type in (("v1", "deepseekocr"), ("v2", "deepseekocr_2")):
         cfg = tiny_config(version)
