@@ -141,3 +141,36 @@ def test_a_pdf_longer_than_the_queue_is_served(start_server, tmp_path):
                    data={"max_tokens": "3", "format": "json"})
     assert r.status_code == 200, r.text
     assert [p["page"] for p in r.json()["pages"]] == [1, 2, 3, 4, 5]
+
+
+def test_unlimited_ocr_requests_join_with_their_windows(tmp_path):
+    """An Unlimited-OCR model (W = 8): B joins A's decode after A's ring has wrapped; both texts are what
+    each gets alone (the window caches join: prefill parts right-aligned, rings kept)."""
+    from engine.pipeline import prepare_for
+
+    model = engine.load(str(engine.write_tiny_checkpoint(tmp_path / "u", "unlimited", window=8)))
+    a_opts = engine.RunOptions.of(task="free", max_tokens=60, mode="base")
+    b_opts = engine.RunOptions.of(max_tokens=40, mode="small")
+    img_a, img_b = engine.open_image(png_bytes()), engine.open_image(png_bytes((900, 700), "lightyellow"))
+    alone_a, alone_b = engine.ocr(model, img_a, a_opts), engine.ocr(model, img_b, b_opts)
+    service = OcrService(model, max_batch=4, max_pending=4)
+    try:
+        a_events, b_events = [], []
+        wrapped = threading.Event()
+
+        def sink_a(event):
+            a_events.append(event)
+            if isinstance(event, engine.TextDelta) and event.generated_tokens > 12:
+                wrapped.set()
+        done_a = threading.Event()
+        service.submit(prepare_for(model, img_a, a_opts.tiling), a_opts,
+                       lambda e: (sink_a(e), isinstance(e, (engine.Result, BaseException)) and done_a.set()))
+        assert wrapped.wait(30)
+        _, done_b = _collect(service, prepare_for(model, img_b, b_opts.tiling), b_opts, b_events)
+        assert done_a.wait(60) and done_b.wait(60)
+        assert service.decoder.joins == 1
+        (a,), (b,) = [e for e in a_events if isinstance(e, engine.Result)], \
+            [e for e in b_events if isinstance(e, engine.Result)]
+        assert a.raw_text == alone_a.raw_text and b.raw_text == alone_b.raw_text
+    finally:
+        service.close()
