@@ -1,7 +1,8 @@
 """The README's promises: its Python section runs as printed, and pytest says where the reference vectors are.
 
 The Python blocks run in a fresh interpreter in a folder holding `page.png` (a sample page); the only change
-made to them is the model: the hub id `deepseek-ai/DeepSeek-OCR-2` becomes a tiny random checkpoint."""
+made to them is the model: the hub ids `deepseek-ai/DeepSeek-OCR-2` and `baidu/Unlimited-OCR` become tiny random
+checkpoints."""
 
 import os
 import re
@@ -16,6 +17,7 @@ import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_ID = "deepseek-ai/DeepSeek-OCR-2"
+UNLIMITED_ID = "baidu/Unlimited-OCR"
 
 
 def python_blocks(markdown: str) -> list[str]:
@@ -24,18 +26,19 @@ def python_blocks(markdown: str) -> list[str]:
 
 def test_readme_python_section_runs_as_printed(tmp_path):
     blocks = python_blocks((ROOT / "README.md").read_text())
-    assert blocks and HUB_ID in blocks[0]
+    main = next(k for k, block in enumerate(blocks) if HUB_ID in block)  # the "Python" section's
     tiny = engine.write_tiny_checkpoint(tmp_path / "tiny", "v2", seed=5)
+    tiny_unlimited = engine.write_tiny_checkpoint(tmp_path / "tiny-unlimited", "unlimited", seed=5, window=8)
     sample = ROOT.parent / "shared" / "samples" / "show1.jpg"
     page = Image.open(sample).convert("RGB") if sample.exists() else Image.new("RGB", (900, 1200), "white")
     page.thumbnail((768, 768))  # one view, no tiles: a quick encode
     page.save(tmp_path / "page.png")
     for k, block in enumerate(blocks):
-        code = block.replace(HUB_ID, str(tiny))
+        code = block.replace(HUB_ID, str(tiny)).replace(UNLIMITED_ID, str(tiny_unlimited))
         r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert r.returncode == 0, f"README python block {k + 1} failed:\n{block}\n{r.stderr[-3000:]}"
-        if k == 0:
+        if k == main:
             assert r.stdout.startswith("903\n"), r.stdout[:200]
             assert "encode_s" in r.stdout
 
