@@ -170,9 +170,35 @@ def document(layers: int, pages: int, tokens_per_page: int, log) -> dict:
             "document_one_pass_speedup": each[0] / one[0]}
 
 
+def vision_dtype_cost(log) -> dict:
+    """The real-size vision encoder (SAM-B + CLIP-L + projector) on one page's 1024 px view, its weights in
+    bfloat16 vs float32: encode time and weight bytes (`--vision-dtype float32` beside a bf16 language model)."""
+    from mlx.utils import tree_flatten
+
+    vision = models.our_vision("v1")
+    prep = encoders.page("unlimited", size=(1240, 1754), mode="base")
+    res = {}
+    for name, dtype in (("float32", mx.float32), ("bfloat16", mx.bfloat16)):
+        vision.set_dtype(dtype)
+        mx.eval(vision.parameters())
+        from engine.vision.encoder import encode_images
+
+        def run():
+            mx.eval(encode_images(vision, [prep], dtype)[0])
+        run()
+        t0 = time.perf_counter()
+        run()
+        res[f"vision_{name}_encode_s"] = time.perf_counter() - t0
+        res[f"vision_{name}_weights_mb"] = sum(w.nbytes for _, w in tree_flatten(vision.parameters())) / 2**20
+        log(f"unlimited: vision in {name}: {res[f'vision_{name}_encode_s']:.2f} s per 1024 px view, "
+            f"{res[f'vision_{name}_weights_mb']:.0f} MiB of weights")
+    return res
+
+
 def unlimited(quick: bool, log) -> dict:
     marks = (256, 1024, 2048) if quick else MARKS
     res = decode_window((1, 2), 300, marks, log) if quick else decode_window((2, 4), 300, marks, log)
     res.update(kv_growth(300, marks, log))
+    res.update(vision_dtype_cost(log))
     res.update(document(2 if quick else 4, 10, 16 if quick else 64, log))
     return res

@@ -12,6 +12,7 @@ from engine.language.kv_cache import join_caches, to_batch_cache
 from engine.language.window_cache import BatchRingKVCache, RingKVCache, cut_back, rebuild_rows
 from engine.model import load
 from engine.testing import write_tiny_checkpoint
+from test_generation import LoopingLM
 
 W = 8
 
@@ -151,25 +152,17 @@ def test_a_batch_trim_inside_the_ring_is_exact_and_behind_it_refused(lm):
         cache[0].trim([1])
 
 
-class Looping:
-    """The tiny model, pushed into a 5-token cycle: the loop guard rolls back behind the ring (W = 8)."""
+class Looping(LoopingLM):
+    """The tiny model pushed into a 5-token cycle (the loop guard then rolls back behind the ring, W = 8),
+    recording how many positions each call feeds."""
 
     def __init__(self, lm):
-        self.lm, self.layers, self.config, self.calls = lm, lm.layers, lm.config, []
+        super().__init__(lm, [10, 11, 12, 13, 14])
+        self.config, self.calls = lm.config, []
 
-    def embed(self, ids):
-        return self.lm.embed(ids)
-
-    def make_cache(self, window=True):
-        return self.lm.make_cache(window)
-
-    def make_batch_cache(self, lengths, window=True):
-        return self.lm.make_batch_cache(lengths, window)
-
-    def __call__(self, x, cache=None, last_only=False, **kw):
+    def __call__(self, x, **kw):
         self.calls.append(x.shape[1])
-        out = self.lm(x, cache=cache, last_only=last_only, **kw)
-        return out + 100.0 * (mx.arange(out.shape[-1]) == 10 + len(self.calls) % 5)
+        return super().__call__(x, **kw)
 
 
 def test_loop_recovery_rolls_back_behind_the_ring_in_a_run_and_in_a_batch(lm):

@@ -31,6 +31,16 @@ def _grow(buf: mx.array | None, used: int, new: mx.array, step: int) -> mx.array
     return mx.concatenate([buf[..., :used, :], extra], axis=2)
 
 
+def append(keys_buf: mx.array | None, values_buf: mx.array | None, used: int, keys: mx.array, values: mx.array,
+           step: int) -> tuple[mx.array, mx.array]:
+    """Buffers (grown in `step`s when needed) with `keys`/`values` written after their first `used` positions."""
+    keys_buf, values_buf = _grow(keys_buf, used, keys, step), _grow(values_buf, used, values, step)
+    end = used + keys.shape[2]
+    keys_buf[..., used:end, :] = keys
+    values_buf[..., used:end, :] = values
+    return keys_buf, values_buf
+
+
 class KVCache:
     """Growing key/value cache of one layer for a batch of sequences that all have the same length."""
 
@@ -43,12 +53,8 @@ class KVCache:
 
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         """Append keys/values [B, kv_heads, L, D]; return all of them so far."""
-        prev = self.offset
-        self.keys = _grow(self.keys, prev, keys, self.step)
-        self.values = _grow(self.values, prev, values, self.step)
-        self.offset = prev + keys.shape[2]
-        self.keys[..., prev:self.offset, :] = keys
-        self.values[..., prev:self.offset, :] = values
+        self.keys, self.values = append(self.keys, self.values, self.offset, keys, values, self.step)
+        self.offset += keys.shape[2]
         return self.keys[..., :self.offset, :], self.values[..., :self.offset, :]
 
     def make_mask(self, length: int):
@@ -103,13 +109,9 @@ class BatchKVCache:
 
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         """Append keys/values [B, kv_heads, L, D] (the same L for every sequence); return all so far."""
-        prev = self._idx
-        self.keys = _grow(self.keys, prev, keys, self.step)
-        self.values = _grow(self.values, prev, values, self.step)
-        self._idx = prev + keys.shape[2]
+        self.keys, self.values = append(self.keys, self.values, self._idx, keys, values, self.step)
+        self._idx += keys.shape[2]
         self.offset = self.offset + keys.shape[2]
-        self.keys[..., prev:self._idx, :] = keys
-        self.values[..., prev:self._idx, :] = values
         return self.keys[..., :self._idx, :], self.values[..., :self._idx, :]
 
     def make_mask(self, length: int) -> mx.array:

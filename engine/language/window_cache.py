@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from .kv_cache import _grow, pad_left, padded_causal_mask
+from .kv_cache import append, pad_left, padded_causal_mask
 
 REFEED_CHUNK = 512  # generated tokens fed again per step of a rebuild
 
@@ -57,12 +57,8 @@ class RingKVCache:
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         length = keys.shape[2]
         if self.prefill is None:  # the prompt: appended as a growing cache does
-            prev = self.offset
-            self.keys = _grow(self.keys, prev, keys, self.step)
-            self.values = _grow(self.values, prev, values, self.step)
-            self.keys[..., prev:prev + length, :] = keys
-            self.values[..., prev:prev + length, :] = values
-            self.offset = prev + length
+            self.keys, self.values = append(self.keys, self.values, self.offset, keys, values, self.step)
+            self.offset += length
             return self.keys[..., :self.offset, :], self.values[..., :self.offset, :]
         if length == 1:
             slot = self.prefill + self.fed % self.window
@@ -189,12 +185,8 @@ class BatchRingKVCache:
     def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
         length = keys.shape[2]
         if self.prefill is None:
-            prev = self._idx
-            self.keys = _grow(self.keys, prev, keys, self.step)
-            self.values = _grow(self.values, prev, values, self.step)
-            self.keys[..., prev:prev + length, :] = keys
-            self.values[..., prev:prev + length, :] = values
-            self._idx = prev + length
+            self.keys, self.values = append(self.keys, self.values, self._idx, keys, values, self.step)
+            self._idx += length
             self.offset = self.offset + length
             return self.keys[..., :self._idx, :], self.values[..., :self._idx, :]
         slot = (self.prefill + self.fed % self.window)[:, None, None, None]  # [B, 1, 1, 1]
