@@ -19,11 +19,13 @@ import time
 
 import mlx.core as mx
 import numpy as np
+from mlx.utils import tree_flatten
 
 import encoders
 import models
 from engine.language.generate import GenerationConfig, GenerationStats, generate_tokens, prefill
 from engine.language.window_cache import end_prefill
+from engine.vision.encoder import encode_images
 
 WINDOW = 128
 MARKS = (1024, 4096, 8192)
@@ -172,24 +174,26 @@ def document(layers: int, pages: int, tokens_per_page: int, log) -> dict:
 
 def vision_dtype_cost(log) -> dict:
     """The real-size vision encoder (SAM-B + CLIP-L + projector) on one page's 1024 px view, its weights in
-    bfloat16 vs float32: encode time and weight bytes (`--vision-dtype float32` beside a bf16 language model)."""
-    from mlx.utils import tree_flatten
-
+    bfloat16 vs float32: weight bytes, and encode time (`--vision-dtype float32` beside a bf16 language model).
+    On a CPU only float32 is timed: MLX has no fast bfloat16 matrix product there (one view takes many minutes),
+    and a CPU computes the whole model in float32 anyway; `bench/gpu.py` times both on a GPU."""
     vision = models.our_vision("v1")
     prep = encoders.page("unlimited", size=(1240, 1754), mode="base")
     res = {}
     for name, dtype in (("float32", mx.float32), ("bfloat16", mx.bfloat16)):
         vision.set_dtype(dtype)
         mx.eval(vision.parameters())
-        from engine.vision.encoder import encode_images
 
         def run():
             mx.eval(encode_images(vision, [prep], dtype)[0])
+        res[f"vision_{name}_weights_mb"] = sum(w.nbytes for _, w in tree_flatten(vision.parameters())) / 2**20
+        if dtype == mx.bfloat16 and mx.default_device().type == mx.DeviceType.cpu:
+            res[f"vision_{name}_encode_s"] = None
+            continue
         run()
         t0 = time.perf_counter()
         run()
         res[f"vision_{name}_encode_s"] = time.perf_counter() - t0
-        res[f"vision_{name}_weights_mb"] = sum(w.nbytes for _, w in tree_flatten(vision.parameters())) / 2**20
         log(f"unlimited: vision in {name}: {res[f'vision_{name}_encode_s']:.2f} s per 1024 px view, "
             f"{res[f'vision_{name}_weights_mb']:.0f} MiB of weights")
     return res

@@ -48,9 +48,12 @@ writes another's fields or calls back into the window); the window builds the pa
 - `exporting`       clipboard forms and file formats (`FILE_FORMATS`, data); `queue_export` and `pdf_export` the
                     whole queue; `inputs` files, folders, mime.
 - `export_actions`  copy, save and export-all commands with their dialogs; `status_bar` messages, model, progress.
-- `settings`        typed QSettings; `settings_dialog` one tab per `SettingsSection` (`SECTIONS`).
+- `settings`        typed QSettings; `settings_dialog` one tab per `SettingsSection` (`settings_section`,
+                    listed in `SECTIONS`).
 - `capture`         screen capture (`CaptureController`, through `capture.link` the one place it talks to the
                     window), the tray and the running instance.
+- `local_api`       Settings > Local API: `dsocr serve`'s HTTP API served from the app's model, each request a
+                    run of the queue (`ApiRequests`), the server started and stopped by `LocalApi`.
 - `model_dialog`, `about`, `sample`, `self_test`.
 
 Extending: a command is a row in `actions.ACTIONS` plus the callable the window binds it to in `_connect`; a

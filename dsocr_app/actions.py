@@ -76,6 +76,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("fit", "&Fit to window", (), "Ctrl+0"),
     ActionSpec("tiles", "Show &tile grid", (), "Ctrl+T", checkable=True, checked=True),
     ActionSpec("boxes", "Show &boxes", (), "Ctrl+B", checkable=True, checked=True),
+    ActionSpec("history", "Capture &history", (), "Ctrl+H", None,
+               "Past captures: search them, copy one again, open one in the queue", checkable=True),
     ActionSpec("about", "&About DSOCR", (), role=QAction.MenuRole.AboutRole),
 )
 
@@ -86,7 +88,7 @@ MENUS: dict[str, tuple[str | None, ...]] = {
     "&File": ("open", "paste", "capture", None, "save", "save_pdf", "export", "export_pdf", None, "remove", None,
               "settings", None, "close_window", "quit"),
     "&Edit": COPY_ACTIONS,
-    "&View": ("zoom_in", "zoom_out", "fit", None, "tiles", "boxes"),
+    "&View": ("zoom_in", "zoom_out", "fit", None, "tiles", "boxes", None, "history"),
     "&Run": ("run", "run_all", "cancel", None, "region"),
     "&Model": ("model",),
     "&Help": ("about",),

@@ -65,6 +65,11 @@ pending_download_size = engine.pending_download_size  # bytes a first load would
 
 # ---- outputs -----------------------------------------------------------------------------------------------
 
+Code = engine.Code  # a QR code or barcode: format, text, corners (`.line()`, `.url`, `.to_dict()`)
+read_codes = engine.read_codes  # every QR code / barcode in an image (zxing-cpp)
+mostly_code = engine.mostly_code  # (codes, region size): the region is the code, not text around it
+code_url = engine.code_url  # the web address a code's text is, '' for other text
+
 _FORMS = {"plain": engine.plain_text, "single": engine.single_line, "tsv": engine.tables_tsv}
 
 
@@ -88,3 +93,28 @@ def parse_page_ranges(text: str, count: int) -> list[int]:
     """'1-3,5' -> [0, 1, 2, 4] (0-based); '' or 'all' -> every page. A bad range raises ValueError."""
     text = (text or "").strip()
     return [int(p) for p in engine.parse_page_ranges(None if text.lower() in ("", "all") else text, count)]
+
+
+# ---- the Local API: the engine's HTTP service, served from the app's model (dsocr_app/local_api/) -------------
+
+import engine.service  # light: fastapi and uvicorn are imported only when a server starts
+from engine.service import scheduler as _scheduler
+from engine.service import security as _security
+from engine.service import settings as _serve
+
+TextDelta = engine.TextDelta  # text decoded since the previous event (what a request's stream is fed)
+ServeSettings = engine.service.ServeSettings  # address, API key, limits; refuses a non-loopback host without a key
+ApiError = engine.service.ApiError  # an HTTP error answer in the OpenAI shape
+Busy = engine.service.Busy  # too many requests waiting: the server answers 503 with Retry-After
+Ticket = _scheduler.Ticket  # one request: its prepared page, options, event sink and cancel flag
+API_PORT = _serve.DEFAULT_PORT  # `dsocr serve`'s default port
+request_client = _security.CLIENT  # who is calling (its User-Agent's first word), within a request's handling
+
+
+def start_server(service, settings):
+    """Serve `create_app(service, settings)` with uvicorn in a daemon thread, announced to the user's other
+    programs (`dsocr mcp`); returns once it listens (`.url`, `.stop()`). Raises ImportError without fastapi or
+    uvicorn, OSError when it cannot listen."""
+    from engine.service.server import start
+
+    return start(service, settings)

@@ -77,6 +77,10 @@ class Intake(QObject):
                                    targets=[target])], [])
         return target
 
+    def add_stored(self, path: str, name: str) -> int:
+        """Queue an image kept on disk (a capture of the history) under `name`."""
+        return self._add_items([QueueItem(Path(path), name=name)], [])
+
     def _add_items(self, items: list[QueueItem], paths: list[Path]) -> int:
         if not items:
             self.report("Nothing to add: no images or PDFs found")

@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         release_clipboard()
         return code
+    window.serve_local_api()  # Settings > Local API: other programs use this model too (tray and window alike)
     if not capture_cli.start(app, window, args):
         window.show()
     return app.exec()

@@ -2,17 +2,22 @@
 
 `QueueModel` is a list model, shown by `QueueView`. Items are checked soon after they are added (decoded one per
 event-loop turn, a few stay cached), so an item that cannot be read says why in its row before it is shown
-or run; PDF pages are checked when they are rendered.
+or run; PDF pages are checked when they are rendered. Memory stays flat however long the queue: an item holds
+its path, never its decoded pixels (the cache keeps the last few, within `CACHE_BYTES`); pasted or captured
+pixels go to a PNG on disk once their run is done (`keep_on_disk`: the history's copy, else the queue's own
+spool folder), and a finished run keeps no image (exports read it again).
 
 The model is the one owner of every change to an item and its targets: the other parts call its methods
 (`add`, `remove`, `set_grid`, `set_task`, `set_text`, `add_region`, `remove_region`, `start`, `token`, `rewind`,
-`finish`, `fail`) and listen to its signals (`stateChanged`, `targetChanged`, `targetsChanged`, `streamed`,
+`finish`, `fail`, `keep_on_disk`) and listen to its signals (`stateChanged`, `targetChanged`, `targetsChanged`, `streamed`,
 `rewound`, and Qt's row signals); no other module writes a field of a `QueueItem` or a `Target`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
@@ -56,11 +61,13 @@ class Target:
 
 @dataclass
 class QueueItem:
-    """One image: a file, a PDF page (0-based `page`) or pasted pixels (`pixels`)."""
+    """One image: a file, a PDF page (0-based `page`) or pasted pixels (`pixels`; once done, `stored`: a PNG
+    of them on disk, and `pixels` None)."""
 
     source: Path | None
     page: int | None = None
     pixels: Image.Image | None = None
+    stored: Path | None = None
     name: str = ""
     dpi: int = eb.DEFAULT_DPI
     size: tuple[int, int] | None = None
@@ -112,7 +119,13 @@ class QueueItem:
 
     def read_image(self) -> Image.Image:
         """Decode the image (raises engine.ImageError)."""
-        return self.pixels if self.pixels is not None else self.input.load()
+        if self.pixels is not None:
+            return self.pixels
+        if self.stored is not None:
+            if not self.stored.is_file():
+                raise eb.ImageError(f"{self.name}: its image {self.stored} is gone (deleted from the history?)")
+            return eb.open_image(self.stored)
+        return self.input.load()
 
 
 _STATE_ICON = {
@@ -129,7 +142,7 @@ StateRole = Qt.ItemDataRole.UserRole + 1
 class QueueModel(QAbstractListModel):
     """The list of queue items with their states; owns the small image cache and every change to an item."""
 
-    CACHE = 6
+    CACHE_BYTES = 32 << 20  # decoded images kept (the newest one always)
     stateChanged = Signal(object)  # a Target whose run started, finished or failed (state, result, error)
     targetChanged = Signal(object)  # a Target whose options for its next run changed (grid, task)
     targetsChanged = Signal(int)  # a row whose list of targets changed (a region added or removed)
@@ -141,6 +154,7 @@ class QueueModel(QAbstractListModel):
         self.items: list[QueueItem] = []
         self.partial = ""  # the text streamed so far by the running target
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
+        self._spool: tempfile.TemporaryDirectory | None = None  # done pasted pixels, removed at exit
         self._checker = QTimer(self)
         self._checker.setInterval(0)
         self._checker.timeout.connect(self.check_next)
@@ -314,14 +328,35 @@ class QueueModel(QAbstractListModel):
 
     def finish(self, target: Target, result) -> None:
         """Store an engine Result on a target (done, or cancelled when the run was stopped)."""
-        where = self.locate(target)
-        if where is not None and self.items[where[0]].source is not None and result.image is not None:
-            # the page can be read again for figure crops: do not hold every page of a long batch in memory
+        if result.image is not None:  # the image can be read again (figure crops): never one per done item
             result = dataclasses.replace(result, image=None)
         target.result, target.text, target.error = result, result.text, ""
         target.state = State.CANCELLED if result.stop_reason == "cancelled" else State.DONE
         self.partial = ""
+        where = self.locate(target)
+        if where is not None and self.items[where[0]].pixels is not None:
+            self._spill(where[0])
         self._state_changed(target)
+
+    def keep_on_disk(self, target: Target, path: Path) -> None:
+        """The pixels of `target`'s item are saved as the PNG `path` (e.g. by the history): read from there from
+        now on, and dropped from memory."""
+        item = self.item_of(target)
+        if item is not None and item.source is None:
+            item.stored, item.pixels = Path(path), None
+
+    def _spill(self, row: int) -> None:
+        """Write a done item's pasted pixels to the queue's spool folder and drop them from memory (kept in
+        memory when the disk refuses)."""
+        item = self.items[row]
+        if self._spool is None:
+            self._spool = tempfile.TemporaryDirectory(prefix="dsocr-queue-")  # 0700
+        path = Path(self._spool.name) / f"{next(_spilled)}.png"
+        try:
+            item.pixels.save(path, format="PNG", compress_level=1)
+        except (OSError, ValueError):
+            return
+        item.stored, item.pixels = path, None
 
     def fail(self, target: Target, message: str, cancelled: bool = False) -> None:
         """A target's run failed with `message` (or was cancelled before it had a result)."""
@@ -348,9 +383,16 @@ class QueueModel(QAbstractListModel):
             item.error = ""
             self.changed(row)
         self._cache[row] = img
-        while len(self._cache) > self.CACHE:
+        while len(self._cache) > 1 and sum(_nbytes(i) for i in self._cache.values()) > self.CACHE_BYTES:
             self._cache.popitem(last=False)
         return img
+
+
+_spilled = itertools.count(1)
+
+
+def _nbytes(image: Image.Image) -> int:
+    return image.width * image.height * len(image.getbands())
 
 
 class _RowDelegate(QStyledItemDelegate):

@@ -1,6 +1,7 @@
 """The results pane: live counters, the repetition flag, the tokens of each tile beside the text (`TileCounts`,
 visible on every tab while the text streams: where the boxes fall once there is a result), editable markdown,
-rendered markdown, raw output and the token table (per tile, global view, newlines, separator, totals, timings).
+rendered markdown, raw output and the token table (per tile, global view, newlines, separator, totals, timings);
+the image's QR codes and barcodes above the text (`CodesBar`, web addresses as links).
 
 Streamed text is buffered and flushed a few times a second, so a fast decoder never floods the GUI.
 """
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QWidget)
 
 from . import engine_bridge as eb
+from .codes_bar import CodesBar
 from .tile_counts import TileCounts
 from .tiling_panel import TilingPanel
 
@@ -69,6 +71,9 @@ class ResultsPane(QWidget):
         self.banner.setForegroundRole(QPalette.ColorRole.ToolTipText)
         self.banner.hide()
         layout.addWidget(self.banner)
+
+        self.codes = CodesBar()  # the QR codes and barcodes of the image (URLs as links)
+        layout.addWidget(self.codes)
 
         self.tile_counts = TileCounts()  # the plan's tokens per tile, above the text on every tab
         layout.addWidget(self.tile_counts)
@@ -133,6 +138,7 @@ class ResultsPane(QWidget):
         return self.editor.toPlainText()
 
     def set_text(self, text: str, raw: str = "") -> None:
+        self.codes.set_codes([])  # a result's codes come with it (`show_result`)
         self._setting = True
         try:
             self.editor.setPlainText(text)
@@ -215,6 +221,7 @@ class ResultsPane(QWidget):
     def show_result(self, result, text: str | None = None) -> None:
         """Fill every tab from an engine Result; `text` is the (possibly edited) markdown to show."""
         self.set_text(result.text if text is None else text, result.raw_text)
+        self.codes.set_codes(result.codes)
         self._mark_attempts(result)
         if self.tabs.currentWidget() is self.table:
             self.tabs.setCurrentWidget(self.editor)

@@ -3,7 +3,8 @@
 The options are built in one place from the plan options bar (version, mode, tile limits, task), the saved
 settings (decoding, recovery, output shape) and this session's token limit (`--max-tokens` or a handed-over
 one, not saved; the saved limit again once the settings are saved). A model of the other version plans the
-run as that version: the options bar follows the loaded model.
+run as that version: the options bar follows the loaded model. A run can also be given its image and options
+(`give`: a Local API request's, as the client asked), which are used as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class RunSetup(QObject):
         super().__init__(parent)
         self.queue, self.options_bar, self.settings = queue, options_bar, settings
         self._max_tokens = settings.max_tokens
+        self._given: list[tuple[Target, object, object]] = []  # runs whose image and options are given
 
     @property
     def max_tokens(self) -> int:
@@ -36,12 +38,26 @@ class RunSetup(QObject):
         """The saved token limit replaces a session's one."""
         self.set_max_tokens(self.settings.max_tokens)
 
+    def give(self, target: Target, image, options) -> None:
+        """The next run of `target` reads `image` with `options` as they are (a Local API request's), not
+        planned from the window's settings."""
+        self._given.append((target, image, options))
+
+    def forget(self, target: Target) -> None:
+        """Drop what was given for `target`'s run (it will not run)."""
+        self._given = [g for g in self._given if g[0] is not target]
+
     def prepare(self, target: Target, model):
         """The image (the target's crop of its item) and the engine options of `target`; raises ValueError when
         the target left the queue, ImageError when its image cannot be read."""
         where = self.queue.locate(target)
+        given = next((g for g in self._given if g[0] is target), None)
+        if given is not None:
+            self.forget(target)
         if where is None:
             raise ValueError("removed from the queue")
+        if given is not None:
+            return given[1], given[2]
         image = self.queue.image(where[0])
         if target.rect is not None:
             image = image.crop(target.rect)

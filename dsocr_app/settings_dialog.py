@@ -7,24 +7,15 @@ dialog saves every section on OK and nothing on Cancel.
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QSpinBox,
-                               QTabWidget, QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout)
 
 from . import engine_bridge as eb
 from .capture.settings import CaptureSettings
+from .history_settings import HistorySection
+from .local_api.section import LocalApiSection
 from .plan_options import TASK_LABELS
 from .settings import Settings
-
-
-class SettingsSection(QWidget):
-    """One tab of the settings dialog."""
-
-    title = ""
-
-    def load(self, settings: Settings) -> None:
-        raise NotImplementedError
-
-    def save(self, settings: Settings) -> None:
-        raise NotImplementedError
+from .settings_section import SettingsSection
 
 
 class RunSection(SettingsSection):
@@ -153,9 +144,12 @@ class ModelSection(SettingsSection):
 
 
 class CaptureSection(SettingsSection):
-    """Screen capture: the task a capture asks for, and whether DSOCR stays resident in the menu bar."""
+    """Screen capture: the task a capture asks for, whether DSOCR stays resident in the menu bar, and the
+    clipboard: line breaks kept or joined, markdown or plain text, appended or replacing."""
 
     title = "Capture"
+    LINE_BREAKS = {"keep": "Keep the model's line breaks", "join": "Join lines into paragraphs"}
+    FORMS = {"plain": "Plain text (markdown converted)", "markdown": "Markdown as it is written"}
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -170,18 +164,40 @@ class CaptureSection(SettingsSection):
         self.keep.setToolTip("Closing the window hides it; DSOCR stays in the tray / menu bar with the model "
                              "loaded, so a capture starts at once")
         form.addRow("", self.keep)
+        self.line_breaks = QComboBox()
+        self.line_breaks.setAccessibleName("Line breaks")
+        self.line_breaks.setToolTip("Join the lines of a paragraph (a word cut by a hyphen at a line end is "
+                                    "joined again); blank lines, headings, lists and tables stay as they are")
+        self.clip_form = QComboBox()
+        self.clip_form.setAccessibleName("Clipboard text")
+        self.clip_form.setToolTip("What a markdown capture puts on the clipboard as text (a markdown copy goes "
+                                  "with it for the programs that read one)")
+        for combo, labels in ((self.line_breaks, self.LINE_BREAKS), (self.clip_form, self.FORMS)):
+            for value, label in labels.items():
+                combo.addItem(label, value)
+        form.addRow("Line breaks", self.line_breaks)
+        form.addRow("Clipboard text", self.clip_form)
+        self.append = QCheckBox("Append to the clipboard instead of replacing it")
+        self.append.setToolTip("Each capture goes after what the clipboard holds, a blank line between them")
+        form.addRow("", self.append)
 
     def load(self, settings: Settings) -> None:
         s = CaptureSettings.of(settings)
         self.task.setCurrentIndex(max(0, self.task.findData(s.task)))
         self.keep.setChecked(s.keep_running)
+        self.line_breaks.setCurrentIndex(max(0, self.line_breaks.findData(s.line_breaks)))
+        self.clip_form.setCurrentIndex(max(0, self.clip_form.findData(s.form)))
+        self.append.setChecked(s.append)
 
     def save(self, settings: Settings) -> None:
         s = CaptureSettings.of(settings)
         s.task, s.keep_running = self.task.currentData(), self.keep.isChecked()
+        s.line_breaks, s.form = self.line_breaks.currentData(), self.clip_form.currentData()
+        s.append = self.append.isChecked()
 
 
-SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, ModelSection, FilesSection, CaptureSection]
+SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, ModelSection, FilesSection, CaptureSection,
+                                          LocalApiSection, HistorySection]
 
 
 class SettingsDialog(QDialog):

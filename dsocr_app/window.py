@@ -6,9 +6,9 @@ is shown, `Messages` what was said, the `RunQueue` the model and the runs. The p
 owners' methods: `Intake` (inputs into the queue), `ShownPresenter` (the shown page, targets and result),
 `PlanPresenter` (the shown plan), `RegionCommands`, `PageMenu` and `BoxLinks` (regions, boxes and text),
 `RunPresenter` (runs into the queue), `RunCommands` (run, run all, cancel, remove), `ModelControl` (model
-loading), `ExportActions`, and `ActionStates` (which commands are enabled); the widgets `PlanOptionsBar`,
-`QueueView`, `PagePane`, `ResultsPane` and `StatusBar` sit in a `MainSplitter`. The window's public methods
-are the app's commands for scripts and tests, each handed to the part that does it. Planning is synchronous
+loading), `ExportActions`, `ApiRequests` and `LocalApi` (the Local API: HTTP requests run as queue items),
+and `ActionStates` (which commands are enabled); the widgets `PlanOptionsBar`, `QueueView`, `PagePane`,
+`ResultsPane` and `StatusBar` sit in a `MainSplitter`. The window's public methods are the app's commands for scripts and tests, each handed to the part that does it. Planning is synchronous
 (the engine's planner is pure Python); runs happen in the `RunQueue`'s worker thread.
 """
 
@@ -23,6 +23,8 @@ from .actions import bind_actions, build_actions, build_menus, main_toolbar
 from .capture.controller import CaptureController
 from .export_actions import ExportActions
 from .intake import Intake
+from .local_api.host import LocalApi
+from .local_api.requests import ApiRequests
 from .main_splitter import MainSplitter
 from .messages import Messages
 from .model_control import ModelControl
@@ -102,6 +104,8 @@ class MainWindow(QMainWindow):
         self.links = BoxLinks(self.shown, self.view, self.results, self.status)
         self.run_view = RunPresenter(self.runs, self.queue, self.selection, self.status, self.messages)
         self.commands = RunCommands(self.selection, self.queue, self.runs, self.models, self.messages)
+        self.api_requests = ApiRequests(self.runs, self.queue, self.setup, self)
+        self.local_api = LocalApi(self.settings, self.runs, self.models, self.messages, self.api_requests)
         self.action_states = ActionStates(self.acts, self.selection, self.queue, self.runs, self.planner)
         self.exports = ExportActions(self.queue, self.settings, self.selection, self.results, self.messages)
         self.splitter = MainSplitter(self.queue_view, self.page, self.results)
@@ -259,6 +263,13 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self) -> None:
         self.setup.settings_saved()
+        self.capturer.settingsSaved.emit()
+        self.local_api.apply(asked=True)
+
+    def serve_local_api(self) -> None:
+        """Serve the Local API (the HTTP API of `dsocr serve`, from this window's model) when the settings say so:
+        start, restart or stop it."""
+        self.local_api.apply()
 
     def set_max_tokens(self, max_tokens: int) -> None:
         """The token limit of the next runs, for this session (--max-tokens; not saved)."""
@@ -290,5 +301,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        self.local_api.stop("DSOCR is quitting")
         self.runs.close()
         super().closeEvent(event)

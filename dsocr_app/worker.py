@@ -8,6 +8,7 @@ thread and shuts it down cleanly (cancel, quit, wait) when the window closes.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import traceback
@@ -168,8 +169,8 @@ class OcrWorker(QObject):
             return
         if result is None:
             self.jobFailed.emit(job.id, "The engine returned no result.")
-        else:
-            self.jobFinished.emit(job.id, result)
+        else:  # the QR codes and barcodes of the image too, here, off the GUI thread
+            self.jobFinished.emit(job.id, dataclasses.replace(result, codes=eb.read_codes(job.image)))
 
     @Slot()
     def shutdown(self) -> None:

@@ -53,6 +53,7 @@ from .language.recovery import DEFAULT_PENALTY, Attempt  # noqa: E402
 from .outputs.markdown import (MATH_STYLES, TABLE_STYLES, clean_markdown, plain_text, renderable_markdown,  # noqa: E402
                                single_line, tables_tsv)
 from .outputs.searchable_pdf import SearchablePdf, pdf_documents  # noqa: E402
+from .outputs.codes import MOSTLY_CODE, Code, code_url, mostly_code, read_codes  # noqa: E402
 from .pipeline import Result, Rollback, TextDelta, ocr, stream, stream_batch  # noqa: E402
 from .document import DocumentResult, ocr_document, plan_for, stream_document  # noqa: E402
 from .preprocess.document import DocumentPlan, page_ranges, plan_document  # noqa: E402
@@ -86,4 +87,5 @@ __all__ = [
     "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
     "DocumentResult", "DocumentPlan", "ocr_document", "plan_for", "stream_document", "plan_document",  # documents
     "page_ranges", "join_pages", "split_pages", "DOCUMENT_MODE", "VERSION_NAMES", "VERSIONS", "family",
+    "Code", "MOSTLY_CODE", "code_url", "mostly_code", "read_codes",  # QR codes and barcodes
 ]

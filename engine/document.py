@@ -37,11 +37,12 @@ class DocumentResult:
     raw_text: str  # as generated, all parts one after another
     stop_reason: str  # the last part's: eos, recovered, max_tokens, repetition, cancelled
     model: str
+    version: str  # the model's ("unlimited")
     notes: list[str] = field(default_factory=list)  # split into parts, page marks that did not match
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "text": self.text, "raw_text": self.raw_text, "stop_reason": self.stop_reason,
+        return {"model": self.model, "version": self.version, "text": self.text, "raw_text": self.raw_text, "stop_reason": self.stop_reason,
                 "document": self.plan.to_dict(), "notes": self.notes, "elapsed_s": round(self.elapsed_s, 4),
                 "pages": [{"page": _page_number(r, i), **r.to_dict()} for i, r in enumerate(self.pages)]}
 
@@ -57,15 +58,16 @@ def context_of(model) -> int:
     return int(model.language_model.config.max_position_embeddings)
 
 
-def text_tokens(model, options: RunOptions) -> int:
-    """BOS and the document prompt's words: a document prompt's tokens besides its pages'."""
-    return len(prompt_ids(model.tokenizer, options.document_prompt_text(), 0))
+def text_tokens(tokenizer, options: RunOptions | None = None) -> int:
+    """BOS and the document prompt's words: a document prompt's tokens besides its pages' (a tokenizer is
+    enough: no weights needed)."""
+    return len(prompt_ids(tokenizer, (options or RunOptions()).document_prompt_text(), 0))
 
 
 def plan_for(model, sizes: list[tuple[int, int]], options: RunOptions | None = None) -> DocumentPlan:
     """The token budget of a document of pages of `sizes` read by `model` with `options` (no pixels needed)."""
     options = options if options is not None else RunOptions()
-    return plan_document(sizes, model.version, text_tokens(model, options), options.decoding.max_tokens,
+    return plan_document(sizes, model.version, text_tokens(model.tokenizer, options), options.decoding.max_tokens,
                          context_of(model))
 
 
@@ -148,7 +150,7 @@ def stream_document(model, pages: list, options: RunOptions | None = None, *,
                               peak_memory_mb=mx.get_peak_memory() / 2**20, stop_reason="cancelled",
                               model=model.name, image=prep.image))
     text = join_pages([r.text for r in results], [_page_number(r, i) for i, r in enumerate(results)])
-    yield DocumentResult(results, doc, text, "".join(raws), stop, model.name, notes,
+    yield DocumentResult(results, doc, text, "".join(raws), stop, model.name, model.version, notes,
                          time.perf_counter() - t_start)
 
 

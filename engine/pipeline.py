@@ -72,6 +72,7 @@ class Result:
     figures: list = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)  # one per decoding attempt, the first included
     image: object = field(default=None, repr=False)  # the RGB image the run saw (for crops and overlays)
+    codes: list = field(default_factory=list)  # QR codes / barcodes in the image, where a caller scanned it
 
     @property
     def source(self) -> PageSource:

@@ -26,6 +26,21 @@ def reference_cases(version=None):
     return cases
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_runtime_dir(tmp_path_factory):
+    """Servers started by tests announce themselves (engine/service/discovery.py) in a folder of the test run,
+    not in the user's: a `dsocr mcp` the user runs never finds a test's server, and tests never find theirs."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    saved = os.environ.get("DSOCR_RUNTIME_DIR")
+    os.environ["DSOCR_RUNTIME_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("DSOCR_RUNTIME_DIR", None)
+    else:
+        os.environ["DSOCR_RUNTIME_DIR"] = saved
+
+
 def pytest_configure(config):
     if os.environ.get("DSOCR_REFERENCE") and not reference_cases():
         raise pytest.UsageError(

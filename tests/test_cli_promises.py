@@ -171,7 +171,7 @@ def test_dump_refuses_an_existing_file_before_loading_and_takes_max_tokens(model
     ["ocr", "x.png", "--max-tokens", "0"], ["ocr", "x.png", "--max-tokens", "-5"], ["ocr", "x.png", "--batch", "0"],
     ["ocr", "x.png", "--temperature", "-1"], ["ocr", "x.png", "--top-p", "0"], ["ocr", "x.png", "--top-p", "1.5"],
     ["ocr", "x.png", "--dpi", "0"], ["ocr", "x.png", "--ngram", "-1"], ["ocr", "x.png", "--ngram-window", "-1"],
-    ["ocr", "x.png", "--min-tiles", "0"], ["ocr", "x.png", "--max-tiles", "10"], ["ocr", "x.png", "--batch", "x"],
+    ["ocr", "x.png", "--min-tiles", "0"], ["ocr", "x.png", "--max-tiles", "33"], ["ocr", "x.png", "--batch", "x"],
     ["plan", "x.png", "--max-tiles", "0"], ["dump", "--model", "m", "--image", "x", "--out", "o",
                                             "--max-tokens", "0"],
     ["convert", "--model", "m", "--out", "o", "--q-bits", "5"],

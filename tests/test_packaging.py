@@ -124,6 +124,54 @@ def test_frozen_cli_plans_and_reads_like_the_engine(frozen, tmp_path):
 
 
 @pytest.mark.slow
+def test_frozen_cli_serves_http(frozen, tmp_path):
+    """The frozen build serves (`dsocr serve`; the app's Local API is the same server): FastAPI with pydantic,
+    uvicorn and multipart uploads are in it. A free loopback port, a few requests, then the server is stopped."""
+    import socket
+    import time
+
+    from engine.outputs.export import render
+
+    httpx = pytest.importorskip("httpx")
+    _, binaries, _ = frozen
+    model_dir = engine.write_tiny_checkpoint(tmp_path / "tiny", "v1", seed=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    server = subprocess.Popen([str(binaries / "dsocr"), "serve", "--model", str(model_dir), "--port", str(port)],
+                              cwd=tmp_path, env=_env(DSOCR_RUNTIME_DIR=str(runtime)), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                health = httpx.get(url + "/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate(timeout=10)[1][-3000:]
+                assert time.monotonic() < deadline, "the frozen server did not listen in time"
+                time.sleep(0.5)
+        assert health.status_code == 200 and health.json()["model"] == "tiny"
+        page = tmp_path / "page.png"
+        Image.new("RGB", (400, 300), "white").save(page)
+        r = httpx.post(url + "/v1/ocr", files={"file": ("page.png", page.read_bytes(), "image/png")},
+                       data={"mode": "small", "max_tokens": "4", "ngram_size": "0", "format": "txt"}, timeout=120)
+        assert r.status_code == 200, r.text
+        want = engine.ocr(engine.load(model_dir), page, engine.RunOptions.of(mode="small", max_tokens=4,
+                                                                           ngram_size=0))
+        assert r.text == render(want, "txt")  # what `dsocr ocr --format txt` prints
+        bad = httpx.post(url + "/v1/chat/completions", content=b"{not json", timeout=30,
+                         headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and "error" in bad.json()
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.mark.slow
 def test_frozen_folder_is_small_and_holds_no_weights_or_test_extras(frozen):
     app, _, _ = frozen
     files = [p for p in app.rglob("*") if p.is_file() and not p.is_symlink()]

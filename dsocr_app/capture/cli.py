@@ -31,7 +31,7 @@ def add_capture_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region", metavar="X,Y,W,H", help="with --capture: this region (logical screen pixels) "
                    "instead of selecting one")
     g.add_argument("--print", action="store_true", dest="print_text", help="with --capture: also write the "
-                   "text to stdout")
+                   "text to stdout, then each QR code or barcode found as one line (FORMAT: TEXT)")
     g.add_argument("--save-capture", metavar="FILE.png", help="with --capture: save the captured image")
 
 
@@ -74,6 +74,11 @@ def _message(args) -> dict:
     return {**message, "options": options} if options else message
 
 
+def code_line(code: dict) -> str:
+    """`"QR Code: https://example.com"`: a code of a capture's answer on one line."""
+    return f"{code.get('format', '')}: {' '.join(str(code.get('text', '')).split())}"
+
+
 def report(args, answer: dict) -> int:
     """Print a capture's answer as the command line promises; the exit status."""
     if not answer.get("ok"):
@@ -83,8 +88,10 @@ def report(args, answer: dict) -> int:
         print(f"dsocr-app: error: {answer.get('error', 'failed')}", file=sys.stderr)
         return 2 if answer.get("refused") else 1  # refused: an option the running instance cannot take
     if args.capture and args.print_text:
-        text = answer.get("text", "")
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        text = answer.get("text", "") if answer.get("source") != "codes" else ""
+        lines = [text.rstrip("\n")] if text or not answer.get("codes") else []
+        lines += [code_line(c) for c in answer.get("codes") or []]  # QR codes and barcodes: one line each
+        sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
     return 0
 

@@ -2,9 +2,12 @@
 notification, queue, and an answer for whoever asked (the tray menu, this process's command line, or a
 later `dsocr-app --capture` through the instance socket).
 
-The model starts loading when the capture starts, so it loads while the user is still selecting. The
-answer is `{"ok": True, "text", "tokens", "seconds", "model_s", "message"}` (seconds: release to clipboard;
-model_s: the engine's part of it) or
+The model starts loading when the capture starts, so it loads while the user is still selecting. The region
+is scanned for QR codes and barcodes first: a region that is mostly a code (`engine.mostly_code`) gives the
+code's text at once and runs no OCR (what was selected is the code; its modules are no text to read); otherwise
+the codes found come with the OCR text. The answer is `{"ok": True, "text", "tokens", "seconds", "model_s",
+"message", "task", "source", "codes"}` (seconds: release to clipboard; model_s: the engine's part of it;
+source: "ocr" or "codes"; codes: `Code.to_dict()`s) or
 `{"ok": False, "error"}`; a cancelled selection is `{"ok": False, "error": "cancelled", "cancelled": True}`.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
+from .. import engine_bridge as eb
 from . import deliver, link, platform_rules
 from .overlay import RegionSelector
 from .screens import crop_global, grab_screens
@@ -29,6 +33,7 @@ class CaptureController(QObject):
 
     notify = Signal(str, str)  # title, message (the tray shows it)
     delivered = Signal(dict)  # the answer of every finished capture
+    settingsSaved = Signal()  # the settings dialog saved (the resident re-registers the capture shortcut)
 
     def __init__(self, window, parent: QObject | None = None):
         super().__init__(parent)
@@ -42,6 +47,7 @@ class CaptureController(QObject):
         self._quit_on_close = True
         self._started = 0.0
         self._count = 0
+        self._codes: list = []  # the QR codes / barcodes of the capture being OCRed
         self.grab = grab_screens  # the screenshot source (tests give known pixels)
         link.connect_runs(window, self._on_run_finished, self._on_run_failed)
 
@@ -123,6 +129,10 @@ class CaptureController(QObject):
             except (OSError, ValueError) as e:
                 self._fail(f"could not save the capture to {self._save}: {e}")
                 return
+        self._codes = eb.read_codes(image)
+        if eb.mostly_code(self._codes, image.size):  # the user selected a code: its content, no OCR
+            self._deliver_codes()
+            return
         self._count += 1  # the run waits in the window's run queue for the model, if it is still loading
         self._target = link.queue_capture(self.window, image, f"Capture {self._count}", self.settings.task)
 
@@ -143,14 +153,26 @@ class CaptureController(QObject):
         if result.stop_reason == "cancelled":  # cancelled in the window: no partial text on the clipboard
             self._fail("cancelled")
             return
-        text = result.text
-        deliver.copy(QGuiApplication.clipboard(), task, text)
+        text, s = result.text, self.settings
+        deliver.copy(QGuiApplication.clipboard(), task, text, s.form, s.line_breaks == "join", s.append)
         seconds = time.perf_counter() - self._started
         tokens = int(result.generated_tokens)
-        message = deliver.notification(text, tokens, seconds)
-        self.notify.emit("DSOCR capture", message)
+        message = deliver.notification(text, tokens, seconds, s.append)
         self._finish({"ok": True, "text": text, "tokens": tokens, "seconds": round(seconds, 3),
-                      "model_s": round(float(result.elapsed_s), 3), "message": message})
+                      "model_s": round(float(result.elapsed_s), 3), "message": message, "task": task,
+                      "source": "ocr", "codes": [c.to_dict() for c in self._codes]})
+        self.notify.emit("DSOCR capture", message)  # after `delivered`: the tray offers this capture's copies
+
+    def _deliver_codes(self) -> None:
+        """A region that is mostly a QR code or barcode: the codes' text goes to the clipboard, no OCR runs."""
+        codes, append = self._codes, self.settings.append
+        text = deliver.codes_text(codes)
+        deliver.copy(QGuiApplication.clipboard(), "free", text, append=append)
+        seconds = time.perf_counter() - self._started
+        message = deliver.code_notification(codes, seconds, append)
+        self._finish({"ok": True, "text": text, "tokens": 0, "seconds": round(seconds, 3), "model_s": 0.0,
+                      "message": message, "task": "", "source": "codes", "codes": [c.to_dict() for c in codes]})
+        self.notify.emit("DSOCR capture", message)
 
     def _on_run_failed(self, target, message: str) -> None:
         if target is self._target and target is not None:

@@ -1,11 +1,12 @@
-"""Platform rules of screen capture: the macOS Screen Recording permission and Dock icon, Wayland.
+"""Platform rules of screen capture: the macOS Screen Recording permission and Dock icon, Wayland's portal.
 
 - macOS: without the Screen Recording permission a screenshot holds only the wallpaper.
   `CGPreflightScreenCaptureAccess` says whether it is granted (no prompt); `CGRequestScreenCaptureAccess`
   asks once and adds DSOCR to System Settings > Privacy & Security > Screen Recording. Both through ctypes.
 - macOS: while only the menu-bar item runs, DSOCR has no Dock icon (the NSApplication activation policy
   "accessory", switched at run time through the Objective-C runtime; "regular" again when a window shows).
-- Wayland: Qt cannot read other applications' pixels. Capture needs an X11 session (or XWayland apps only).
+- Wayland: Qt cannot read other applications' pixels; a capture asks the XDG desktop portal for the screenshot
+  (`portal.py`). XWayland (Qt on `xcb` in a Wayland session) sees only X11 windows, so it asks the portal too.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import sys
 PERMISSION_MESSAGE = ("DSOCR may not record the screen yet, so a capture would show only the wallpaper. "
                       "Allow it in System Settings > Privacy & Security > Screen Recording (turn DSOCR on), "
                       "then quit and reopen DSOCR.")
-WAYLAND_MESSAGE = ("Screen capture needs an X11 session: on Wayland, apps may not read the screen's pixels. "
-                   "Log in with an X11 session (e.g. \"GNOME on Xorg\"), or open a screenshot file instead.")
 
 
 def is_wayland(platform_name: str, env=os.environ) -> bool:
     """True when Qt runs as a native Wayland client (XWayland's `xcb` can capture, but only X11 windows)."""
     return platform_name.startswith("wayland") or (platform_name == "" and env.get("XDG_SESSION_TYPE") == "wayland")
+
+
+def uses_portal(platform_name: str, env=os.environ) -> bool:
+    """True when the screenshot comes from the desktop portal: a Wayland session, natively or through XWayland."""
+    return is_wayland(platform_name, env) or (platform_name == "xcb" and bool(env.get("WAYLAND_DISPLAY")))
 
 
 def _core_graphics():
@@ -50,8 +54,6 @@ def capture_problem(platform_name: str, request: bool = True) -> str | None:
     """Why a screen capture cannot work here (a message for the user), or None when it can."""
     if sys.platform == "darwin" and not mac_permission(request=request):
         return PERMISSION_MESSAGE
-    if is_wayland(platform_name):
-        return WAYLAND_MESSAGE
     return None
 
 

@@ -13,7 +13,7 @@ import sys
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
-from . import link, platform_rules
+from . import hotkey, link, platform_rules
 from .instance import InstanceServer, Request
 from .tray import Tray
 
@@ -37,8 +37,27 @@ class Resident(QObject):
         quit_action.triggered.disconnect()
         quit_action.triggered.connect(lambda: self.quit())
         window.acts["close_window"].setVisible(False)
+        self.hotkey = hotkey.create(app.platformName(), self)  # the global capture shortcut
+        self.hotkey.pressed.connect(lambda: self.controller.capture())
+        if self.listening:
+            self.apply_shortcut(startup=True)
+        self.controller.settingsSaved.connect(self.apply_shortcut)
         if stay or self.controller.settings.keep_running:
             self.start_tray()
+
+    def apply_shortcut(self, startup: bool = False) -> None:
+        """Register the capture shortcut of the settings (again, when they changed); a problem is said on
+        stderr at start, and in the window (or the tray) after the settings changed."""
+        text = self.controller.settings.shortcut
+        if text == self.hotkey.text or not self.listening:
+            return
+        problem = self.hotkey.register(text)
+        if problem and startup:
+            print(f"dsocr-app: {problem}", file=sys.stderr)
+        elif problem and self.window.isVisible():
+            self.window.report(problem, dialog=True)
+        elif problem:
+            self.message("DSOCR capture shortcut", problem)
 
     def start_tray(self) -> None:
         already, self.stay = self.stay, True
@@ -48,6 +67,7 @@ class Resident(QObject):
             self.tray.captureRequested.connect(lambda: self.controller.capture())
             self.tray.showRequested.connect(self.show_window)
             self.tray.quitRequested.connect(lambda: self.quit())
+            self.controller.delivered.connect(self.tray.offer)  # before its notification: "Last capture"
             self.tray.show()
             self.window.acts["close_window"].setVisible(True)
         elif self.tray is None and not already:
@@ -68,6 +88,7 @@ class Resident(QObject):
         """Stop answering, end a capture in progress, close the window for real (its worker thread stops)."""
         self.quitting = True
         self.server.close()
+        self.hotkey.close()
         self.controller.abort("DSOCR was quit before the capture finished")
         self.window.close()
 

@@ -60,14 +60,14 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import convert_cmd, dump_cmd, ocr_cmd, plan_cmd, serve_cmd, tiny_cmd
+    from . import convert_cmd, dump_cmd, mcp_cmd, ocr_cmd, plan_cmd, serve_cmd, tiny_cmd
 
-    parser = Parser(prog="dsocr", description="Local DeepSeek-OCR / DeepSeek-OCR-2 on MLX",
+    parser = Parser(prog="dsocr", description="Local DeepSeek-OCR / DeepSeek-OCR-2 / Unlimited-OCR on MLX",
                     epilog=report.EXIT_CODES, formatter_class=_Formatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors (same exit codes)")
     parser.add_argument("--version", action=_Version, help="show the version, MLX and the BLAS in use")
     sub = parser.add_subparsers(dest="command", required=True)
-    for mod in (plan_cmd, ocr_cmd, dump_cmd, convert_cmd, tiny_cmd, serve_cmd):
+    for mod in (plan_cmd, ocr_cmd, dump_cmd, convert_cmd, tiny_cmd, serve_cmd, mcp_cmd):
         mod.add_parser(sub)
     for p in sub.choices.values():  # `dsocr ocr ... --debug` works as well as `dsocr --debug ocr ...`
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")

@@ -12,6 +12,10 @@ a rolled-back repetition loop never reaches it). `--format md,pdf` writes severa
 written when the input's last page is done; until then its finished pages are kept in the output folder's
 page store (`outputs.PAGE_STORE`), where a re-run finds them. A bad input gets one line on stderr and the
 others still run; the exit code is 1 if any input failed (see `report.EXIT_CODES`).
+
+With an Unlimited-OCR model a PDF is one document (`engine.stream_document`: all its pages in one prompt),
+`--document` makes one document of all the inputs, `--page-by-page` reads pages one by one; what a document
+writes and when it is skipped: `documents`. Its text streams as it decodes, page marks included.
 """
 
 from __future__ import annotations
@@ -31,17 +35,22 @@ from ..preprocess.images import ImageError
 from ..preprocess.inputs import InputItem, expand_inputs
 from ..weights.checkpoint import DEFAULT_REPOS
 from . import report
-from .options import add_grid_option, add_pdf_options, add_tile_options, number
+from .documents import DocumentTarget, generated_tokens, group_documents, plan_whole_files, write_document
+from .options import add_document_options, add_grid_option, add_pdf_options, add_tile_options, number
 from .outputs import plan_outputs
 
 DEFAULT_MODEL = DEFAULT_REPOS["v2"]
+DOCUMENT_FILES = ("with Unlimited-OCR a PDF is one document: its pages' files as page by page (report-p001.md, "
+                  "...) plus the whole document: report.md, .txt, .json (report-p002-p005.md with --pages; "
+                  "FIRST-document.* with --document)")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("ocr", help="OCR images, folders or PDFs")
     p.add_argument("inputs", nargs="+", help="image files, folders or PDFs")
     p.add_argument("--model", default=DEFAULT_MODEL,
-                   help=f"hub id or local folder (default {DEFAULT_MODEL}; v1: {DEFAULT_REPOS['v1']})")
+                   help=f"hub id or local folder (default {DEFAULT_MODEL}; v1: {DEFAULT_REPOS['v1']}; Unlimited-OCR, "
+                        f"which reads a whole PDF in one pass: {DEFAULT_REPOS['unlimited']})")
     add_tile_options(p)
     add_grid_option(p)
     p.add_argument("--task", default=None, choices=[*TASKS, "locate"],
@@ -49,16 +58,20 @@ def add_parser(sub) -> None:
     p.add_argument("--locate", default=None, metavar="TEXT", help="text to find (implies --task locate)")
     p.add_argument("--prompt", default=None, help="a custom prompt (overrides --task)")
     p.add_argument("--max-tokens", type=number(int, 1), default=D.decoding.max_tokens, metavar="N",
-                   help=f"most tokens generated per page (default {D.decoding.max_tokens})")
+                   help=f"most tokens generated per page, or per document with Unlimited-OCR (default "
+                        f"{D.decoding.max_tokens}; a document whose pages and output do not fit its 32768-token "
+                        "context is read in page ranges that do)")
     p.add_argument("--out", default=None, metavar="FOLDER", help="output folder; without it nothing is written: the text goes to "
-                                               "stdout (several pages each under a '==> name <==' header)")
+                                               "stdout (several pages each under a '==> name <==' header); "
+                                               + DOCUMENT_FILES)
     p.add_argument("--format", default="md", type=parse_formats, metavar="FORMATS",
                    help=f"{', '.join(FORMATS)}, or several comma-separated, e.g. md,pdf (default md; pdf: a "
                         "searchable PDF per input; several formats and pdf need --out)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing output files (default: keep them and write only the missing ones)")
     add_pdf_options(p)
-    p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1)")
+    add_document_options(p)
+    p.add_argument("--batch", type=number(int, 1), default=1, metavar="N", help="pages decoded together (default 1; documents are read one at a time)")
     p.add_argument("--dtype", default=None, help="compute dtype (default float32 on CPU, bfloat16 on GPU)")
     add_vision_dtype(p)
     p.add_argument("--ngram", type=number(int, 0), default=D.decoding.ngram_size, metavar="N",
@@ -154,6 +167,11 @@ def check_options(args, items: list[InputItem]) -> None:
         report.warning("--repetition-penalty has no effect with --no-recover (it applies to the retry after a loop)")
     if args.repetition_penalty is None:
         args.repetition_penalty = D.recovery.repetition_penalty
+    if args.document and args.page_by_page:
+        raise ValueError("--document and --page-by-page contradict each other; drop one of them")
+    if args.document and (args.task != "markdown" or args.locate is not None):
+        raise ValueError(f"--document reads the pages with the document prompt; --task {args.task} works page by "
+                         "page: drop --document")
     if args.pages is not None and not any(it.page is not None for it in items) \
             and not any(it.error and it.path.suffix.lower() == ".pdf" for it in items):
         report.warning(f"--pages {args.pages} has no effect: none of the inputs is a PDF")
@@ -187,7 +205,19 @@ def run(args) -> int:
                 it.check()
             except ImageError as e:
                 it.error = str(e)
+    model = None
+    version = _version_for_documents(args, items)
+    if version is _UNKNOWN:  # a hub model not in the cache: loading it says which it is (and downloads it)
+        model = load_model(args.model, args.dtype, args.vision_dtype)
+        version = model.version
+    as_documents = _documents_on(args, items, version)
     targets, clashes = plan_outputs([it for it in items if not it.error], out, list(formats), args.overwrite)
+    units, docs = group_documents(targets, args.document, args.inputs[0] if args.inputs else None,
+                                  args.pages is not None) if as_documents else (targets, [])
+    clashes += plan_whole_files(docs, out, list(formats), args.overwrite, targets)
+    if docs and any(x is not None for x in (args.mode, args.grid, args.min_tiles, args.max_tiles)):
+        report.warning("--mode, --grid and the tile counts apply to pages read on their own; a document's pages "
+                       "are each read in mode base (add --page-by-page to tile them)")
     if clashes:  # two inputs, one file: nothing runs, so no input's result is half there
         for message in clashes:
             report.error(message)
@@ -197,23 +227,74 @@ def run(args) -> int:
     failed = [it for it in items if it.error]
     for it in failed:
         report.error(it.error)
-    skipped = [t for t in targets if not t.runs]
+    skipped = [t for t in units if not t.runs]
     for t in skipped:
-        report.note(f"skipped {t.item.label}: {_done_before(t)} (--overwrite redoes it)")
-    todo = [t for t in targets if t.runs]
+        label = t.label if isinstance(t, DocumentTarget) else t.item.label
+        report.note(f"skipped {label}: {_done_before(t)} (--overwrite redoes it)")
+    for d in docs:
+        if d.runs and d.existing:
+            missing = d.missing
+            report.note(f"{d.label}: {missing[0]}{f' and {len(missing) - 1} other files are' if len(missing) > 1 else ' is'} "
+                        f"missing; the whole document is read again (the {len(d.existing)} files that exist are kept; "
+                        "--overwrite replaces them)")
+    todo = [t for t in units if t.runs]
     # a single input is decoded now (a damaged file fails before the model loads: exit 1, one line)
-    images = {0: todo[0].item.load()} if len(items) == 1 and todo else {}
-    sink = _Folder(out, formats, targets, len(todo)) if out else \
-        _Stdout(formats[0], headers=len(items) > 1, live=sys.stdout.isatty())
-    written = _run_targets(args, options, todo, images, sink, failed=failed) if todo else 0
+    images = {0: todo[0].item.load()} if len(items) == 1 and todo and not docs else {}
+    n_units = len(units) + len(failed)
+    in_docs = {id(t) for d in docs for t in d.pages}
+    sink = _Folder(out, formats, [t for t in targets if id(t) not in in_docs], len(todo)) if out else \
+        _Stdout(formats[0], headers=n_units > 1, live=sys.stdout.isatty())
+    written = _run_targets(args, options, todo, images, sink, failed=failed, model=model) if todo else 0
     sink.close()
-    if len(items) > 1 or skipped:
-        _summary(len(items), len(failed), written, len(skipped), out, sink.pdfs_written)
+    if n_units > 1 or skipped:
+        _summary(n_units, len(failed), written, len(skipped), out, sink.pdfs_written)
     return report.FAILED if failed else report.OK
 
 
+_UNKNOWN = object()  # a model version that is known only once the model is loaded
+
+
+def _version_for_documents(args, items: list[InputItem]):
+    """The model's version when it decides how pages are read (a PDF, --document, --page-by-page): read from
+    its config without loading it (`_UNKNOWN` when only loading can tell); None when it does not matter."""
+    from ..weights.head import model_version
+
+    if not (args.document or args.page_by_page or any(it.page is not None for it in items)):
+        return None
+    version = model_version(args.model)
+    return _UNKNOWN if version is None else version
+
+
+def _documents_on(args, items: list[InputItem], version: str | None) -> bool:
+    """Whether pages are read as documents; refuses --document with a model that cannot (exit 2)."""
+    from ..preprocess.modes import VERSION_NAMES
+
+    if version is None:
+        return False
+    if version != "unlimited":
+        if args.document:
+            raise ValueError(f"--document: {args.model} is a {VERSION_NAMES[version]} ({version}) model, which reads "
+                             f"each page on its own; only Unlimited-OCR reads several pages as one document (--model "
+                             f"{DEFAULT_REPOS['unlimited']}); drop --document")
+        if args.page_by_page:
+            report.warning(f"--page-by-page has no effect: {args.model} is a {VERSION_NAMES[version]} model, which "
+                           "reads each page on its own")
+        return False
+    if args.page_by_page:
+        return False
+    if args.task != "markdown" or args.locate is not None:
+        if any(it.page is not None for it in items):
+            report.note(f"--task {args.task}: PDF pages are read one by one (a whole document is read with its "
+                        "markdown prompt)")
+        return False
+    return True
+
+
 def _done_before(target) -> str:
-    """Why a page needs no run: the outputs it already has."""
+    """Why a page (or a document) needs no run: the outputs it already has."""
+    if isinstance(target, DocumentTarget):
+        there = target.existing
+        return f"its {len(there)} output files exist ({next(iter(target.whole.values()), there[0])}, ...)"
     there = [str(p) for p in target.existing]
     said = (f"{there[0]} exists" if len(there) == 1 else f"{', '.join(there)} exist") if there else ""
     if target.kept:
@@ -221,23 +302,31 @@ def _done_before(target) -> str:
     return said or "done"
 
 
-def _run_targets(args, options, todo: list, images: dict, sink, failed: list) -> int:
-    """Load the model, OCR the targets in batches, hand each result to `sink`; return how many were done."""
-    from ..pipeline import Result, Rollback, TextDelta, prepare_for, stream_batch
+def _run_targets(args, options, todo: list, images: dict, sink, failed: list, model=None) -> int:
+    """Load the model (unless given), OCR the targets in batches and the documents one by one, hand each
+    result to `sink`; return how many were done."""
+    from ..pipeline import Rollback, TextDelta, prepare_for, stream_batch
     from ..preprocess.modes import get_mode
     from ..preprocess.plan import check_tile_limits
 
-    model = load_model(args.model, args.dtype, args.vision_dtype)
+    model = model or load_model(args.model, args.dtype, args.vision_dtype)
     try:  # the model's version decides these: checked before any image is encoded
         get_mode(model.version, args.mode)
         check_tile_limits(model.version, args.min_tiles, args.max_tiles)
+        if any(isinstance(t, DocumentTarget) for t in todo):  # a page must fit beside --max-tokens
+            from ..document import plan_for
+
+            plan_for(model, [(1024, 1024)], options)
     except ValueError as e:
         raise ValueError(f"{e} ({args.model} is a {model.version} model)") from None
     cancel = threading.Event()
     done = 0
-    for start in range(0, len(todo), args.batch):
+    for start, group_targets in _groups(todo, args.batch):
+        if isinstance(group_targets, DocumentTarget):
+            done += _run_document(model, options, group_targets, sink, failed, cancel)
+            continue
         group = []
-        for k, t in enumerate(todo[start:start + args.batch], start):
+        for k, t in enumerate(group_targets, start):
             try:
                 image = images.pop(k) if k in images else t.item.load()
                 group.append((t, prepare_for(model, image, options.tiling)))
@@ -258,6 +347,65 @@ def _run_targets(args, options, todo: list, images: dict, sink, failed: list) ->
             else:
                 failed.append(group[i][0].item)
     return done
+
+
+def _groups(todo: list, batch: int):
+    """(index of the first, what runs together): up to `batch` consecutive pages, or one document."""
+    pages: list = []
+    for k, t in enumerate(todo):
+        if isinstance(t, DocumentTarget):
+            if pages:
+                yield k - len(pages), pages
+                pages = []
+            yield k, t
+            continue
+        pages.append(t)
+        if len(pages) == batch:
+            yield k + 1 - len(pages), pages
+            pages = []
+    if pages:
+        yield len(todo) - len(pages), pages
+
+
+def _run_document(model, options, doc: DocumentTarget, sink, failed: list, cancel) -> int:
+    """Read one document (its pages that load; a page that does not is reported and left out); 1 when its
+    result was handed to `sink`."""
+    from ..document import DocumentResult, plan_for, stream_document
+    from ..pipeline import Rollback, TextDelta
+
+    pages, images = [], []
+    for t in doc.pages:
+        try:
+            images.append(t.item.load())
+            pages.append(t)
+        except ImageError as e:
+            report.error(str(e))
+            failed.append(t.item)
+    if not pages:
+        return 0
+    plan = plan_for(model, [im.size for im in images], options)
+    if plan.split:
+        report.note(f"{doc.label}: {plan.range_note()}")
+    sink.begin_document(doc)
+    result = None
+    for event in stream_document(model, images, options, cancel=cancel):
+        if isinstance(event, TextDelta):
+            sink.delta(0, event.text)
+        elif isinstance(event, Rollback):
+            sink.rollback(0, event)
+        elif isinstance(event, DocumentResult):
+            result = event
+    for note in result.notes:
+        if note != plan.range_note():
+            report.note(f"{doc.label}: {note}")
+    if len(pages) < len(doc.pages):
+        read = {id(t) for t in pages}
+        lost = ", ".join(t.item.label for t in doc.pages if id(t) not in read)
+        report.warning(f"{doc.label}: read without {lost}, which could not be loaded")
+    if sink.document(doc, pages, result):
+        return 1
+    failed.append(doc.pages[0].item)
+    return 0
 
 
 class _Folder:
@@ -315,6 +463,28 @@ class _Folder:
                     f"({result.generated_tokens} tokens, {rate:.1f} tok/s overall)")
         _report_stop(item, result)
         self._say_pdfs(pdfs)
+        return True
+
+    def begin_document(self, doc) -> None:
+        pass
+
+    def document(self, doc, pages: list, result) -> bool:
+        """Write a document's missing files (`documents.write_document`), with one progress line."""
+        try:
+            paths = write_document(doc, pages, result, self.out)
+        except ExportError as e:
+            report.error(str(e))
+            return False
+        self.finished += 1
+        tokens = generated_tokens(result)
+        self.tokens += tokens
+        rate = self.tokens / max(time.perf_counter() - self.t0, 1e-9)
+        n = len(result.pages)
+        parts = f" in {len(result.plan.ranges)} parts" if result.plan.split else ""
+        report.note(f"[{self.finished}/{self.total}] {doc.label} ({n} pages as one document{parts}) -> "
+                    f"{paths[0] if paths else 'nothing missing'} ({tokens} tokens, {rate:.1f} tok/s overall)")
+        self.pdfs_written += sum(1 for p in paths if p.suffix == ".pdf")
+        _report_document(doc, result)
         return True
 
     def _pdf(self, target, result) -> list[Path] | None:
@@ -435,7 +605,8 @@ class _Stdout:
         self.started.add(i)
         if self.headers:
             gap = "\n" if self.printed else ""  # a blank line between results, as `head` prints
-            self._write(f"{gap}==> {self.targets[i].item.label} <==\n")
+            t = self.targets[i]
+            self._write(f"{gap}==> {t.label if isinstance(t, DocumentTarget) else t.item.label} <==\n")
         self.printed += 1
         self._write("".join(self.held.pop(i, [])))
 
@@ -459,6 +630,32 @@ class _Stdout:
         if i in self.started:
             report.note(f"{self.targets[i].item.label}: a loop at token {event.loop_start} was rolled back; "
                         f"continuing with {event.strategy}")
+
+    def begin_document(self, doc) -> None:
+        """A document streams as one result: its raw text with the page marks, as it decodes."""
+        self.begin([doc])
+
+    def document(self, doc, pages: list, result) -> bool:
+        """The finished document: (live) the end of its streamed text; else its whole markdown or text once,
+        or (JSON) one line per page as page-by-page runs print them, then one line for the document."""
+        from ..outputs.markdown import plain_text
+
+        self._start(0)
+        if self.live:
+            self._write("\n")
+        elif self.fmt == "json":
+            for t, r in zip(pages, result.pages):
+                self._write(to_json({"input": str(t.item.path), "page": None if t.item.page is None else t.item.page + 1,
+                                     **r.to_dict()}, indent=None))
+            whole = {k: v for k, v in result.to_dict().items() if k != "pages"}
+            self._write(to_json({"inputs": list(dict.fromkeys(str(t.item.path) for t in pages)), **whole}, indent=None))
+        elif self.fmt == "txt":
+            self._write("\f".join(plain_text(r.text) + "\n" for r in result.pages))
+        else:
+            self._write(result.text if result.text.endswith("\n") else result.text + "\n")
+        self.next = 1
+        _report_document(doc, result)
+        return True
 
     def result(self, i: int, result) -> bool:
         self.done[i] = result
@@ -484,6 +681,17 @@ def _summary(n_inputs: int, n_failed: int, n_done: int, n_skipped: int, out: Pat
     skipped = (f", {n_skipped} skipped ({'its output exists' if one else 'their outputs exist'}; --overwrite "
                f"redoes {'it' if one else 'them'})") if n_skipped else ""
     report.note((f"{n_failed} of {n_inputs} inputs failed; " if n_failed else "") + done + skipped)
+
+
+def _report_document(doc: DocumentTarget, result) -> None:
+    """How a document's reading ended, when it is worth a line."""
+    last = result.pages[-1]
+    if result.stop_reason == "repetition":
+        report.warning(f"{doc.label}: stopped early, the model was repeating itself ({last.recovery_note()})")
+    elif last.recoveries:
+        report.note(f"{doc.label}: {last.recovery_note()}")
+    if result.stop_reason == "max_tokens":
+        report.warning(f"{doc.label}: reached --max-tokens; the text may be cut off (later pages may be empty)")
 
 
 def _report_stop(item: InputItem, result) -> None:

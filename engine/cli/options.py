@@ -37,15 +37,25 @@ def number(kind: type = int, minimum: float | None = None, maximum: float | None
 
 def add_tile_options(p: argparse.ArgumentParser) -> None:
     """--mode, --min-tiles, --max-tiles (plan, ocr, dump)."""
-    (v1_lo, v1_hi), (v2_lo, v2_hi) = DEFAULT_TILES["v1"], DEFAULT_TILES["v2"]
-    lo = f"{v1_lo}" if v1_lo == v2_lo else f"{v1_lo} for v1, {v2_lo} for v2"
+    lows = {v: lo for v, (lo, _) in DEFAULT_TILES.items()}
+    lo = f"{lows['v1']}" if len(set(lows.values())) == 1 else ", ".join(f"{n} for {v}" for v, n in lows.items())
     modes = "; ".join(f"{v}: {', '.join(MODES[v])}" for v in MODES)
+    highs = ", ".join(f"{hi} for {v}" for v, (_, hi) in DEFAULT_TILES.items())
     p.add_argument("--mode", default=None, help=f"resolution mode (default gundam; {modes})")
     p.add_argument("--min-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
                    help=f"fewest tiles of a tiled image (default {lo}; lowered to "
                         "--max-tiles when only that is given and it is smaller)")
     p.add_argument("--max-tiles", type=number(int, 1, MAX_TILES), default=None, metavar="N",
-                   help=f"most tiles (default and limit: {v1_hi} for v1, {v2_hi} for v2)")
+                   help=f"most tiles (default and limit: {highs})")
+
+
+def add_document_options(p: argparse.ArgumentParser) -> None:
+    """--document and --page-by-page (plan, ocr): how Unlimited-OCR reads several pages."""
+    p.add_argument("--document", action="store_true",
+                   help="Unlimited-OCR: read all the inputs' pages (in the order given) as one document, in one "
+                        "prompt")
+    p.add_argument("--page-by-page", action="store_true",
+                   help="Unlimited-OCR: read each PDF page on its own (default: a PDF is one document)")
 
 
 def grid_value(text: str) -> tuple[int, int]:

@@ -24,6 +24,9 @@ Images are embedded without re-encoding where the input allows: a JPEG file's ow
 through its EXIF orientation), a scanned PDF page's own JPEG; anything else losslessly (Flate with PNG
 predictors, from Pillow's PNG encoder; greyscale pages as one channel).
 
+`text_layer_pdf` is the same text layer alone, a one-page PDF without the image, which OCRmyPDF grafts onto
+the page it keeps (`engine/integrations/ocrmypdf.py`).
+
 Library: pikepdf (qpdf) builds the objects and writes the file; `pikepdf.canvas.ContentStreamBuilder` writes
 the content streams, so no PDF syntax is written by hand except the ToUnicode CMap (a text resource PDF
 defines). pypdfium2, already used to render PDFs, has no API for Type0 fonts with a custom ToUnicode map,
@@ -48,6 +51,7 @@ from .markdown import clean_markdown, plain_text
 
 FONT_FILE = Path(__file__).with_name("glyphless.ttf")
 FONT_NAME = "GlyphLessFont"
+FONT_KEY = "/F0"  # the font's name in a page's resources
 HALF_EM = 500  # glyph width of a narrow character, in 1/1000 em
 MAX_PAGE_PT = 14400.0  # the largest page side viewers accept (200 inches)
 WHOLE_PAGE_MARGIN = 0.05  # text over the whole page keeps this share of the page width/height free
@@ -384,10 +388,70 @@ def page_size(result, source: PageSource) -> tuple[float, float]:
     return (w * shrink, h * shrink)
 
 
-# ---- the document ----------------------------------------------------------------------------------------
+# ---- the text layer ---------------------------------------------------------------------------------------
 
 def _num(v: float) -> float:
     return round(float(v), 3)
+
+
+def write_text_layer(cs, font: GlyphlessFont, lines: list[TextLine], font_key: str = FONT_KEY) -> None:
+    """Append `lines` to the content stream builder `cs` as invisible text (render mode 3) in `font`, which
+    the page's resources name `font_key`. A stretched line is shown word by word, each space followed by
+    its kern (`line_scale`), so its spaces stay narrow."""
+    import pikepdf
+
+    if not lines:
+        return
+    cs.begin_text().set_text_rendering(3)
+    for line in lines:
+        cs.set_text_font(pikepdf.Name(font_key), _num(line.size))
+        cs.set_text_horizontal_scaling(_num(line.scale))
+        cs.set_text_matrix(pikepdf.Matrix(1, 0, 0, 1, _num(line.x), _num(line.y)))
+        if line.space_kern:
+            words = line.text.split(" ")
+            parts: list = []
+            for k, word in enumerate(words):
+                parts.append(font.encode(word + (" " if k < len(words) - 1 else "")))
+                if k < len(words) - 1:
+                    parts.append(_num(line.space_kern))
+            cs.show_text_with_kerning(*[p for p in parts if p != b""])
+        else:
+            cs.show_text(font.encode(line.text))
+    cs.end_text()
+
+
+def text_layer_pdf(result, page_size: tuple[float, float] | None = None, font_key: str = FONT_KEY) -> bytes:
+    """A one-page PDF holding only the result's invisible text layer, laid out as `SearchablePdf.add` lays it
+    out, without the image: what an OCR engine hands OCRmyPDF to graft onto the page it keeps (its sandwich
+    renderer). The page is `page_size` points (default: the size `SearchablePdf` gives the result's page);
+    `font_key`: the font's name in the page resources."""
+    import pikepdf
+    from pikepdf.canvas import ContentStreamBuilder
+
+    if getattr(result, "image", None) is None:
+        raise ExportError("a text layer needs the page image's size, and this result has none; "
+                          "run the OCR again on the page")
+    w, h = page_size or page_size_of(result)
+    pdf = pikepdf.new()
+    font = GlyphlessFont(pdf)
+    cs = ContentStreamBuilder()
+    write_text_layer(cs, font, layout(text_blocks(result), result.image.size, (w, h)), font_key)
+    font.finish()
+    page = pdf.add_blank_page(page_size=(_num(w), _num(h)))
+    page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary({font_key: font.font}))
+    page.Contents = pikepdf.Stream(pdf, cs.build())
+    pdf.docinfo[pikepdf.Name.Producer] = "DSOCR"
+    buf = io.BytesIO()
+    pdf.save(buf, deterministic_id=True)
+    return buf.getvalue()
+
+
+def page_size_of(result) -> tuple[float, float]:
+    """The result's page in points, as `SearchablePdf` sizes it (`page_size` of its recorded source)."""
+    return page_size(result, page_source(result.image))
+
+
+# ---- the document ----------------------------------------------------------------------------------------
 
 
 class SearchablePdf:
@@ -431,27 +495,10 @@ class SearchablePdf:
         cs = ContentStreamBuilder()
         cs.push().cm(pikepdf.Matrix(*(_num(v) for v in placement(pim.orientation, w, h))))
         cs.draw_xobject(pikepdf.Name.Im0).pop()
-        lines = layout(text_blocks(result), result.image.size, (w, h))
-        if lines:
-            cs.begin_text().set_text_rendering(3)
-            for line in lines:
-                cs.set_text_font(pikepdf.Name.F0, _num(line.size))
-                cs.set_text_horizontal_scaling(_num(line.scale))
-                cs.set_text_matrix(pikepdf.Matrix(1, 0, 0, 1, _num(line.x), _num(line.y)))
-                if line.space_kern:  # words, each space followed by its kern: spaces stay narrow
-                    words = line.text.split(" ")
-                    parts: list = []
-                    for k, word in enumerate(words):
-                        parts.append(self._font.encode(word + (" " if k < len(words) - 1 else "")))
-                        if k < len(words) - 1:
-                            parts.append(_num(line.space_kern))
-                    cs.show_text_with_kerning(*[p for p in parts if p != b""])
-                else:
-                    cs.show_text(self._font.encode(line.text))
-            cs.end_text()
+        write_text_layer(cs, self._font, layout(text_blocks(result), result.image.size, (w, h)))
         page = self._pdf.add_blank_page(page_size=(_num(w), _num(h)))
         page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject),
-                                            Font=pikepdf.Dictionary(F0=self._font.font))
+                                            Font=pikepdf.Dictionary({FONT_KEY: self._font.font}))
         page.Contents = pikepdf.Stream(self._pdf, cs.build())
 
     def add_pdf_page(self, path: str | os.PathLike) -> None:

@@ -11,6 +11,9 @@ The layers, each a small module with one job (none imports Qt, so the tray app c
 - `feed.py`      - events from the worker thread to a request's asyncio handler.
 - `app.py`       - `create_app(service, settings)`: the FastAPI routes.
 - `server.py`    - uvicorn in the foreground (`serve`) or in a thread (`start`, for tests and hosts).
+- `discovery.py` - a listening server announces itself to the user's other programs (`dsocr mcp`).
+- `plans.py`     - the tile plans of a request's pages (`/v1/plan`, the MCP `plan` tool), no model.
+- `mcp_backends.py`, `mcp_tools.py` - `dsocr mcp`: MCP tools over a running server or a model of their own.
 
     service = OcrService(engine.load(path), max_batch=4, max_pending=16)
     server = start(service, ServeSettings(port=0))   # a free loopback port: server.url

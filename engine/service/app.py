@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from ..outputs.export import render, to_json
 from ..weights.checkpoint import is_repo_id
+from . import plans
 from . import requests as rq
 from .errors import ApiError, error_body
 from .feed import Feed
@@ -63,6 +64,8 @@ def _finish_reason(result) -> str:
 
 
 def _engine_error(e: BaseException) -> ApiError:
+    if isinstance(e, ApiError):  # a host's own answer (the app's Local API: cancelled there, model changing)
+        return e
     if isinstance(e, MemoryError):
         return ApiError(503, "not enough memory for this request; try fewer tiles (max_tiles) or a smaller mode",
                         headers={"Retry-After": "5"})
@@ -301,37 +304,15 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
 
     @app.post("/v1/plan")
     async def plan_route(request: Request):
-        from ..preprocess.plan import plan
-
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind in ("application/json", ""):
             body = rq.read_json(await read_body(request, settings.max_body_bytes))
             if "size" in body:
-                return {"pages": [_plan_of(plan, None, None, body.pop("size"), body)]}
+                return {"pages": [plans.plan_size(body.pop("size"), body, settings, model.version)]}
             request = Request(request.scope, _replay(to_json(body).encode()))
         data, path, name, fields = await ocr_input(request)
-        version = fields.pop("version", None)
-        req = await run_in_threadpool(rq.parse_ocr, data, path, name, fields, settings)
-        return {"pages": [_plan_of(plan, label, page, image.size, {"version": version}, req.options.tiling)
-                          for label, page, image in req.pages]}
-
-    def _plan_of(plan, label, page, size, fields: dict, tiling=None) -> dict:
-        version = fields.pop("version", None) or model.version
-        if version not in ("v1", "v2"):
-            raise ApiError(400, f"version: {version!r} is not v1 or v2", param="version")
-        if tiling is None:
-            unknown = sorted(set(fields) - {"mode", "min_tiles", "max_tiles", "grid"})
-            if unknown:
-                raise ApiError(400, f"unknown option(s) {', '.join(unknown)} for a plan", param=unknown[0])
-            tiling = rq.build_options(fields, settings).tiling
-        if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-            raise ApiError(400, "size: give [width, height] in pixels", param="size")
-        try:
-            p = plan(tuple(size), version, tiling.mode, tiling.min_tiles, tiling.max_tiles, tiling.grid)
-        except ValueError as e:
-            raise ApiError(400, str(e)) from None
-        head = {"input": label, "page": page} if label is not None else {}
-        return {**head, **p.to_dict()}
+        return {"pages": await run_in_threadpool(plans.plan_pages, data, path, name, fields, settings,
+                                                 model.version)}
 
     return app
 

@@ -9,6 +9,7 @@ allowed origin.
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import ipaddress
 import json
@@ -17,6 +18,9 @@ from .errors import ApiError
 from .settings import ServeSettings, is_loopback
 
 _WILDCARDS = ("0.0.0.0", "::", "")
+# who is calling (the first word of its User-Agent, e.g. "OpenAI/Python"), set by `Guard` for the request being
+# handled: a host that shows requests (the app's queue) names them with it
+CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("dsocr_client", default="")
 
 
 def split_host(value: str) -> str:
@@ -103,6 +107,7 @@ class Guard:
             check(headers, scope["method"], self.settings)
         except ApiError as e:
             return await _answer(send, e.status, e.body(), e.headers)
+        CLIENT.set((headers.get("user-agent") or "").split(" ")[0][:40])
         origin = headers.get("origin")
         if origin is None:
             return await self.app(scope, receive, send)

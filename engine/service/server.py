@@ -4,6 +4,9 @@ tests and for a host such as the tray app, which keeps its own event loop).
 uvicorn (with FastAPI/Starlette) is the well-kept ASGI stack chosen: streaming responses that notice a
 client's disconnect (a cancelled request frees its slot), multipart uploads, and no event loop of its own
 to fight with a Qt one when it runs in a thread.
+
+Both announce the server once it listens (`discovery.announce`: `dsocr mcp` then uses it instead of loading a
+second model) and withdraw the announcement when it stops.
 """
 
 from __future__ import annotations
@@ -11,9 +14,36 @@ from __future__ import annotations
 import threading
 import time
 
-from .app import create_app
+from . import discovery
+from .app import create_app, model_id
 from .scheduler import OcrService
 from .settings import ServeSettings
+
+
+def _server(service: OcrService, settings: ServeSettings, log_level: str, announce: bool):
+    """A uvicorn server that announces itself while it listens."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        announcement = None
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if announce and self.started and not self.should_exit:
+                port = self.servers[0].sockets[0].getsockname()[1]
+                self.announcement = discovery.announce(discovery.client_url(settings.host, port), port,
+                                                       model_id(service.model), service.model.version,
+                                                       settings.api_key)
+
+        async def shutdown(self, sockets=None) -> None:
+            self.withdraw()
+            await super().shutdown(sockets=sockets)
+
+        def withdraw(self) -> None:
+            discovery.withdraw(self.announcement)
+            self.announcement = None
+
+    return Server(_config(service, settings, log_level))
 
 
 def _config(service: OcrService, settings: ServeSettings, log_level: str):
@@ -24,13 +54,13 @@ def _config(service: OcrService, settings: ServeSettings, log_level: str):
                           h11_max_incomplete_event_size=64 * 1024)
 
 
-def serve(service: OcrService, settings: ServeSettings, log_level: str = "info") -> None:
+def serve(service: OcrService, settings: ServeSettings, log_level: str = "info", announce: bool = True) -> None:
     """Serve until Ctrl+C (uvicorn's own signal handling), then stop the service."""
-    import uvicorn
-
+    server = _server(service, settings, log_level, announce)
     try:
-        uvicorn.Server(_config(service, settings, log_level)).run()
+        server.run()
     finally:
+        server.withdraw()
         service.close()
 
 
@@ -46,15 +76,14 @@ class RunningServer:
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.server.withdraw()
         self.service.close()
 
 
 def start(service: OcrService, settings: ServeSettings, log_level: str = "warning",
-          timeout: float = 30.0) -> RunningServer:
+          timeout: float = 30.0, announce: bool = True) -> RunningServer:
     """Start serving in a daemon thread (port 0: a free port); returns once it listens."""
-    import uvicorn
-
-    server = uvicorn.Server(_config(service, settings, log_level))
+    server = _server(service, settings, log_level, announce)
     thread = threading.Thread(target=server.run, name="dsocr-http", daemon=True)
     thread.start()
     t0 = time.monotonic()

@@ -58,10 +58,12 @@ def pending_download_size(model: str | os.PathLike) -> int | None:
     return hub_download_size(name) or None
 
 
-def resolve(model: str | os.PathLike, progress: Callable | None = None) -> Path:
+def resolve(model: str | os.PathLike, progress: Callable | None = None, allow_patterns: list[str] | None = None
+            ) -> Path:
     """A local model folder for `model` (a folder, or a hub repo id fetched into the Hugging Face cache).
 
-    `progress`, if given, is a tqdm-compatible class used for the download progress bars."""
+    `progress`, if given, is a tqdm-compatible class used for the download progress bars; `allow_patterns`:
+    the files a hub download fetches (default `ALLOW_PATTERNS`, the whole checkpoint)."""
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -75,7 +77,7 @@ def resolve(model: str | os.PathLike, progress: Callable | None = None) -> Path:
         from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
     except ImportError:  # pragma: no cover - a runtime dependency
         raise CheckpointError("huggingface-hub is not installed; pip install huggingface-hub") from None
-    kwargs = {"repo_id": name, "allow_patterns": ALLOW_PATTERNS}
+    kwargs = {"repo_id": name, "allow_patterns": allow_patterns or ALLOW_PATTERNS}
     if progress is not None:
         kwargs["tqdm_class"] = progress
     try:

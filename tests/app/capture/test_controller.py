@@ -131,3 +131,47 @@ def test_the_window_steps_aside_and_comes_back_with_the_capture(qtbot, known, hi
     assert hidden_window.isVisible() and QApplication.instance().quitOnLastWindowClosed()
     assert hidden_window.current_item().name == "Capture 1"
     assert hidden_window.current()[1].state.value == "done"
+
+
+URL = "https://example.com/menu"
+
+
+@pytest.fixture
+def with_qr(tmp_path):
+    """A 400x300 screenshot: random pixels on the left, a QR code of `URL` on white at the right."""
+    qrcode = pytest.importorskip("qrcode")
+    shot = Image.new("RGB", (400, 300), "white")
+    shot.paste(Image.fromarray((np.random.default_rng(2).random((300, 200, 3)) * 255).astype(np.uint8)), (0, 0))
+    code = qrcode.make(URL, box_size=4, border=2).get_image().convert("RGB")
+    shot.paste(code, (240, 40))
+    path = tmp_path / "qr-shot.png"
+    shot.save(path)
+    return path, (240, 40, code.width, code.height)
+
+
+def test_a_region_that_is_mostly_a_code_copies_the_code_without_ocr(qtbot, with_qr, hidden_window):
+    path, (x, y, w, h) = with_qr
+    c = controller(hidden_window, path)
+    c.settings.append = True
+    QGuiApplication.clipboard().setText("held before")
+    answer = run_capture(qtbot, c, region=[x - 10, y - 10, w + 20, h + 20])
+    assert answer["ok"] and answer["source"] == "codes" and answer["tokens"] == 0, answer
+    assert answer["text"] == URL and [(d["format"], d["text"]) for d in answer["codes"]] == [("QR Code", URL)]
+    assert QGuiApplication.clipboard().text() == "held before\n\n" + URL
+    assert answer["message"].startswith(f"QR Code: {URL}\n1 code")
+    assert not hidden_window.queue.items  # no OCR run
+    QGuiApplication.clipboard().clear()
+
+
+def test_codes_beside_text_come_with_the_ocr_and_show_in_the_window(qtbot, with_qr, hidden_window):
+    path, _ = with_qr
+    c = controller(hidden_window, path)
+    answer = run_capture(qtbot, c, region=[0, 0, 400, 300])
+    assert answer["ok"] and answer["source"] == "ocr" and answer["tokens"] > 0, answer
+    assert [d["text"] for d in answer["codes"]] == [URL]
+    assert QGuiApplication.clipboard().text() == answer["text"]  # the OCR text, not the code
+    target = hidden_window.queue.items[-1].targets[0]
+    assert [code.text for code in target.result.codes] == [URL]  # the worker scanned the image it read
+    hidden_window.selection.show_row(0)
+    bar = hidden_window.results.codes
+    assert not bar.isHidden() and f'<a href="{URL}">' in bar.text() and bar.openExternalLinks()

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QApplication
 
 from dsocr_app.capture.resident import Resident
 from dsocr_app.capture.settings import CaptureSettings
+from dsocr_app.capture import tray as tray_module
 from dsocr_app.capture.tray import Tray, tray_icon
 
 
@@ -158,3 +159,47 @@ def test_quit_cancels_the_running_work_and_says_so(qtbot, settings, monkeypatch,
     finally:
         QApplication.instance().setQuitOnLastWindowClosed(True)
         r.server.close()
+
+
+def test_last_capture_offers_markdown_plain_and_its_codes(qtbot, settings):
+    from PySide6.QtGui import QGuiApplication
+
+    s = CaptureSettings(settings.q)
+    s.line_breaks = "join"
+    tray = Tray(s)
+    last = actions(tray.menu)["Last capture"]
+    assert not last.isEnabled()
+    tray.offer({"ok": False, "error": "cancelled"})
+    assert not last.isEnabled() and tray.last is None
+    code = {"format": "QR Code", "text": "https://a.example", "position": [[0, 0], [9, 0], [9, 9], [0, 9]]}
+    tray.offer({"ok": True, "text": "# Title\n\nexam-\nple", "task": "markdown", "source": "ocr", "codes": [code]})
+    items = actions(last.menu())
+    assert last.isEnabled() and set(items) == {"Copy as markdown", "Copy as plain text",
+                                               "Copy QR Code: https://a.example", "Open https://a.example"}
+    board = QGuiApplication.clipboard()
+    items["Copy as markdown"].trigger()
+    assert board.text() == "# Title\n\nexample"  # joined, as the settings say
+    items["Copy as plain text"].trigger()
+    assert board.text() == "Title\n\nexample"
+    items["Copy QR Code: https://a.example"].trigger()
+    assert board.text() == "https://a.example"
+    tray.offer({"ok": True, "text": "https://a.example", "source": "codes", "codes": [code]})
+    items = actions(last.menu())
+    assert not items["Copy as markdown"].isEnabled() and items["Copy QR Code: https://a.example"].isEnabled()
+    board.clear()
+
+
+def test_the_capture_notification_says_a_click_offers_the_copies(qtbot, settings, monkeypatch):
+    tray = Tray(CaptureSettings(settings.q))
+    shown, popped = [], []
+    monkeypatch.setattr(tray.icon, "isVisible", lambda: True)
+    monkeypatch.setattr(tray_module.QSystemTrayIcon, "supportsMessages", staticmethod(lambda: True))
+    monkeypatch.setattr(tray.icon, "showMessage", lambda title, text, *a: shown.append(text))
+    monkeypatch.setattr(tray.last_menu, "popup", lambda pos: popped.append(pos))
+    tray.offer({"ok": True, "text": "Hello", "task": "free", "source": "ocr", "codes": []})
+    tray.message("DSOCR capture", "Hello\n3 tokens")
+    tray.icon.messageClicked.emit()
+    tray.message("DSOCR capture failed", "no screen")  # not a capture's: no offer, a click does nothing
+    tray.icon.messageClicked.emit()
+    assert shown == ["Hello\n3 tokens\n" + tray_module.CLICK_HINT, "no screen"]
+    assert len(popped) == 1
