@@ -27,6 +27,9 @@ writes another's fields or calls back into the window); the window builds the pa
                     selection and the queue; emits `titleChanged`, `resultShown`.
 - `plan_presenter`  `PlanPresenter`: plans the shown target, draws and sums up the plan, grid preview and choice;
                     emits `planShown`, `planChanged`.
+- `documents`       whole documents (Unlimited-OCR: a PDF as one item, its pages its targets): the pages a run
+                    loads, the whole result, page breaks, the token budget; `document_presenter`
+                    `DocumentPresenter` shows the budget of a document shown beside its text.
 - `region_tools`    `RegionCommands` (region targets added and removed), `PageMenu` (the page's context menu)
                     and `BoxLinks` (result boxes <-> text).
 - `run_presenter`   `RunPresenter`: the RunQueue's runs handed to the queue model, told in the status bar;
@@ -52,6 +55,9 @@ writes another's fields or calls back into the window); the window builds the pa
                     listed in `SECTIONS`).
 - `capture`         screen capture (`CaptureController`, through `capture.link` the one place it talks to the
                     window), the tray and the running instance.
+- `history`         `CaptureHistory`, the owner of the capture history (`history_store`: Qt-free, SQLite and
+                    PNGs in the data folder; `history_view` the History dock; `history_settings` retention and
+                    its settings tab; `history_cli` `dsocr-app --history`).
 - `local_api`       Settings > Local API: `dsocr serve`'s HTTP API served from the app's model, each request a
                     run of the queue (`ApiRequests`), the server started and stopped by `LocalApi`.
 - `model_dialog`, `about`, `sample`, `self_test`.

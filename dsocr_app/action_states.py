@@ -40,7 +40,7 @@ class ActionStates(QObject):
         item, target = self.selection.current()
         a, runs, items = self.acts, self.runs, self.queue.items
         a["run"].setEnabled(item is not None and not item.error and self.plan is not None
-                            and not runs.is_queued(target))
+                            and not runs.is_queued(self.queue.run_target(target)))
         a["run_all"].setEnabled(any(not i.error for i in items))
         a["cancel"].setEnabled(runs.is_busy())
         a["save"].setEnabled(target is not None and (target.result is not None or bool(target.text)))

@@ -83,6 +83,24 @@ def text_form(kind: str, markdown: str) -> str:
     return markdown if kind == "markdown" else _FORMS[kind](markdown)
 
 
+# ---- whole documents (Unlimited-OCR): a PDF's pages in one prompt ------------------------------------------
+
+PAGE_MARK = engine.PAGE_MARK  # "<PAGE>": the plain text Unlimited-OCR writes before each page of a document
+
+VERSION_NAMES: dict[str, str] = dict(engine.VERSION_NAMES)  # "v1" -> "DeepSeek-OCR", "unlimited" -> "Unlimited-OCR"
+DOCUMENT_MODE = engine.DOCUMENT_MODE  # the mode each page of a document is read in ("base": 273 tokens)
+DocumentResult = engine.DocumentResult  # .pages (one Result each), .text (whole markdown), .plan, .notes
+stream_document = engine.stream_document  # (model, pages, RunOptions, cancel=): TextDeltas, then a DocumentResult
+plan_for = engine.plan_for  # (model, sizes, RunOptions): a document's DocumentPlan, its tokenizer counting
+join_pages = engine.join_pages  # pages' markdown as one document, a page-break line before each
+render_pdf_pages = engine.render_pdf_pages  # (path, pages, dpi): (index, RGB image) per page
+
+
+def document_plan(sizes: list[tuple[int, int]], max_tokens: int):
+    """A document's budget without a model (`dsocr plan`'s: the prompt's words estimated, the model's context)."""
+    return engine.plan_document(sizes, "unlimited", max_tokens=max_tokens)
+
+
 # ---- PDF input --------------------------------------------------------------------------------------------
 
 def pdf_page_count(path) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from . import engine_bridge as eb
-from . import exporting, queue_export
+from . import exporting, pdf_export, queue_export
 from .messages import Messages
 from .queue_model import QueueItem, QueueModel, Target
 from .results_pane import ResultsPane
@@ -45,6 +45,10 @@ class ExportActions:
             raise ValueError("nothing to save yet: run the OCR first")
         path = Path(path)
         fmt = fmt or path.suffix.lstrip(".").lower() or "md"
+        if fmt == "pdf" and exporting.is_whole_document(item, target):  # every page of it, one PDF
+            if path.suffix.lower() != ".pdf":
+                path = path.with_name(f"{path.name}.pdf")
+            return [pdf_export.document_pdf(path, item, self._target_image, overwrite)]
         return exporting.write_target(path, fmt, item, target, overwrite=overwrite,
                                       image=self._target_image(item, target))
 
@@ -52,7 +56,14 @@ class ExportActions:
         """The image a target's run saw (for figure crops), read again from its source; None if unreadable."""
         if target.result is not None and target.result.image is not None:
             return target.result.image
+        if exporting.is_whole_document(item, target):
+            return None  # its pages have the images
         where = self.queue.locate(target)
+        if target.page is not None and where is not None:  # a document's page
+            try:
+                return self.queue.page_image(where[0], target.page)
+            except eb.ImageError:
+                return None
         try:
             image = self.queue.image(where[0]) if where else None
         except eb.ImageError:
@@ -65,7 +76,7 @@ class ExportActions:
         if target is None or (target.result is None and not target.text):
             self.report("Nothing to save yet: run the OCR first")
             return
-        stem = item.stem if target.rect is None else f"{item.stem}-region{item.targets.index(target)}"
+        stem = item.stem_of(target)
         start = str(Path(self.settings.last_folder or Path.home()) / f"{stem}.{fmt}")
         formats = exporting.FILE_FORMATS
         path, chosen = QFileDialog.getSaveFileName(self.parent, "Save result", start,

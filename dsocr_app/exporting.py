@@ -36,15 +36,24 @@ def copy_text(kind: str, markdown: str) -> str:
     return text
 
 
+def is_whole_document(item, target) -> bool:
+    """Whether `target` is a document item's whole document (its pages are the other targets)."""
+    return bool(item.pages) and target is item.targets[0]
+
+
 def result_json(item, target) -> dict:
-    """The JSON export of one target: the engine's result dict plus the source, page, region and edited text."""
+    """The JSON export of one target: the engine's result dict plus the source, page, region and edited text; a
+    whole document's lists its pages' too."""
     result = target.result
     data = result.to_dict() if result is not None else {}
-    data = {"source": str(item.source) if item.source else None, "page": None if item.page is None else item.page + 1,
+    page = target.page if target.page is not None else item.page
+    data = {"source": str(item.source) if item.source else None, "page": None if page is None else page + 1,
             "region": list(target.rect) if target.rect else None, **data}
     data["text"] = target.text
     if result is not None and target.text != result.text:
         data["edited"] = True
+    if is_whole_document(item, target):
+        data["document_pages"] = [result_json(item, t) for t in item.targets[1:]]
     return data
 
 
@@ -60,7 +69,7 @@ def edited_result(target, image) -> eb.Result | None:
 
 def _write_md(path: Path, item, target, overwrite: bool, image) -> list[Path]:
     result = edited_result(target, image)
-    if result is None:
+    if result is None or is_whole_document(item, target):  # a document's markdown: its pages', as shown
         return [eb.atomic_write(path, target.text + "\n", overwrite=overwrite)]
     return list(eb.export_result(result, path.parent, path.stem, "md", overwrite=overwrite))
 

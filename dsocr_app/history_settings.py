@@ -4,6 +4,8 @@ tab of the settings dialog (`HistorySection`)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox
 
 from .history_store import RETENTION_MODES, Retention, default_folder
@@ -42,7 +44,7 @@ class HistorySection(SettingsSection):
     """Settings > History: keep captures for N days / the last N captures / forever / not at all."""
 
     title = "History"
-    MODES = {"days": "For a number of days", "count": "The last captures only", "forever": "Forever",
+    MODES: ClassVar[dict[str, str]] = {"days": "For a number of days", "count": "The last captures only", "forever": "Forever",
              "off": "Never (no history)"}
 
     def __init__(self, parent=None):

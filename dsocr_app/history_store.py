@@ -163,6 +163,8 @@ class HistoryStore:
             try:
                 db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
                 self._check(db)
+            except sqlite3.OperationalError as e:  # locked, unreadable: not damaged
+                raise HistoryError(f"cannot read the history {self.db_path} ({e}); try again") from None
             except sqlite3.DatabaseError as e:
                 raise HistoryError(f"the history {self.db_path} is damaged ({e}); DSOCR sets it aside and starts "
                                    "a new one when it next records a capture") from None
@@ -172,7 +174,9 @@ class HistoryStore:
         _private_dir(self.folder)
         try:
             db = self._open()
-        except sqlite3.DatabaseError as e:
+        except sqlite3.OperationalError:  # locked or unreadable: said by the caller, never set aside
+            raise
+        except sqlite3.DatabaseError as e:  # not a database, malformed: damaged
             aside = self.db_path.with_name(f"{DB_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             for suffix in ("", "-journal", "-wal", "-shm"):
                 src = Path(str(self.db_path) + suffix)
@@ -269,7 +273,7 @@ class HistoryStore:
         db = self._connect()
         if db is None:
             return 0
-        ids = [r[0] for r in db.execute(f"SELECT id FROM captures WHERE {where}", args)]  # noqa: S608 - ours
+        ids = [r[0] for r in db.execute(f"SELECT id FROM captures WHERE {where}", args)]
         if ids:
             db.executemany("DELETE FROM captures WHERE id = ?", [(i,) for i in ids])
             db.commit()

@@ -22,11 +22,12 @@ OPEN_FILTER = (f"Images and PDFs ({' '.join('*' + s for s in sorted(eb.IMAGE_SUF
                "All files (*)")
 
 
-def queue_items(paths, pages: str | None, dpi: int, ask_pages: Callable[[Path, int], list[int] | None]) \
-        -> list[QueueItem]:
+def queue_items(paths, pages: str | None, dpi: int, ask_pages: Callable[[Path, int], list[int] | None],
+                document: bool = False) -> list[QueueItem]:
     """Queue items for files and folders, in order: one per image, one per chosen page of a PDF (the engine
-    expands them with `pages`; `ask_pages(path, count)` then picks among a PDF's pages, None skipping it). An
-    input that cannot be used becomes an item with its error."""
+    expands them with `pages`; `ask_pages(path, count)` then picks among a PDF's pages, None skipping it), or
+    with `document` (an Unlimited-OCR model) one document item per PDF of two or more chosen pages. An input
+    that cannot be used becomes an item with its error."""
     entries: list = []  # QueueItems, and [path, pages] for each PDF
     pdfs: dict[Path, list] = {}
     for found in eb.expand_inputs(paths, pages=pages, dpi=dpi):
@@ -43,8 +44,11 @@ def queue_items(paths, pages: str | None, dpi: int, ask_pages: Callable[[Path, i
             out.append(entry)
             continue
         path, found_pages = entry
-        chosen = ask_pages(path, len(found_pages))
-        out.extend(QueueItem(path, page=found_pages[k], dpi=dpi, checked=True) for k in chosen or [])
+        chosen = [found_pages[k] for k in ask_pages(path, len(found_pages)) or []]
+        if document and len(chosen) > 1:
+            out.append(QueueItem(path, pages=tuple(chosen), dpi=dpi, checked=True))
+        else:
+            out.extend(QueueItem(path, page=p, dpi=dpi, checked=True) for p in chosen)
     return out
 
 

@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from . import engine_bridge as eb
+from .documents import reads_documents
 from .inputs import OPEN_FILTER, image_from_mime, paths_from_mime, queue_items
 from .messages import Messages
 from .queue_model import QueueItem, QueueModel, Target
@@ -60,9 +61,10 @@ class Intake(QObject):
 
     def add_paths(self, paths, pages: str | None = None) -> int:
         """Queue files and folders (a PDF becomes one item per page: `pages` like '1-3,5', else every page, or
-        those the user picks); show the first new item. Returns the count (an unusable input is a failed item)."""
+        those the user picks; planned for Unlimited-OCR, one document item of those pages); show the first new
+        item. Returns the count (an unusable input is a failed item)."""
         ask = (lambda path, count: list(range(count))) if pages is not None else self.ask_pages
-        out = queue_items(paths, pages, self.settings.pdf_dpi, ask)
+        out = queue_items(paths, pages, self.settings.pdf_dpi, ask, reads_documents(self.settings.version))
         return self._add_items(out, [Path(p) for p in paths])
 
     def add_image(self, image, name: str = "Pasted image") -> int:

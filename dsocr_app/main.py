@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import history_cli
 from .capture import cli as capture_cli
 
 PROG = "dsocr-app"
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "when scripted)")
     p.add_argument("--sample", action="store_true", help="queue a generated sample document page")
     p.add_argument("--model", metavar="MODEL", help="load this model (hub id or local folder) at start")
-    p.add_argument("--version", choices=("v1", "v2"), help="model version to plan for")
+    p.add_argument("--version", choices=("v1", "v2", "unlimited"),
+                   help="model version to plan for (unlimited: a PDF is one document)")
     p.add_argument("--mode", help="resolution mode to plan for (e.g. gundam, base)")
     p.add_argument("--min-tiles", type=int, metavar="N")
     p.add_argument("--max-tiles", type=int, metavar="N")
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-test", action="store_true", help="check the install (engine, MLX, a tiny OCR run, "
                    "the window offscreen), one line per check; exit 1 on any failure")
     capture_cli.add_capture_options(p)
+    history_cli.add_history_options(p)
     return p
 
 
@@ -134,6 +137,8 @@ def take_screenshot(window, app, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if history_cli.wanted(args):  # before Qt and the engine: it only reads the history
+        return history_cli.run(args, parser, PROG)
     capture_cli.check(args, parser)
     settings = _settings_for(args)
     try:
@@ -196,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         window.close()
         release_clipboard()
         return code
-    window.serve_local_api()  # Settings > Local API: other programs use this model too (tray and window alike)
+    if not (args.capture and args.print_text):  # not a one-shot capture, which quits once it is done
+        window.serve_local_api()  # Settings > Local API: other programs use this model too (tray and window alike)
     if not capture_cli.start(app, window, args):
         window.show()
     return app.exec()

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QVBoxLayout)
 
 from . import engine_bridge as eb
 
-HELP = ("DeepSeek-OCR (v1) and DeepSeek-OCR-2 (v2) are downloaded once (about 6.7 GB each) into the Hugging Face "
-        "cache, which other tools share; after that DSOCR works offline. Nothing is sent anywhere else.")
+HELP = ("DeepSeek-OCR (v1), DeepSeek-OCR-2 (v2) and Unlimited-OCR (a whole PDF in one pass) are downloaded once "
+        "(about 6.7 GB each) into the Hugging Face cache, which other tools share; after that DSOCR works offline. "
+        "Nothing is sent anywhere else.")
+
+
+def model_name(repo: str) -> str:
+    """The model a hub id is (its version's name, e.g. 'Unlimited-OCR'), '' for an id DSOCR does not list."""
+    version = next((v for v, r in eb.HUB_MODELS.items() if r == repo), None)
+    return eb.VERSION_NAMES.get(version, "") if version else ""
 
 
 class ModelDialog(QDialog):
@@ -35,7 +43,14 @@ class ModelDialog(QDialog):
         self.hub.setEditable(True)
         self.hub.setAccessibleName("Hugging Face model id")
         hub_ids = list(dict.fromkeys([*eb.HUB_MODELS.values(), *[r for r in (recent or []) if eb.is_repo_id(r)]]))
-        self.hub.addItems(hub_ids)
+        for repo in hub_ids:
+            self.hub.addItem(repo)
+            if model_name(repo):
+                self.hub.setItemData(self.hub.count() - 1, model_name(repo), Qt.ItemDataRole.ToolTipRole)
+        self.hub_name = QLabel()
+        self.hub_name.setAccessibleName("Model name")
+        self.hub.currentTextChanged.connect(lambda text: self.hub_name.setText(model_name(text.strip())))
+        self.hub_name.setText(model_name(self.hub.currentText()))
         self.folder_radio = QRadioButton("Local folder")
         self.folder_radio.setAccessibleName("Use a local model folder")
         self.folder = QLineEdit()
@@ -49,11 +64,12 @@ class ModelDialog(QDialog):
         group.addButton(self.folder_radio)
         grid.addWidget(self.hub_radio, 0, 0)
         grid.addWidget(self.hub, 0, 1, 1, 2)
-        grid.addWidget(self.folder_radio, 1, 0)
+        grid.addWidget(self.hub_name, 1, 1, 1, 2)
+        grid.addWidget(self.folder_radio, 2, 0)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
-        grid.addLayout(row, 1, 1, 1, 2)
+        grid.addLayout(row, 2, 1, 1, 2)
         layout.addLayout(grid)
 
         if current and not eb.is_repo_id(current):

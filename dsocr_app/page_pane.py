@@ -63,9 +63,10 @@ class PagePane(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
         self.placeholder.setText(self.placeholder_text if text is None else text)
 
-    def set_targets(self, labels: list[str], index: int) -> None:
-        """The shown item's targets in the target bar, `index` chosen (-1: no item)."""
-        self.target_bar.set_targets(labels, index)
+    def set_targets(self, labels: list[str], index: int, removable: bool | None = None) -> None:
+        """The shown item's targets in the target bar, `index` chosen (-1: no item); `removable`: whether the
+        chosen one can be removed (default: a region)."""
+        self.target_bar.set_targets(labels, index, removable)
 
     def show_plan(self, plan, origin: tuple[int, int] = (0, 0)) -> None:
         """Draw `plan` (None: no plan) on the page, its image starting at `origin`."""

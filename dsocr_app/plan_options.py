@@ -20,7 +20,7 @@ from . import engine_bridge as eb
 
 TASK_LABELS = {"markdown": "Markdown", "ocr": "OCR with layout", "free": "Free OCR", "figure": "Parse figure",
                "describe": "Describe"}
-VERSION_LABELS = {"v1": "v1 DeepSeek-OCR", "v2": "v2 DeepSeek-OCR-2"}
+VERSION_LABELS = {v: (f"{v} {name}" if v.startswith("v") else name) for v, name in eb.VERSION_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ class PlanOptionsBar(QWidget):
         layout.setContentsMargins(4, 0, 4, 0)
         self.version_combo = QComboBox()
         self.version_combo.setAccessibleName("Model version")
-        self.version_combo.setToolTip("v1: DeepSeek-OCR, v2: DeepSeek-OCR-2")
+        self.version_combo.setToolTip(", ".join(f"{v}: {name}" for v, name in eb.VERSION_NAMES.items())
+                                      + " (a PDF is one document, all its pages read in one pass)")
         for v in eb.VERSIONS:
             self.version_combo.addItem(VERSION_LABELS.get(v, v), v)
         self.mode_combo = QComboBox()

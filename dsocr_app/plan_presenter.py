@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from . import documents
 from . import engine_bridge as eb
 from .page_pane import PagePane
 from .plan_options import PlanOptionsBar
@@ -72,6 +73,8 @@ class PlanPresenter(QObject):
         """The plan of a target with the current options (`grid` forces one), or None without an image."""
         if item is None or item.size is None or item.error:
             return None
+        if item.is_document:  # each page one view of the document mode, whatever the options bar says
+            return eb.plan(item.size, version=documents.VERSION, mode=eb.DOCUMENT_MODE)
         size = item.size if target.rect is None else (target.rect[2] - target.rect[0], target.rect[3] - target.rect[1])
         return self.options().plan(size, grid)
 

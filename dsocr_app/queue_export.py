@@ -1,7 +1,8 @@
 """Export > the whole queue: every target with a result, in the chosen file formats, into one folder.
 
-Each target goes through `exporting.write_target` under a free name (existing files are kept); searchable PDFs
-are one per source file, not one per page (`pdf_export.py`).
+Each target goes through `exporting.write_target` under a free name (existing files are kept): a document's
+whole text (`report.md`) and each of its pages (`report-p001.md`, ...); searchable PDFs are one per source
+file, not one per page (`pdf_export.py`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ def export_queue(folder: str | Path, items, formats: tuple[str, ...] = ("md",), 
         for k, target in enumerate(item.targets):
             if target.result is None and not target.text:
                 continue
-            stem = item.stem if target.rect is None else f"{item.stem}-region{k}"
-            stem = exporting.free_stem(folder, stem, formats)
+            stem = exporting.free_stem(folder, item.stem_of(target), formats)  # a document: whole, then pages
             image = image_for(item, target) if image_for is not None and needs_image else None
             for fmt in formats:
                 written.extend(exporting.write_target(folder / f"{stem}.{fmt}", fmt, item, target, image=image))

@@ -9,8 +9,8 @@ spool folder), and a finished run keeps no image (exports read it again).
 
 The model is the one owner of every change to an item and its targets: the other parts call its methods
 (`add`, `remove`, `set_grid`, `set_task`, `set_text`, `add_region`, `remove_region`, `start`, `token`, `rewind`,
-`finish`, `fail`, `keep_on_disk`) and listen to its signals (`stateChanged`, `targetChanged`, `targetsChanged`, `streamed`,
-`rewound`, and Qt's row signals); no other module writes a field of a `QueueItem` or a `Target`.
+`finish`, `fail`, `keep_on_disk`) and listen to its signals (`stateChanged`, `targetChanged`, `targetsChanged`,
+`streamed`, `rewound`, and Qt's row signals); no other module writes a field of a `QueueItem` or a `Target`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle, QStyledItemDelegate
 
+from . import documents
 from . import engine_bridge as eb
 
 
@@ -50,9 +51,12 @@ class Target:
     error: str = ""
     grid: tuple[int, int] | None = None  # a forced (cols, rows) grid; None: the official choice
     task: str = ""  # the task of its next run ("": the window's), e.g. a screen capture's
+    page: int | None = None  # a document's page (0-based PDF page) this target reads; None: not a page of one
 
     @property
     def label(self) -> str:
+        if self.page is not None:
+            return f"Page {self.page + 1}"
         if self.rect is None:
             return "Whole image"
         x0, y0, x1, y1 = self.rect
@@ -62,7 +66,8 @@ class Target:
 @dataclass
 class QueueItem:
     """One image: a file, a PDF page (0-based `page`) or pasted pixels (`pixels`; once done, `stored`: a PNG
-    of them on disk, and `pixels` None)."""
+    of them on disk, and `pixels` None). A document (`pages`: a PDF's pages read in one pass by Unlimited-OCR)
+    has the whole document as its first target and one target per page after it; its image is its first page."""
 
     source: Path | None
     page: int | None = None
@@ -74,10 +79,15 @@ class QueueItem:
     error: str = ""
     checked: bool = False  # decoded once (or found broken) since it was added
     targets: list[Target] = field(default_factory=lambda: [Target()])
+    pages: tuple[int, ...] = ()  # a document's PDF pages (0-based, in order); () when it is not a document
 
     def __post_init__(self):
+        if self.pages and len(self.targets) == 1:
+            self.targets = [Target(), *(Target(page=p) for p in self.pages)]
         if not self.name:
-            if self.source is None:
+            if self.pages:
+                self.name = f"{self.source.name} \u2014 document, {len(self.pages)} pages"
+            elif self.source is None:
                 self.name = "Pasted image"
             elif self.page is not None:
                 self.name = f"{self.source.name} \u2014 page {self.page + 1}"
@@ -86,13 +96,47 @@ class QueueItem:
 
     @property
     def input(self) -> eb.InputItem | None:
-        """The engine's view of a file or PDF page (its naming and loading); None for pasted pixels."""
-        return eb.InputItem(self.source, self.page, self.dpi) if self.source is not None else None
+        """The engine's view of a file or PDF page (its naming and loading; a document's first page); None for
+        pasted pixels."""
+        if self.source is None:
+            return None
+        return eb.InputItem(self.source, self.pages[0] if self.pages else self.page, self.dpi)
 
     @property
     def stem(self) -> str:
-        """The file-name stem for exports (the engine's, as the command line names them)."""
+        """The file-name stem for exports (the engine's, as the command line names them; a document's: its
+        PDF's, as the whole-document files of `dsocr ocr`)."""
+        if self.pages:
+            return eb.output_stem(self.source)
         return self.input.stem if self.source is not None else "pasted"
+
+    @property
+    def is_document(self) -> bool:
+        return bool(self.pages)
+
+    def stem_of(self, target: Target) -> str:
+        """The export stem of one of its targets: a document page's own (`report-p002`), a region's
+        (`stem-region1`), else the item's."""
+        if target.page is not None:
+            return eb.InputItem(self.source, target.page, self.dpi).stem
+        if target.rect is not None:
+            return f"{self.stem}-region{self.targets.index(target)}"
+        return self.stem
+
+    @property
+    def labels(self) -> list[str]:
+        """Its targets' names, as the target bar lists them (a document's first: the whole document)."""
+        names = [t.label for t in self.targets]
+        if self.pages:
+            names[0] = f"Whole document ({len(self.pages)} pages)"
+        return names
+
+    @property
+    def page_targets(self) -> list[Target]:
+        """The targets that are whole pages: a document's pages, else the whole image."""
+        if self.pages:
+            return self.targets[1:]
+        return [t for t in self.targets[:1] if t.rect is None]
 
     @property
     def state(self) -> State:
@@ -155,6 +199,7 @@ class QueueModel(QAbstractListModel):
         self.partial = ""  # the text streamed so far by the running target
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
         self._spool: tempfile.TemporaryDirectory | None = None  # done pasted pixels, removed at exit
+        self._page: tuple = (None, None)  # the document page rendered last: (source, page, dpi), image
         self._checker = QTimer(self)
         self._checker.setInterval(0)
         self._checker.timeout.connect(self.check_next)
@@ -285,7 +330,7 @@ class QueueModel(QAbstractListModel):
         """Add region `rect` (x0, y0, x1, y1, clipped to the image) of row `row` as a target; its index (that of
         the same region if it is there already), -1 when the item has no size yet or the region is too small."""
         item = self.items[row]
-        if item.size is None:
+        if item.size is None or item.pages:  # a document's pages are read whole
             return -1
         w, h = item.size
         x0, y0, x1, y1 = (int(v) for v in rect)
@@ -302,7 +347,7 @@ class QueueModel(QAbstractListModel):
     def remove_region(self, target: Target) -> bool:
         """Remove a region target (never the whole image, nor a running one); False when nothing was removed."""
         where = self.locate(target)
-        if where is None or where[1] == 0 or target.state == State.RUNNING:
+        if where is None or target.rect is None or target.state == State.RUNNING:  # the whole image, a page
             return False
         row, index = where
         del self.items[row].targets[index]
@@ -310,11 +355,24 @@ class QueueModel(QAbstractListModel):
         self.changed(row)
         return True
 
+    def run_target(self, target: Target | None) -> Target | None:
+        """The target whose run reads `target`: a document page's whole document, else itself."""
+        item = self.item_of(target) if target is not None and target.page is not None else None
+        return item.targets[0] if item is not None else target
+
+    def _covered(self, target: Target) -> list[Target]:
+        """The targets one run of `target` reads: a whole document's pages too."""
+        item = self.item_of(target)
+        if item is not None and item.pages and target is item.targets[0]:
+            return list(item.targets)
+        return [target]
+
     def start(self, target: Target) -> None:
-        """A target's run started: running, its old result and error gone."""
-        target.state, target.error, target.result = State.RUNNING, "", None
+        """A target's run started: running, its old result and error gone (a document's pages too)."""
         self.partial = ""
-        self._state_changed(target)
+        for t in self._covered(target):
+            t.state, t.error, t.result = State.RUNNING, "", None
+            self._state_changed(t)
 
     def token(self, target: Target, text: str, tokens: int, elapsed: float, tps: float) -> None:
         """Text streamed by a target's run (`tokens` generated so far)."""
@@ -327,7 +385,13 @@ class QueueModel(QAbstractListModel):
         self.rewound.emit(target, keep, loop_start, strategy)
 
     def finish(self, target: Target, result) -> None:
-        """Store an engine Result on a target (done, or cancelled when the run was stopped)."""
+        """Store an engine Result on a target (done, or cancelled when the run was stopped); an engine
+        DocumentResult on a document's whole target and each of its pages."""
+        if isinstance(result, eb.DocumentResult):
+            covered = self._covered(target)
+            for t, r in zip(covered, [documents.whole_result(result), *result.pages]):
+                self.finish(t, r)
+            return
         if result.image is not None:  # the image can be read again (figure crops): never one per done item
             result = dataclasses.replace(result, image=None)
         target.result, target.text, target.error = result, result.text, ""
@@ -360,10 +424,23 @@ class QueueModel(QAbstractListModel):
 
     def fail(self, target: Target, message: str, cancelled: bool = False) -> None:
         """A target's run failed with `message` (or was cancelled before it had a result)."""
-        target.state = State.CANCELLED if cancelled else State.FAILED
-        target.error = "" if cancelled else message
         self.partial = ""
-        self._state_changed(target)
+        for t in self._covered(target):
+            t.state = State.CANCELLED if cancelled else State.FAILED
+            t.error = "" if cancelled else message
+            self._state_changed(t)
+        where = self.locate(target)
+        if where is not None and self.items[where[0]].pixels is not None:  # a re-run reads it from disk
+            self._spill(where[0])
+
+    def page_image(self, row: int, page: int):
+        """Page `page` (0-based PDF page) of a document item, rendered (the last one is kept); raises
+        engine.ImageError."""
+        item = self.items[row]
+        key = (item.source, page, item.dpi)
+        if self._page[0] != key:
+            self._page = (key, eb.InputItem(item.source, page, item.dpi).load())
+        return self._page[1]
 
     def image(self, row: int) -> Image.Image:
         """The item's RGB image (cached); raises engine.ImageError and records the error on the item."""

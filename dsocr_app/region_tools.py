@@ -41,6 +41,9 @@ class RegionCommands(QObject):
         index = self.queue.add_region(self.selection.row, rect)
         if index >= 0:
             self.selection.show_target(index)
+        elif self.selection.item().is_document:
+            self.message.emit("A document's pages are read whole: regions are for single pages (add the PDF "
+                              "with a DeepSeek-OCR model to read one page by page)", 8000)
         return index
 
     @Slot(QRect)

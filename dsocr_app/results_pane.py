@@ -1,7 +1,9 @@
 """The results pane: live counters, the repetition flag, the tokens of each tile beside the text (`TileCounts`,
 visible on every tab while the text streams: where the boxes fall once there is a result), editable markdown,
 rendered markdown, raw output and the token table (per tile, global view, newlines, separator, totals, timings);
-the image's QR codes and barcodes above the text (`CodesBar`, web addresses as links).
+the image's QR codes and barcodes above the text (`CodesBar`, web addresses as links). A whole document
+(`show_document`) shows its token budget in the strip and the table, and its text with a visible break before
+each page (the model's page marks, while it streams too).
 
 Streamed text is buffered and flushed a few times a second, so a fast decoder never floods the GUI.
 """
@@ -9,11 +11,12 @@ Streamed text is buffered and flushed a few times a second, so a fast decoder ne
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor
+from PySide6.QtGui import QFont, QFontDatabase, QPalette, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QStyle,
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout,
                                QWidget)
 
+from . import documents
 from . import engine_bridge as eb
 from .codes_bar import CodesBar
 from .tile_counts import TileCounts
@@ -122,6 +125,8 @@ class ResultsPane(QWidget):
         self.tabs.currentChanged.connect(lambda _i: self._place_counts())
 
         self._raw = ""
+        self._pages: list[int] | None = None  # a document's page numbers (its text shows page breaks)
+        self._table_rows = 0  # the Tokens table's rows of the plan and the result (a budget's come after)
         self._dirty = False
         self._streaming = False
         self._setting = False
@@ -155,7 +160,9 @@ class ResultsPane(QWidget):
 
     @Slot()
     def _render(self) -> None:
-        self.rendered.setMarkdown(eb.renderable_markdown(self.editor.toPlainText()))
+        self._mark_breaks()
+        text = self.editor.toPlainText()
+        self.rendered.setMarkdown(eb.renderable_markdown(documents.visible_breaks(text) if self._pages else text))
 
     # streaming
     def begin_stream(self, so_far: str = "", plan=None) -> None:
@@ -201,11 +208,29 @@ class ResultsPane(QWidget):
             raw = raw[:cut]
         self._setting = True
         self.raw.setPlainText(self._raw)
-        self.editor.setPlainText(eb.clean_markdown(raw))
+        self.editor.setPlainText(documents.stream_text(raw, self._pages, eb.clean_markdown) if self._pages
+                                 else eb.clean_markdown(raw))
         self._setting = False
+        self._mark_breaks()
         for widget in (self.editor, self.raw):
             widget.moveCursor(QTextCursor.MoveOperation.End)
             widget.ensureCursorVisible()
+
+    def _mark_breaks(self) -> None:
+        """A document's page-break lines tinted across the editor, so the pages stand apart as they stream."""
+        marks = []
+        if self._pages:
+            doc = self.editor.document()
+            for number in range(doc.blockCount()):
+                block = doc.findBlockByNumber(number)
+                if documents.is_break(block.text()):
+                    sel = QTextEdit.ExtraSelection()
+                    sel.format.setBackground(self.palette().color(QPalette.ColorRole.AlternateBase))
+                    sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+                    sel.format.setFontWeight(QFont.Weight.Bold)
+                    sel.cursor = QTextCursor(block)
+                    marks.append(sel)
+        self.editor.setExtraSelections(marks)
 
     def show_plan(self, plan) -> None:
         """The plan shown (None: none), in the Tiling tab."""
@@ -294,6 +319,37 @@ class ResultsPane(QWidget):
         self.show_banner(reason, warning=True)
         self.set_table(plan, None)
 
+    def show_document(self, doc, numbers: list[int] | None = None, current: int | None = None,
+                      exact: bool = True, summary: str = "") -> None:
+        """A document's budget (the engine's DocumentPlan; None: the item shown is no document) in the strip and
+        the Tokens table, `numbers` its pages' numbers, `current` the page shown (0-based, None: the whole
+        document); its text shows page breaks from now on. `summary`: the budget in words, shown before a run."""
+        self._pages = list(numbers) if doc is not None else None
+        self._dirty = self._dirty or self._streaming  # streamed text is shown again, with or without page breaks
+        if doc is None:
+            return
+        self.tile_counts.set_document(doc, self._pages, current, exact)
+        if summary:
+            self.stats.setText(f"Not run yet: press Run (Ctrl+R). The whole document in one pass: {summary}")
+        about = "" if exact else "about "
+        rows = [(f"Page {n}", f"part {documents.part_of(doc, k)}" if doc.split else f"{doc.pages[k].mode} view",
+                 _fmt_int(t)) for k, (n, t) in enumerate(zip(self._pages, doc.page_tokens))]
+        rows += [("Prompt text", "start token and the prompt's words", f"{about}{doc.text_tokens}"),
+                 ("Document prompt", "pages + text", f"{about}{_fmt_int(doc.prompt_tokens)}"),
+                 ("Context", "prompt + output", _fmt_int(doc.context)),
+                 ("Left for the output", f"at most {_fmt_int(doc.max_tokens)} asked",
+                  f"{about}{_fmt_int(doc.left_for_output)}")]
+        if doc.split:
+            rows.append(("Parts", doc.range_note(), str(len(doc.ranges))))
+        first = self._table_rows  # after the plan's and the result's rows, instead of an earlier budget's
+        self.table.setRowCount(first + len(rows))
+        for r, row in enumerate(rows, first):
+            for c, value in enumerate(row):
+                item = QTableWidgetItem(value)
+                item.setToolTip(value)
+                self.table.setItem(r, c, item)
+        self._place_counts()
+
     def add_tab(self, widget: QWidget, title: str) -> int:
         """Another view of the shown item (e.g. a panel of a later feature); returns its tab index."""
         return self.tabs.addTab(widget, title)
@@ -326,6 +382,7 @@ class ResultsPane(QWidget):
             rows.append(("Decode speed", "tokens/s", f"{result.decode_tokens_per_s:.1f}"))
             rows.append(("Peak memory", "MB", f"{result.peak_memory_mb:.0f}"))
         self.table.setRowCount(len(rows))
+        self._table_rows = len(rows)
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(value))

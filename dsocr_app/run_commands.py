@@ -32,7 +32,7 @@ class RunCommands(QObject):
         elif item.error:
             self.messages.report(item.error)
         else:
-            self.submit([target])
+            self.submit([self.queue.run_target(target)])  # a document's page: the whole document
 
     @Slot()
     def run_all(self) -> None:

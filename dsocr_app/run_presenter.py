@@ -54,8 +54,8 @@ class RunPresenter(QObject):
         where = self.queue.locate(job.key)
         if where is None:
             return
-        self.queue.finish(job.key, result)
-        self.status.showMessage(f"{self.queue.items[where[0]].name}: {run_summary(result)}", 8000)
+        self.queue.finish(job.key, result)  # a document's: its whole target's result sums the run up
+        self.status.showMessage(f"{self.queue.items[where[0]].name}: {run_summary(job.key.result)}", 8000)
         self.runFinished.emit(*where)
 
     @Slot(object, str)

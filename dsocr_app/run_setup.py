@@ -3,7 +3,8 @@
 The options are built in one place from the plan options bar (version, mode, tile limits, task), the saved
 settings (decoding, recovery, output shape) and this session's token limit (`--max-tokens` or a handed-over
 one, not saved; the saved limit again once the settings are saved). A model of the other version plans the
-run as that version: the options bar follows the loaded model. A run can also be given its image and options
+run as that version: the options bar follows the loaded model. A document item (Unlimited-OCR) gets its pages
+to load and the run options of a whole document. A run can also be given its image and options
 (`give`: a Local API request's, as the client asked), which are used as they are.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from . import engine_bridge as eb
+from .documents import VERSION, DocumentInput, reads_documents
 from .plan_options import PlanOptionsBar
 from .queue_model import QueueModel, Target
 from .settings import Settings
@@ -58,6 +61,9 @@ class RunSetup(QObject):
             raise ValueError("removed from the queue")
         if given is not None:
             return given[1], given[2]
+        item = self.queue.items[where[0]]
+        if item.is_document:
+            return self._document(item, model)
         image = self.queue.image(where[0])
         if target.rect is not None:
             image = image.crop(target.rect)
@@ -66,3 +72,12 @@ class RunSetup(QObject):
         options = self.settings.run_options(**self.options_bar.options().run_options(), grid=target.grid,
                                             max_tokens=self._max_tokens)
         return image, options.replace(task=target.task) if target.task else options
+
+    def _document(self, item, model):
+        """A document item's pages (loaded by the worker) and options: read in one pass by Unlimited-OCR."""
+        if model is not None and not reads_documents(model.version):
+            raise ValueError(f"a whole document needs an {eb.VERSION_NAMES[VERSION]} model (this one is "
+                             f"{eb.VERSION_NAMES.get(model.version, model.version)}): load one (Model \u2192 "
+                             "Choose model), or remove the item and add the PDF again to read it page by page")
+        options = self.settings.run_options(task=self.options_bar.options().task, max_tokens=self._max_tokens)
+        return DocumentInput(item.source, item.pages, item.dpi), options

@@ -134,6 +134,16 @@ class Settings:
         self._set("model/compute_dtype", value if value in self.COMPUTE_DTYPES else "auto")
 
     @property
+    def vision_float32(self) -> bool:
+        """Run the vision encoder in float32 while the language model computes in bfloat16 or is quantized (the
+        fix mlx-vlm's users found for Unlimited-OCR's loops)."""
+        return flag(self._get("model/vision_float32"), False)
+
+    @vision_float32.setter
+    def vision_float32(self, value: bool) -> None:
+        self._set("model/vision_float32", "true" if value else "false")
+
+    @property
     def memory_limit_gb(self) -> float:
         """The memory cap (GB) a model is loaded under; 0 = automatic (80% of the RAM)."""
         try:
@@ -205,6 +215,8 @@ class Settings:
             out["dtype"] = self.compute_dtype
         if self.memory_limit_gb > 0:
             out["memory_limit_gb"] = self.memory_limit_gb
+        if self.vision_float32:
+            out["vision_dtype"] = "float32"
         return out
 
     def run_options(self, **flat) -> eb.RunOptions:

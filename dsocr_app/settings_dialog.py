@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from . import engine_bridge as eb
 from .capture.settings import CaptureSettings
+from .capture.shortcut_rows import ShortcutRows
 from .history_settings import HistorySection
 from .local_api.section import LocalApiSection
 from .plan_options import TASK_LABELS
@@ -107,7 +108,7 @@ class FilesSection(SettingsSection):
 
 
 class ModelSection(SettingsSection):
-    """How the model is loaded (from the next load on): compute dtype and memory cap."""
+    """How the model is loaded (from the next load on): compute dtype, memory cap, the vision encoder's float32."""
 
     title = "Model"
     DTYPES = (("auto", "Automatic (float32 on a CPU, bfloat16 on a GPU)"), ("float32", "float32"),
@@ -133,14 +134,22 @@ class ModelSection(SettingsSection):
                                "numba is installed (same results); without it, a limit below what float32 needs "
                                "keeps most of the model in bfloat16 (same results, slower text)")
         form.addRow("Memory limit", self.memory)
+        self.vision_float32 = QCheckBox("Run the vision encoder in float32")
+        self.vision_float32.setAccessibleName("Run the vision encoder in float32")
+        self.vision_float32.setToolTip("Keeps the image encoder exact while the language model computes in bfloat16 "
+                                       "or is quantized: the fix for Unlimited-OCR's repetition loops at low "
+                                       "precision (a little more memory and time to read the image)")
+        form.addRow("", self.vision_float32)
 
     def load(self, settings: Settings) -> None:
         self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.compute_dtype)))
         self.memory.setValue(settings.memory_limit_gb)
+        self.vision_float32.setChecked(settings.vision_float32)
 
     def save(self, settings: Settings) -> None:
         settings.compute_dtype = self.dtype.currentData()
         settings.memory_limit_gb = self.memory.value()
+        settings.vision_float32 = self.vision_float32.isChecked()
 
 
 class CaptureSection(SettingsSection):
@@ -180,6 +189,7 @@ class CaptureSection(SettingsSection):
         self.append = QCheckBox("Append to the clipboard instead of replacing it")
         self.append.setToolTip("Each capture goes after what the clipboard holds, a blank line between them")
         form.addRow("", self.append)
+        self.shortcut = ShortcutRows(form)  # the global capture shortcut (and Wayland's portal dialog)
 
     def load(self, settings: Settings) -> None:
         s = CaptureSettings.of(settings)
@@ -188,12 +198,14 @@ class CaptureSection(SettingsSection):
         self.line_breaks.setCurrentIndex(max(0, self.line_breaks.findData(s.line_breaks)))
         self.clip_form.setCurrentIndex(max(0, self.clip_form.findData(s.form)))
         self.append.setChecked(s.append)
+        self.shortcut.load(s)
 
     def save(self, settings: Settings) -> None:
         s = CaptureSettings.of(settings)
         s.task, s.keep_running = self.task.currentData(), self.keep.isChecked()
         s.line_breaks, s.form = self.line_breaks.currentData(), self.clip_form.currentData()
         s.append = self.append.isChecked()
+        self.shortcut.save(s)
 
 
 SECTIONS: list[type[SettingsSection]] = [RunSection, OutputSection, ModelSection, FilesSection, CaptureSection,

@@ -53,9 +53,16 @@ class ShownPresenter(QObject):
     @Slot()
     def show_target(self) -> None:
         """The shown target: the target bar, its plan, and its result or live stream."""
-        item = self.selection.item()
-        self.page.set_targets([t.label for t in item.targets] if item is not None else [],
-                              self.selection.index if item is not None else -1)
+        item, target = self.selection.current()
+        self.page.set_targets(item.labels if item is not None else [], self.selection.index if item is not None else -1,
+                              target is not None and target.rect is not None)
+        if target is not None and target.page is not None:  # a document's page: that page's image
+            try:
+                self.page.show_image(self.queue.page_image(self.selection.row, target.page))
+            except eb.ImageError as e:
+                self.page.show_message(str(e))
+        elif item is not None and item.is_document and not item.error:
+            self.show_item()
         self.planner.replan()
         self.show_result()
 
@@ -93,14 +100,18 @@ class ShownPresenter(QObject):
             self.results.end_stream()
         self.show_result()
 
+    def _streams_here(self, target: Target) -> bool:
+        """Whether `target`'s run streams into what is shown (a document's run into each of its pages)."""
+        return target is not None and self.queue.run_target(self.selection.target()) is target
+
     @Slot(object, str, int, float, float)
     def _on_streamed(self, target: Target, text: str, tokens: int, elapsed: float, tps: float) -> None:
-        if self.selection.is_shown(target):
+        if self._streams_here(target):
             self.results.append_delta(text, tokens, elapsed, tps)
 
     @Slot(object, int, int, str)
     def _on_rewound(self, target: Target, keep: int, loop_start: int, strategy: str) -> None:
-        if self.selection.is_shown(target):
+        if self._streams_here(target):
             self.results.rewind_stream(keep, loop_start, strategy)
 
     @Slot(str)

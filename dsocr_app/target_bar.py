@@ -43,8 +43,9 @@ class TargetBar(QWidget):
         self.combo.currentIndexChanged.connect(self._on_index)
         self.set_targets([], -1)
 
-    def set_targets(self, labels: list[str], current: int) -> None:
-        """Show these targets (the first is the whole image) with `current` selected."""
+    def set_targets(self, labels: list[str], current: int, removable: bool | None = None) -> None:
+        """Show these targets (the first is the whole image) with `current` selected; `removable`: whether it
+        can be removed (default: any but the first; a document's pages cannot)."""
         self._current = current
         self._filling = True
         try:
@@ -54,7 +55,7 @@ class TargetBar(QWidget):
         finally:
             self._filling = False
         self.combo.setEnabled(len(labels) > 1)
-        self.remove_button.setVisible(current > 0)
+        self.remove_button.setVisible(current > 0 if removable is None else removable)
 
     def current(self) -> int:
         return self._current

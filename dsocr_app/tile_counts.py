@@ -2,7 +2,10 @@
 image total, in a strip that stays above the text while it streams.
 
 When a result with grounding boxes is shown, two more rows say how many boxes touch each tile and what share
-of the boxed area lies in it, and the tiles that hold boxes are highlighted. Which tile a box falls in is
+of the boxed area lies in it, and the tiles that hold boxes are highlighted. A whole document (Unlimited-OCR,
+`set_document`) shows one column per page instead, then the prompt's text, the whole prompt and what is left
+for the output, and (when it does not fit one prompt) the part each page is read in; the page shown is
+highlighted. Which tile a box falls in is
 `box_in_tiles` (pure: boxes and tile boxes in the same image pixels, as the engine gives them).
 """
 
@@ -69,6 +72,7 @@ class TileCounts(QTableWidget):
     """The plan's token counts per tile as one compact strip (tiles as columns), and where a result's boxes fall."""
 
     ROWS = ("Tokens", "Boxes", "Share")
+    DOCUMENT_ROWS = ("Tokens", "Part")
 
     def __init__(self, parent=None):
         super().__init__(0, 0, parent)
@@ -88,14 +92,16 @@ class TileCounts(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(False)
         self.horizontalScrollBar().rangeChanged.connect(lambda *_: self._fit_height())
-        self.plan = None
+        self.plan = None  # the TilePlan shown, or a document's DocumentPlan
         self.shares: list[TileShare] = []
+        self.current: int | None = None  # a document's page column highlighted
         self.set_plan(None)
 
     def set_plan(self, plan, boxes: list[Rect] | None = None) -> None:
         """Show `plan`'s tiles (None: nothing); `boxes` are a result's grounding boxes in the plan's image pixels
         (None or empty: no result with boxes, only the token row)."""
         self.plan = plan
+        self.current = None
         tiles = list(plan.tiles) if plan is not None else []
         self.shares = tile_shares([t.box for t in tiles], boxes) if boxes else []
         self.clear()
@@ -137,6 +143,47 @@ class TileCounts(QTableWidget):
             self._put(1, g + 1, str(len(boxes)), "Boxes in the result")
         self._fit_height()
 
+    def set_document(self, doc, numbers: list[int], current: int | None = None, exact: bool = True) -> None:
+        """Show a document's budget (`doc`: the engine's DocumentPlan): a column per page (`numbers`: their page
+        numbers) with its tokens, then the prompt's text, the whole prompt and what is left for the output; the
+        part each page is read in when it does not fit one prompt. `current`: the page (0-based, in the
+        document) to highlight; `exact`: the text tokens were counted by the model's tokenizer."""
+        self.plan, self.shares, self.current = doc, [], current
+        self.clear()
+        rows = self.DOCUMENT_ROWS if doc.split else self.DOCUMENT_ROWS[:1]
+        self.setRowCount(len(rows))
+        self.setVerticalHeaderLabels(list(rows))
+        about = "" if exact else "about "
+        self.setColumnCount(len(numbers) + 3)
+        self.setHorizontalHeaderLabels([f"p{n}" for n in numbers] + ["Text", "Prompt", "Output"])
+        tint = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        tint.setAlpha(70)
+        for c, (n, tokens) in enumerate(zip(numbers, doc.page_tokens)):
+            tip = f"Page {n}: one {doc.pages[c].mode} view, {_fmt(tokens)} tokens"
+            self.horizontalHeaderItem(c).setToolTip(tip)
+            item = self._put(0, c, _fmt(tokens), tip)
+            if doc.split:
+                part = next(k for k, (a, b) in enumerate(doc.ranges, 1) if a <= c < b)
+                self._put(1, c, str(part), f"Page {n} is read in part {part} of {len(doc.ranges)}")
+            if c == current:
+                item.setBackground(QBrush(tint))
+                font = QFont(self.horizontalHeaderItem(c).font())
+                font.setBold(True)
+                self.horizontalHeaderItem(c).setFont(font)
+        g = len(numbers)
+        for c, (value, tip) in enumerate((
+                (doc.text_tokens, f"{about}{doc.text_tokens} tokens: the start token and the prompt's words"),
+                (doc.prompt_tokens, (f"The whole document as one prompt: {about}{doc.prompt_tokens} of the "
+                                     f"model's {_fmt(doc.context)} tokens")),
+                (doc.left_for_output, (f"Left for the output: {about}{doc.left_for_output} tokens (the run asks "
+                                       f"for at most {_fmt(doc.max_tokens)})"
+                                       + (f"; {doc.range_note()}" if doc.split else "")))), g):
+            self.horizontalHeaderItem(c).setToolTip(tip)
+            self._put(0, c, about.replace("about ", "~") + _fmt(value), tip)
+        if doc.split:
+            self._put(1, g + 2, f"{len(doc.ranges)} parts", doc.range_note())
+        self._fit_height()
+
     def _put(self, row: int, col: int, text: str, tip: str) -> QTableWidgetItem:
         item = QTableWidgetItem(text)
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -160,9 +207,10 @@ class TileCounts(QTableWidget):
         return [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
 
     def row(self, name: str) -> list[str]:
-        r = self.ROWS.index(name)
-        if r >= self.rowCount():
+        labels = [self.verticalHeaderItem(r).text() if self.verticalHeaderItem(r) else "" for r in range(self.rowCount())]
+        if name not in labels:
             return []
+        r = labels.index(name)
         return [self.item(r, c).text() if self.item(r, c) else "" for c in range(self.columnCount())]
 
     def highlighted(self) -> list[int]:

@@ -9,19 +9,23 @@ owners' methods: `Intake` (inputs into the queue), `ShownPresenter` (the shown p
 loading), `ExportActions`, `ApiRequests` and `LocalApi` (the Local API: HTTP requests run as queue items),
 and `ActionStates` (which commands are enabled); the widgets `PlanOptionsBar`, `QueueView`, `PagePane`,
 `ResultsPane` and `StatusBar` sit in a `MainSplitter`. The window's public methods are the app's commands for scripts and tests, each handed to the part that does it. Planning is synchronous
-(the engine's planner is pure Python); runs happen in the `RunQueue`'s worker thread.
+(the engine's planner is pure Python); runs happen in the `RunQueue`'s worker thread. `CaptureHistory` keeps
+every capture on disk; `HistoryView` lists it in a dock (View > Capture history).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMainWindow, QToolBar
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar
 
 from .about import show_about
 from .action_states import ActionStates
 from .actions import bind_actions, build_actions, build_menus, main_toolbar
 from .capture.controller import CaptureController
+from .document_presenter import DocumentPresenter
 from .export_actions import ExportActions
+from .history import CaptureHistory
+from .history_view import HistoryView
 from .intake import Intake
 from .local_api.host import LocalApi
 from .local_api.requests import ApiRequests
@@ -66,6 +70,7 @@ class MainWindow(QMainWindow):
         self.options_bar = PlanOptionsBar(PlanOptions(s.version, s.mode, *s.tiles(s.version), s.task), s.tiles)
         self.setup = RunSetup(self.queue, self.options_bar, self.settings, self)
         self.runs = RunQueue(self.setup.prepare, self)
+        self.history = CaptureHistory(self.settings, self.queue, self)
         self.capturer = CaptureController(self)
         self.acts = build_actions(self)
         self._build_ui()
@@ -99,6 +104,7 @@ class MainWindow(QMainWindow):
         self.intake = Intake(self, self.queue, self.settings, self.messages)
         self.planner = PlanPresenter(self.selection, self.queue, self.options_bar, self.page, self.status)
         self.shown = ShownPresenter(self.selection, self.queue, self.planner, self.page, self.results)
+        self.document = DocumentPresenter(self.selection, self.queue, self.setup, self.results, self.planner)
         self.regions = RegionCommands(self.selection, self.queue, self.runs, self.planner, self.page)
         self.page_menu = PageMenu(self.page, self.acts, self.regions)
         self.links = BoxLinks(self.shown, self.view, self.results, self.status)
@@ -110,6 +116,14 @@ class MainWindow(QMainWindow):
         self.exports = ExportActions(self.queue, self.settings, self.selection, self.results, self.messages)
         self.splitter = MainSplitter(self.queue_view, self.page, self.results)
         self.setCentralWidget(self.splitter)
+        self.history_view = HistoryView(self.history)
+        self.history_dock = QDockWidget("History", self)  # View > Capture history shows it
+        self.history_dock.setObjectName("history-dock")
+        self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                      | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.history_dock.setWidget(self.history_view)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.history_dock.hide()
 
     def _connect(self) -> None:
         self.options_bar.changed.connect(self.settings.set_plan)
@@ -118,6 +132,9 @@ class MainWindow(QMainWindow):
         self.page.targetChosen.connect(self.selection.show_target)
         self.view.mimeDropped.connect(self.intake.handle_mime)
         self.intake.added.connect(self.selection.show_row)
+        self.history.problem.connect(self.messages.report)
+        self.history_view.openRequested.connect(self.intake.add_stored)
+        self.history_view.message.connect(self.status.showMessage)
         self.results.gridHovered.connect(self.planner.preview_grid)
         self.results.gridChosen.connect(self.planner.set_grid)
         self.shown.titleChanged.connect(self.setWindowTitle)
@@ -144,6 +161,7 @@ class MainWindow(QMainWindow):
             "model": self.models.choose, "region": self.regions.toggle_region_mode,
             "zoom_in": self.view.zoom_by, "zoom_out": self.view.zoom_by, "fit": self.view.fit,
             "tiles": self.view.set_tiles_visible, "boxes": self.view.set_boxes_visible, "about": self.about,
+            "history": self.history_dock.setVisible,
         })
 
     def _restore_geometry(self) -> None:

@@ -18,6 +18,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from . import engine_bridge as eb
+from .documents import DocumentInput
 
 
 class DownloadCancelled(Exception):
@@ -67,10 +68,11 @@ _job_ids = itertools.count(1)
 
 @dataclass
 class Job:
-    """One run: the image (already cropped to the region), the engine options, and the caller's `key` (what the
-    run is for; the app uses the queue's Target)."""
+    """One run: the image (already cropped to the region) or a document's pages (`documents.DocumentInput`,
+    loaded here, in the worker), the engine options, and the caller's `key` (what the run is for; the app uses
+    the queue's Target)."""
 
-    image: Image.Image
+    image: Image.Image | DocumentInput
     options: eb.RunOptions | None
     key: object = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -152,8 +154,11 @@ class OcrWorker(QObject):
         self.jobStarted.emit(job.id)
         result = None
         try:
-            for event in eb.stream(self.model, job.image, job.options, cancel=job.cancel):
-                if isinstance(event, eb.Result):
+            pages = job.image.load() if isinstance(job.image, DocumentInput) else None
+            events = (eb.stream(self.model, job.image, job.options, cancel=job.cancel) if pages is None else
+                      eb.stream_document(self.model, pages, job.options, cancel=job.cancel))
+            for event in events:
+                if isinstance(event, (eb.Result, eb.DocumentResult)):
                     result = event
                 elif isinstance(event, eb.Rollback):
                     self.jobRollback.emit(job.id, event.text_length, event.loop_start, event.strategy)
@@ -163,12 +168,18 @@ class OcrWorker(QObject):
         except MemoryError:
             self.jobFailed.emit(job.id, "Not enough memory for this image: try fewer tiles or a smaller mode.")
             return
+        except eb.ImageError as e:  # a document's page that cannot be rendered: the engine's message
+            self.jobFailed.emit(job.id, str(e))
+            return
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             self.jobFailed.emit(job.id, f"{type(e).__name__}: {e}")
             return
         if result is None:
             self.jobFailed.emit(job.id, "The engine returned no result.")
+        elif pages is not None:  # each page's QR codes and barcodes too, here, off the GUI thread
+            coded = [dataclasses.replace(r, codes=eb.read_codes(p)) for r, p in zip(result.pages, pages)]
+            self.jobFinished.emit(job.id, dataclasses.replace(result, pages=coded))
         else:  # the QR codes and barcodes of the image too, here, off the GUI thread
             self.jobFinished.emit(job.id, dataclasses.replace(result, codes=eb.read_codes(job.image)))
 

@@ -57,6 +57,7 @@ from .outputs.codes import MOSTLY_CODE, Code, code_url, mostly_code, read_codes 
 from .pipeline import Result, Rollback, TextDelta, ocr, stream, stream_batch  # noqa: E402
 from .document import DocumentResult, ocr_document, plan_for, stream_document  # noqa: E402
 from .preprocess.document import DocumentPlan, page_ranges, plan_document  # noqa: E402
+from .language.prompt import PAGE_MARK  # noqa: E402
 from .preprocess.modes import DOCUMENT_MODE, VERSION_NAMES, VERSIONS, family  # noqa: E402
 from .outputs.pages import join_pages, split_pages  # noqa: E402
 from .preprocess.explain import grid_reason, scale_note, small_text_rule, small_text_warning  # noqa: E402
@@ -86,6 +87,6 @@ __all__ = [
     "DEFAULT_DPI", "RunOptions", "Tiling", "Decoding", "Recovery", "Output",  # a run's options
     "Candidate", "grid_reason", "parse_grid", "scale_note", "small_text_rule", "small_text_warning",  # tiling inspector
     "DocumentResult", "DocumentPlan", "ocr_document", "plan_for", "stream_document", "plan_document",  # documents
-    "page_ranges", "join_pages", "split_pages", "DOCUMENT_MODE", "VERSION_NAMES", "VERSIONS", "family",
+    "page_ranges", "join_pages", "split_pages", "PAGE_MARK", "DOCUMENT_MODE", "VERSION_NAMES", "VERSIONS", "family",
     "Code", "MOSTLY_CODE", "code_url", "mostly_code", "read_codes",  # QR codes and barcodes
 ]

@@ -119,6 +119,7 @@ def start(app, window, args) -> bool:
 
     one_shot = args.capture and args.print_text
     resident = Resident(app, window, stay=(args.tray or args.capture) and not one_shot)  # the window's child
+    link.start_history(window)  # the history's retention applies when DSOCR starts
     if not args.capture:
         if resident.stay and window.settings.model:
             link.ensure_model(window, lambda _message: None)  # keep the model warm (a failure shows a dialog)

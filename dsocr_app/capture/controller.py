@@ -1,4 +1,5 @@
-"""The capture flow: screenshot -> region (overlay or `--region`) -> OCR on the warm model -> clipboard,
+"""The capture flow: screenshot (on Wayland the desktop portal's) -> region (overlay, `--region`, or the portal's
+dialog) -> OCR on the warm model -> clipboard,
 notification, queue, and an answer for whoever asked (the tray menu, this process's command line, or a
 later `dsocr-app --capture` through the instance socket).
 
@@ -17,12 +18,13 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPixmap
 
 from .. import engine_bridge as eb
+from ..inputs import qimg_to_rgb
 from . import deliver, link, platform_rules
 from .overlay import RegionSelector
-from .screens import crop_global, grab_screens
+from .screens import crop_global, desktop_shots, grab_screens
 from .settings import CaptureSettings
 
 STEP_ASIDE_MS = 300
@@ -49,6 +51,12 @@ class CaptureController(QObject):
         self._count = 0
         self._codes: list = []  # the QR codes / barcodes of the capture being OCRed
         self.grab = grab_screens  # the screenshot source (tests give known pixels)
+        self.portal = None  # on Wayland: the desktop portal takes the screenshot (`use_portal`)
+        self._region = None
+        if platform_rules.uses_portal(QGuiApplication.platformName()):
+            from .portal import PortalScreenshot
+
+            self.use_portal(PortalScreenshot(parent=self))
         link.connect_runs(window, self._on_run_finished, self._on_run_failed)
 
     @property
@@ -80,8 +88,30 @@ class CaptureController(QObject):
         else:
             self._grab(region)
 
+    def use_portal(self, portal) -> None:
+        """Take the screenshots through the desktop portal `portal` (a `PortalScreenshot`): on Wayland."""
+        self.portal = portal
+        portal.taken.connect(self._on_portal_shot)
+        portal.cancelled.connect(lambda: self._cancelled() if self.busy else None)
+        portal.failed.connect(self._fail)
+
     def _grab(self, region) -> None:
-        shots = self.grab()
+        if self.portal is not None:  # the answer comes later: `_on_portal_shot`
+            self._region = region
+            self.portal.take(interactive=region is None and self.settings.portal_dialog)
+            return
+        self._select(self.grab(), region)
+
+    def _on_portal_shot(self, image) -> None:
+        if not self.busy:
+            return
+        if self._region is None and self.settings.portal_dialog:  # the portal's dialog picked the region
+            self._chosen(None if image.isNull() else qimg_to_rgb(image))
+            return
+        self._select(desktop_shots(QPixmap.fromImage(image)), self._region)
+
+    def _select(self, shots, region) -> None:
+        """The region of `shots` (the screenshots): `region` cut out, or the one the user selects."""
         if not shots:
             self._fail("could not take a screenshot (no screen found)")
             return
@@ -158,6 +188,7 @@ class CaptureController(QObject):
         seconds = time.perf_counter() - self._started
         tokens = int(result.generated_tokens)
         message = deliver.notification(text, tokens, seconds, s.append)
+        link.record_capture(self.window, target, result, task)  # before the answer: the history lists it then
         self._finish({"ok": True, "text": text, "tokens": tokens, "seconds": round(seconds, 3),
                       "model_s": round(float(result.elapsed_s), 3), "message": message, "task": task,
                       "source": "ocr", "codes": [c.to_dict() for c in self._codes]})

@@ -79,3 +79,18 @@ def to_logical(box: tuple[float, float, float, float], ratio: float, origin: tup
 def pixel_ratio(pixel_size: tuple[int, int], logical_size: tuple[int, int]) -> float:
     """Physical / logical pixels of a screenshot (its devicePixelRatio, measured rather than trusted)."""
     return pixel_size[0] / logical_size[0] if logical_size[0] > 0 else 1.0
+
+
+def desktop_parts(pixel_size: tuple[int, int], screens: list[Rect]) -> list[Rect | None]:
+    """Where each screen (logical desktop rectangles) lies in one screenshot of the whole desktop of `pixel_size`
+    physical pixels (the desktop portal's): a physical rectangle per screen, None for one outside the image."""
+    if not screens:
+        return []
+    x0, y0 = min(s[0] for s in screens), min(s[1] for s in screens)
+    x1, y1 = max(s[0] + s[2] for s in screens), max(s[1] + s[3] for s in screens)
+    sx, sy = pixel_size[0] / max(1, x1 - x0), pixel_size[1] / max(1, y1 - y0)
+    parts = []
+    for s in screens:
+        box = (round((s[0] - x0) * sx), round((s[1] - y0) * sy), round(s[2] * sx), round(s[3] * sy))
+        parts.append(intersect(box, (0, 0, int(pixel_size[0]), int(pixel_size[1]))))
+    return parts

@@ -15,54 +15,12 @@ from __future__ import annotations
 import os
 import sys
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
-from .hotkey_keys import native_text
+from .hotkey_base import GlobalHotkey, owned_message  # noqa: F401  (the interface, named here for its users)
 
 SYSTEM_ROUTE = ("bind `dsocr-app --capture` to a key in your desktop's keyboard settings "
                 "(README, \"A keyboard shortcut\")")
-
-
-def owned_message(text: str) -> str:
-    return (f"The capture shortcut {native_text(text)} is owned by another program: choose another one in "
-            f"Settings > Capture, or free it in that program")
-
-
-class GlobalHotkey(QObject):
-    """A global shortcut; `pressed` fires while it is registered. Subclasses implement `_grab` and `_release`."""
-
-    pressed = Signal()
-    note = "Works while DSOCR runs, in its window or in the menu bar / tray."
-    supported = True
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.text = ""  # the registered shortcut ('' for none)
-
-    def register(self, text: str) -> str | None:
-        """Make `text` the shortcut (the previous one is released first); None, or why it cannot be."""
-        self.unregister()
-        if not text:
-            return None
-        problem = self._grab(text)
-        if problem is None:
-            self.text = text
-        return problem
-
-    def unregister(self) -> None:
-        if self.text:
-            self._release()
-            self.text = ""
-
-    def close(self) -> None:
-        """Release the shortcut for good (DSOCR quits)."""
-        self.unregister()
-
-    def _grab(self, text: str) -> str | None:
-        raise NotImplementedError
-
-    def _release(self) -> None:
-        raise NotImplementedError
 
 
 class NoHotkey(GlobalHotkey):

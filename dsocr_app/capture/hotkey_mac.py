@@ -13,7 +13,7 @@ import ctypes.util
 from PySide6.QtCore import QObject
 
 from . import hotkey_keys as keys
-from .hotkey import GlobalHotkey, owned_message
+from .hotkey_base import GlobalHotkey, owned_message
 
 EVENT_HOT_KEY_EXISTS = -9878
 K_EVENT_CLASS_KEYBOARD = int.from_bytes(b"keyb", "big")

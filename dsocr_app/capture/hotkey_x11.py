@@ -9,12 +9,12 @@ another program, and none of the grabs is kept.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSocketNotifier
-from Xlib import X, XK
+from Xlib import XK, X
 from Xlib import display as xdisplay
 from Xlib import error as xerror
 
 from . import hotkey_keys as keys
-from .hotkey import GlobalHotkey, owned_message
+from .hotkey_base import GlobalHotkey, owned_message
 
 
 def numlock_mask(d) -> int:

@@ -2,12 +2,14 @@
 
 The window owns the model (its RunQueue and worker thread). A capture becomes an item of the window's queue
 ("Capture 1", ...) whose target runs with the capture task; it waits its turn in the RunQueue like any run,
-streams into the window, and can then be inspected, re-run in another mode or exported. The options a later
+streams into the window, and can then be inspected, re-run in another mode or exported; once done it is kept in
+the history (`record_capture`), which then holds its image. The options a later
 `dsocr-app` hands over apply to the window as they would to a window started with them (`apply_options`).
 """
 
 from __future__ import annotations
 
+import sys
 
 
 def planner(window):
@@ -113,6 +115,17 @@ def queue_capture(window, image, name: str, task: str):
     target = window.intake.add_capture(image, name, task)
     window.runs.submit([target])
     return target
+
+
+def record_capture(window, target, result, task: str) -> None:
+    """Keep a finished capture in the history; the queue then reads its image from there."""
+    window.history.record(target, result, task)
+
+
+def start_history(window) -> None:
+    """This DSOCR runs for the user: its history's retention applies now, problems said on stderr too."""
+    window.history.problem.connect(lambda line: print(f"dsocr-app: {line}", file=sys.stderr))
+    window.history.start()
 
 
 def end_capture_task(window, target) -> None:

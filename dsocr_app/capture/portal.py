@@ -25,6 +25,7 @@ SERVICE = "org.freedesktop.portal.Desktop"
 PATH = "/org/freedesktop/portal/desktop"
 INTERFACE = "org.freedesktop.portal.Screenshot"
 REQUEST = "org.freedesktop.portal.Request"
+SLOT = "1_on_response(uint,QVariantMap)"  # Qt's SLOT(): QtDBus hands the a{sv} over as a QVariantMap (a dict)
 NO_PORTAL = ("no XDG desktop portal answered on the session bus ({why}): install xdg-desktop-portal and your "
              "desktop's portal (xdg-desktop-portal-gnome, -kde or -wlr), or capture in an X11 session")
 
@@ -66,7 +67,7 @@ class PortalScreenshot(QObject):
             return
         token = "dsocr_" + secrets.token_hex(6)
         self._path = request_path(self.bus.baseService(), token)
-        self.bus.connect(SERVICE, self._path, REQUEST, "Response", self, "1_on_response(QDBusMessage)")
+        self.bus.connect(SERVICE, self._path, REQUEST, "Response", self, SLOT)
         call = QDBusMessage.createMethodCall(SERVICE, PATH, INTERFACE, "Screenshot")
         call.setArguments(["", {"handle_token": token, "interactive": bool(interactive), "modal": True}])
         self._watcher = QDBusPendingCallWatcher(self.bus.asyncCall(call, self.call_timeout_ms), self)
@@ -81,23 +82,15 @@ class PortalScreenshot(QObject):
             return
         self._timer.start(self.response_timeout_ms)
 
-    @Slot(QDBusMessage)
-    def _on_response(self, message: QDBusMessage) -> None:
+    @Slot("uint", "QVariantMap")
+    def _on_response(self, code: int, results: dict) -> None:
         if not self.busy:
             return
-        args = message.arguments()
-        print("DBG", args[1].currentSignature(), args[1].asVariant())
-        a=args[1]; a.beginMap()
-        while not a.atEnd():
-            a.beginMapEntry(); k=a.asVariant(); v=a.asVariant(); print("E", repr(k), repr(v), type(v)); a.endMapEntry()
-        a.endMap()
-        code = int(args[0]) if args else 2
-        results = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-        if code == 1:
+        if int(code) == 1:
             self._end("cancelled")
             return
         uri = str(results.get("uri", ""))
-        if code != 0 or not uri:
+        if int(code) != 0 or not uri:
             self._end("failed", "the desktop portal could not take the screenshot")
             return
         path = Path(QUrl(uri).toLocalFile())
@@ -110,7 +103,7 @@ class PortalScreenshot(QObject):
 
     def _end(self, outcome: str, value=None) -> None:
         self._timer.stop()
-        self.bus.disconnect(SERVICE, self._path, REQUEST, "Response", self, "1_on_response(QDBusMessage)")
+        self.bus.disconnect(SERVICE, self._path, REQUEST, "Response", self, SLOT)
         self._path = ""
         if self._watcher is not None:
             self._watcher.deleteLater()

@@ -1,6 +1,7 @@
 """Frozen screenshots of every screen, and the physical pixels under a logical rectangle.
 
-`grab_screens()` takes one screenshot per screen at once (the overlay then shows these, so what the user
+`grab_screens()` takes one screenshot per screen at once (`desktop_shots` cuts the desktop portal's one
+screenshot of the whole desktop the same way) (the overlay then shows these, so what the user
 selects is what was on the screen when the capture began). `Shot.crop` cuts the physical pixels under a
 screen-local logical rectangle; `crop_global` does it for a rectangle in desktop coordinates (`--region`).
 """
@@ -52,6 +53,13 @@ def grab_screens() -> list[Shot]:
         if not pixmap.isNull():
             shots.append(Shot(screen, _geometry(screen), pixmap))
     return shots
+
+
+def desktop_shots(pixmap: QPixmap) -> list[Shot]:
+    """One screenshot of the whole desktop (the desktop portal's) cut into a Shot per screen."""
+    screens = QGuiApplication.screens()
+    parts = geo.desktop_parts((pixmap.width(), pixmap.height()), [_geometry(s) for s in screens])
+    return [Shot(s, _geometry(s), pixmap.copy(*box)) for s, box in zip(screens, parts) if box is not None]
 
 
 def crop_global(shots: list[Shot], rect: geo.Rect) -> tuple[Shot, geo.Rect, Image.Image]:

@@ -11,7 +11,9 @@ DEFAULT_TASK = "free"  # plain text without grounding tags: what a clipboard wan
 
 class CaptureSettings:
     """`task` (default `free`), `keep_running` (stay in the menu bar when the window closes), and the clipboard:
-    `line_breaks` (keep / join), `form` (plain / markdown), `append` (to what the clipboard holds)."""
+    `line_breaks` (keep / join), `form` (plain / markdown), `append` (to what the clipboard holds); `shortcut`
+    (the global capture shortcut, portable text; '' for none) and `portal_dialog` (Wayland: the portal's own
+    dialog picks the region instead of DSOCR's overlay)."""
 
     def __init__(self, q):
         self.q = q

@@ -7,15 +7,8 @@ its tokenizer counts them (only config.json and the tokenizer are read: `weights
 from __future__ import annotations
 
 from ..document import text_tokens as document_text_tokens
-from ..preprocess.document import DocumentPlan, plan_document
+from ..preprocess.document import DEFAULT_CONTEXT, TEXT_TOKENS_ABOUT, DocumentPlan, plan_document
 from ..preprocess.modes import DOCUMENT_MODE, MODES
-from ..weights.head import DEFAULT_CONTEXT
-
-# BOS + "Multi page parsing." in DeepSeek's 128k byte-level BPE ("Multi", " page", " parsing", "."): an
-# estimate (the real tokenizer is not read without --model); pages take 273 tokens each, so being a token or
-# two off moves a split only when a range is within that of the context
-TEXT_TOKENS_ABOUT = 5
-
 
 def text_tokens(head) -> int:
     """BOS and the document prompt's words: counted by `head`'s tokenizer, else `TEXT_TOKENS_ABOUT`."""

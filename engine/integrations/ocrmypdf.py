@@ -10,9 +10,9 @@ size at its DPI. OCRmyPDF's sandwich renderer grafts it onto the page; `check_op
 
 How OCRmyPDF calls the engine: `get_ocr_engine` is a hook called for every page, in its worker threads
 (the default) or worker processes (`--no-use-threads`). The model is loaded once per process by
-`resident.service` (in `check_options`, in the main process, so a model that cannot load stops the run before
-any page work with one line), and OCRmyPDF's page threads hand their pages to the in-process `OcrService`
-that owns it: pages OCR'd at the same time decode together, and no page loads a model. Worker processes
+`shared_model.service` (in `check_options`, in the main process, so a model that cannot load stops the run
+before any page work with one line), and OCRmyPDF's page threads hand their pages to the in-process
+`OcrService` that owns it: pages OCR'd at the same time decode together, and no page loads a model. Worker processes
 would each load a copy, so `check_options` turns them into threads. Tesseract's plugin is blocked
 (`initialize`): it would otherwise require the `tesseract` program even though it does not run (its option
 model stays registered, since OCRmyPDF's own checks read `options.tesseract`).
@@ -25,19 +25,20 @@ pages to OCRmyPDF's null engine (no model is loaded).
 
 from __future__ import annotations
 
+import enum
 import logging
 from pathlib import Path
 
 from ocrmypdf import hookimpl
-from ocrmypdf.exceptions import BadArgsError
+from ocrmypdf.exceptions import BadArgsError, SubprocessOutputError
 from ocrmypdf.pluginspec import OcrEngine, OrientationConfidence
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from ..language.prompt import TASKS
 from ..options import DEFAULTS
 from ..preprocess.modes import MODES
 from ..weights.checkpoint import DEFAULT_REPOS
-from . import resident
+from . import shared_model
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ class DsocrOptions(BaseModel):
     max_tokens: int = Field(default=DEFAULTS.decoding.max_tokens, ge=1)
     dtype: str | None = None
     max_batch: int = Field(default=4, ge=1)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _not_ocrmypdfs_mode(cls, value):
+        # OCRmyPDF fills a plugin field it was not given from its own option of that name: `mode` would be its
+        # processing mode (an enum), when `dsocr_mode` is left out of an `ocrmypdf.ocr(...)` call
+        return None if isinstance(value, enum.Enum) else value
 
 
 def _selected(options) -> bool:
@@ -118,8 +126,14 @@ class DsocrEngine(OcrEngine):
         from ..preprocess.images import open_image
 
         o = options.dsocr
-        svc = resident.service(o.model, o.dtype, o.max_batch)
-        result = resident.ocr_page(svc, open_image(input_file), run_options(options))
+        svc = shared_model.service(o.model, o.dtype, o.max_batch)
+        try:
+            result = shared_model.ocr_page(svc, open_image(input_file), run_options(options))
+        except MemoryError:
+            raise SubprocessOutputError("DSOCR ran out of memory on this page; try a smaller --dsocr-mode "
+                                        "(base or small)") from None
+        except (ValueError, OSError, RuntimeError) as e:  # ImageError is a ValueError: one line, no traceback
+            raise SubprocessOutputError(f"DSOCR could not read this page: {e}") from None
         if result.stop_reason not in ("eos", "recovered"):
             log.warning("DSOCR stopped this page's text early (%s)%s", result.stop_reason,
                         ": raise --dsocr-max-tokens" if result.stop_reason == "max_tokens" else "")
@@ -184,7 +198,7 @@ def check_options(options) -> None:
         raise BadArgsError(f"DSOCR: {e}") from None
     o = options.dsocr
     try:
-        svc = resident.service(o.model, o.dtype, o.max_batch)
+        svc = shared_model.service(o.model, o.dtype, o.max_batch)
     except (ValueError, OSError) as e:  # CheckpointError is a ValueError with a one-line message
         raise BadArgsError(f"--dsocr-model {o.model}: {e}") from None
     if o.mode is not None and o.mode not in MODES[svc.model.version]:

@@ -3,11 +3,11 @@
 A page is the page image (a PDF input's page at the original page's size; an image input at its DPI, 72 if
 it records none) and a text layer drawn in render mode 3 (invisible) in a glyph-less font, the way
 Tesseract and OCRmyPDF make their PDFs: a Type0 font with 2-byte codes that are the characters' Unicode
-values, a ToUnicode map that says so (characters outside the BMP get codes from the surrogate range, which
-text never uses, each mapped to its UTF-16 pair), every code drawn with the font's one empty glyph
-(`glyphless.ttf`, built by `tests/glyphless_font.py`), half an em wide (a full em for East Asian wide
-characters, as in a monospaced CJK font). So every script extracts as it was recognised, and viewers select
-and search it like any text.
+values, a ToUnicode map that says so for every code used (characters outside the BMP get codes from
+the surrogate range, which text never uses, each mapped to its UTF-16 pair), every code drawn with the
+font's one empty glyph (`glyphless.ttf`, built by `tests/glyphless_font.py`), half an em wide (a full em for
+East Asian wide characters, as in a monospaced CJK font). So every script extracts as it was recognised, and
+viewers select and search it like any text.
 
 Where the text goes: each grounding region's text (markup removed: `plain_text`) goes into its box, one PDF
 text line per line of text, scaled horizontally (`Tz`) to the line's share of the box width. A paragraph the
@@ -210,13 +210,14 @@ def _wide_ranges() -> list[tuple[int, int]]:
 
 class GlyphlessFont:
     """The text layer's font in one PDF: `encode` turns text into its codes; `finish` writes the widths of
-    and the ToUnicode map for the characters outside the BMP that were encoded (call it before saving)."""
+    the characters outside the BMP and the ToUnicode map of every code encoded (call it before saving)."""
 
     def __init__(self, pdf):
         import pikepdf
 
         self._pdf = pdf
         self._extra: dict[str, int] = {}  # non-BMP character -> its code in the surrogate range
+        self._used: set[int] = set()  # BMP codes encoded (each maps to itself)
         ttf = FONT_FILE.read_bytes()
         descriptor = pdf.make_indirect(pikepdf.Dictionary(
             Type=pikepdf.Name.FontDescriptor, FontName=pikepdf.Name(f"/{FONT_NAME}"), Flags=5,
@@ -244,6 +245,8 @@ class GlyphlessFont:
                 if c not in self._extra and len(self._extra) < _SURROGATES[1] - _SURROGATES[0]:
                     self._extra[c] = _SURROGATES[0] + len(self._extra)
                 cp = self._extra.get(c, 0xFFFD)
+            if not _SURROGATES[0] <= cp < _SURROGATES[1]:
+                self._used.add(cp)
             codes.append(cp)
         return struct.pack(f">{len(codes)}H", *codes)
 
@@ -257,19 +260,17 @@ class GlyphlessFont:
             if unicodedata.east_asian_width(c) in "WF":
                 widths += [code, code, 2 * HALF_EM]
         self._cid.W = pikepdf.Array(widths)
-        self.font.ToUnicode = pikepdf.Stream(self._pdf, to_unicode_cmap(self._extra))
+        self.font.ToUnicode = pikepdf.Stream(self._pdf, to_unicode_cmap(self._extra, self._used))
 
 
-def to_unicode_cmap(extra: dict[str, int]) -> bytes:
-    """The ToUnicode CMap: BMP codes map to themselves (in blocks of 256, the form every reader takes),
-    each code in `extra` (character -> code) to its character's UTF-16 pair."""
-    ranges = [f"<{hi:02X}00> <{hi:02X}FF> <{hi:02X}00>" for hi in range(0x100)
-              if not _SURROGATES[0] >> 8 <= hi < _SURROGATES[1] >> 8]
-    chars = [f"<{code:04X}> <{c.encode('utf-16-be').hex().upper()}>" for c, code in extra.items()]
+def to_unicode_cmap(extra: dict[str, int], used=()) -> bytes:
+    """The ToUnicode CMap: each BMP code in `used` maps to itself, each code in `extra` (character -> code)
+    to its character's UTF-16 pair; one `bfchar` entry per code (100 to a section, the format's limit).
+    Not ranges of 256 codes: Ghostscript 10.0's pdfwrite, which OCRmyPDF runs to make PDF/A, misreads them
+    and garbles every character above U+00FF (`tests/test_ocrmypdf_plugin.py` checks the text through it)."""
+    chars = [f"<{code:04X}> <{code:04X}>" for code in sorted(used)]
+    chars += [f"<{code:04X}> <{c.encode('utf-16-be').hex().upper()}>" for c, code in extra.items()]
     body = []
-    for start in range(0, len(ranges), 100):
-        part = ranges[start:start + 100]
-        body += [f"{len(part)} beginbfrange", *part, "endbfrange"]
     for start in range(0, len(chars), 100):
         part = chars[start:start + 100]
         body += [f"{len(part)} beginbfchar", *part, "endbfchar"]

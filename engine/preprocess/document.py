@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from .modes import DOCUMENT_MODE
 from .plan import TilePlan, plan as make_plan
 
+DEFAULT_CONTEXT = 32768  # max_position_embeddings when a config leaves it out (DeepSeek-OCR's and Unlimited-OCR's)
+# BOS + "Multi page parsing." in DeepSeek's 128k byte-level BPE ("Multi", " page", " parsing", "."): an estimate
+# for plans made without a tokenizer (pages take 273 tokens each: a token or two off moves a split only when a
+# range is within that of the context)
+TEXT_TOKENS_ABOUT = 5
+
 
 @dataclass(frozen=True)
 class DocumentPlan:
@@ -78,9 +84,10 @@ def page_ranges(page_tokens: list[int], text_tokens: int, max_tokens: int, conte
     return ranges
 
 
-def plan_document(sizes: list[tuple[int, int]], version: str, text_tokens: int, max_tokens: int,
-                  context: int) -> DocumentPlan:
-    """Plan the pages of `sizes` ((width, height) each) for one document prompt of `version`."""
+def plan_document(sizes: list[tuple[int, int]], version: str = "unlimited", text_tokens: int = TEXT_TOKENS_ABOUT,
+                  max_tokens: int = 8192, context: int = DEFAULT_CONTEXT) -> DocumentPlan:
+    """Plan the pages of `sizes` ((width, height) each) for one document prompt of `version`. Without a model:
+    the prompt's text tokens estimated (`TEXT_TOKENS_ABOUT`) and the real model's context."""
     if not sizes:
         raise ValueError("a document needs at least one page")
     pages = tuple(make_plan(size, version, DOCUMENT_MODE) for size in sizes)

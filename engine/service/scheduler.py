@@ -130,6 +130,14 @@ class OcrService:
             return [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
 
     def _work(self) -> None:
+        import mlx.core as mx
+
+        try:
+            self._serve()
+        finally:  # this thread's MLX streams and compile cache, freed while Python runs: left to the thread's
+            mx.clear_streams()  # exit, their destructors may need the GIL during interpreter shutdown (abort)
+
+    def _serve(self) -> None:
         from ..runtime.cancel import Cancelled
 
         decoder = self.decoder

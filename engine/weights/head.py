@@ -12,12 +12,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..preprocess.document import DEFAULT_CONTEXT
 from .checkpoint import DEFAULT_REPOS, is_repo_id, resolve
 from .config import CheckpointConfig, read_config
 from .tokenizer import Tokenizer
 
 HEAD_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
-DEFAULT_CONTEXT = 32768  # max_position_embeddings when a config leaves it out (DeepSeek-OCR's and Unlimited-OCR's)
 
 
 @dataclass

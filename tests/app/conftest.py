@@ -26,6 +26,12 @@ def _quit_like_the_app(qapp):
     release_clipboard()
 
 
+@pytest.fixture(autouse=True)
+def own_data_folder(monkeypatch, tmp_path):
+    """The capture history (the app's data folder) of each test is its own, never the user's."""
+    monkeypatch.setenv("DSOCR_DATA_DIR", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def settings(tmp_path):
     return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))

@@ -13,14 +13,13 @@ from dsocr_app.local_api.settings import ApiSettings
 from dsocr_app.queue_model import State
 from dsocr_app.sample import document_page
 from dsocr_app.settings_dialog import SettingsDialog
+from engine.outputs.export import render
+from engine.service import discovery
 
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
-
-from engine.outputs.export import render  # noqa: E402
-from engine.service import discovery  # noqa: E402
 
 TIMEOUT_S = 120
 

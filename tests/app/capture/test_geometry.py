@@ -50,3 +50,12 @@ def test_tile_boxes_map_back_to_the_selection():
     # a tile (image pixels 0..640) of a selection whose physical top-left is (200, 100), on a 2x screen
     assert geo.to_logical((0, 0, 640, 320), 2.0, (200, 100)) == (100, 50, 320, 160)
     assert geo.pixel_ratio((2880, 1800), (1440, 900)) == 2.0
+
+
+def test_desktop_parts_cut_one_desktop_screenshot_per_screen():
+    # two screens side by side, the right one lower; the portal's image at 2x
+    parts = geo.desktop_parts((3200, 2000), [(0, 0, 800, 600), (800, 400, 800, 600)])
+    assert parts == [(0, 0, 1600, 1200), (1600, 800, 1600, 1200)]
+    assert geo.desktop_parts((100, 100), []) == []
+    assert geo.desktop_parts((800, 600), [(-800, 0, 800, 600), (0, 0, 800, 600)]) == [(0, 0, 400, 600),
+                                                                                     (400, 0, 400, 600)]

@@ -1,5 +1,5 @@
-"""Platform rules: Wayland is told to use X11, macOS checks the Screen Recording permission; a capture that
-cannot work says why instead of grabbing nothing."""
+"""Platform rules: Wayland captures through the desktop portal, macOS checks the Screen Recording permission; a
+capture that cannot work says why instead of grabbing nothing."""
 
 import sys
 
@@ -8,12 +8,15 @@ import pytest
 from dsocr_app.capture import platform_rules as pr
 
 
-def test_wayland_is_detected_and_explained():
+def test_wayland_is_detected_and_captures_through_the_portal():
     assert pr.is_wayland("wayland", {})
     assert pr.is_wayland("wayland-egl", {})
-    assert not pr.is_wayland("xcb", {"XDG_SESSION_TYPE": "wayland"})  # XWayland: X11 capture works
+    assert not pr.is_wayland("xcb", {"XDG_SESSION_TYPE": "wayland"})
     assert pr.is_wayland("", {"XDG_SESSION_TYPE": "wayland"})
-    assert "X11" in pr.capture_problem("wayland")
+    assert pr.uses_portal("wayland", {}) and pr.uses_portal("xcb", {"WAYLAND_DISPLAY": "wayland-0"})  # XWayland
+    assert not pr.uses_portal("xcb", {"DISPLAY": ":0"}) and not pr.uses_portal("offscreen", {})
+    if sys.platform != "darwin":
+        assert pr.capture_problem("wayland") is None  # no longer refused: the portal takes the screenshot
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="the permission is real on macOS")

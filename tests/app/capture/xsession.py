@@ -48,6 +48,7 @@ class XSession:
         with os.fdopen(read) as f:
             display = f.readline().strip()
         self.env = {**os.environ, "DISPLAY": f":{display}", "QT_QPA_PLATFORM": "xcb", "XDG_CONFIG_HOME": str(config),
+                    "DSOCR_DATA_DIR": str(config.parent / "data"),
                     "DSOCR_INSTANCE": f"dsocr-x-{os.getpid()}-{display}", "HF_HUB_OFFLINE": "1",
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.env.pop("WAYLAND_DISPLAY", None)
@@ -98,6 +99,10 @@ class XSession:
 
     def status(self):
         return self.ask({"action": "status"}, timeout_s=10)
+
+    def xdotool(self, *args) -> None:
+        """Keys and pointer as a user would (`xdotool key ctrl+shift+2`, `mousemove X Y`, ...)."""
+        subprocess.run(["xdotool", *args], env=self.env, check=True, timeout=30)
 
     def clipboard(self) -> str:
         return subprocess.run(["xclip", "-o", "-selection", "clipboard"], env=self.env, capture_output=True,

@@ -7,11 +7,14 @@ the model. A host thread prepares its page (pixels only, no model work), hands i
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
+import time
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _services: dict[tuple, object] = {}
-loads = 0  # models loaded by this process (a host's tests check it stays 1)
+loads = 0  # models loaded by this process
 
 
 def service(model: str, dtype: str | None = None, max_batch: int = 4):
@@ -25,9 +28,12 @@ def service(model: str, dtype: str | None = None, max_batch: int = 4):
             from ..model import load
             from ..service.scheduler import OcrService
 
-            found = _services[key] = OcrService(load(str(model), dtype=dtype), max_batch=max_batch,
+            t0 = time.perf_counter()
+            loaded = load(str(model), dtype=dtype)
+            found = _services[key] = OcrService(loaded, max_batch=max_batch,
                                                 max_pending=1024)  # the host bounds its own threads
             loads += 1
+            log.info("DSOCR: loaded %s (%s) in %.1f s", model, loaded.version, time.perf_counter() - t0)
             if loads == 1:
                 atexit.register(close_all)
         return found
