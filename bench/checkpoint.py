@@ -42,12 +42,14 @@ def _split(sizes: list[int], shards: int) -> list[int]:
     return out
 
 
-def write_real_checkpoint(folder: str | Path, version: str = "v2", shards: int = 5, seed: int = 0) -> int:
-    """Write the checkpoint into `folder` (created); return the bytes of its safetensors files."""
+def write_real_checkpoint(folder: str | Path, version: str = "v2", shards: int = 5, seed: int = 0,
+                          config: dict | None = None) -> int:
+    """Write the checkpoint into `folder` (created); return the bytes of its safetensors files. `config`: the
+    config.json to write instead of the real one of `version` (e.g. fewer layers, `models.config`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_tokenizer(folder, 300)
-    config = real_config(version)
+    config = config or real_config(version)
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     table = expected_tensors(parse_config(config))
     names = sorted(table)
