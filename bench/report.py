@@ -141,6 +141,28 @@ MEANINGS = {
     "encode_s_idle": "v2 encode of one 1024-px global view (no tiles), s",
     "encode_s_busy1": "the same beside busy1 loops, s",
     "encode_fair_share_busy1": "encode_s_idle / encode_s_busy1 / (cores / (cores + loops)) (target >= 0.8)",
+    # serve (bench/serve.py: `dsocr serve` under 1, 4 and 16 concurrent clients, issue 41)
+    "serve_model": "the served model: real widths, fewer layers (which), random weights",
+    "serve_mode": "v1 mode of every request (tiny: one 512 px view)",
+    "serve_requests": "requests per setting (each sent once)",
+    "serve_page_tokens": "max_tokens of a page request (random weights: every page decodes exactly this many)",
+    "serve_line_tokens": "max_tokens of a one-line region request",
+    "serve_mix": "the images the requests carry",
+    "serve_load_s": "engine.load of the served checkpoint, s",
+    "serve_sequential_s": "the 64 requests' images one after another in-process (engine.ocr, as `dsocr ocr`): "
+                          "each distinct image's time alone, summed over the mix, s",
+    "serve_sequential_requests_per_minute": "requests per minute of that sequential run",
+    "serve_sequential_pages_per_hour": "images (pages and lines) per hour of that sequential run",
+    "serve_sequential_page_s": "one page alone in-process (median of the 8), s",
+    "serve_sequential_line_s": "one line alone in-process (median of the 4), s",
+    "serve_line_alone_s": "a one-line region through the idle server (median of 3), s",
+    "serve_line_alone_same_text": "its text equal to engine.ocr's",
+    "serve_16_over_1_client": "16 clients' requests per minute / 1 client's (goal >= 2)",
+    "serve_16_over_sequential": "16 clients' requests per minute / the sequential in-process run's",
+    "serve_line_under_load_over_alone": "p99 of the one-line region while 16 clients run / its time alone "
+                                        "(goal < 3)",
+    "serve_nothing_lost": "every request of every setting answered once, status 200, with engine.ocr's text",
+    "serve_wall_s": "wall time of the serve section, s",
 }
 
 PATTERNS = (  # (prefix, suffix, meaning with {})
@@ -165,10 +187,28 @@ PATTERNS = (  # (prefix, suffix, meaning with {})
     ("decode_fraction_of_bound_", "", "decode tokens/s / bound, {} page run"),
 )
 
+SERVE_FIELDS = {  # serve_{N}_clients_{field}: the run with N concurrent clients
+    "requests": "requests to send", "answered": "requests answered", "answered_ok": "answered with status 200",
+    "answered_twice": "requests answered more than once (must be 0)", "not_sent": "requests not sent (deadline)",
+    "same_text": "answers whose text equals engine.ocr's for the same image and options",
+    "errors": "statuses other than 200", "differing": "images whose served text differed from engine.ocr's",
+    "wall_s": "first request sent to last answer, s", "requests_per_minute": "answered requests per minute",
+    "pages_per_hour": "images (pages and lines) answered per hour",
+    "full_pages_per_hour": "page requests (not lines) answered per hour",
+    "p50_s": "median request latency, s", "p99_s": "99th percentile latency, s",
+    "line_under_load_n": "one-line region requests sent by the extra client meanwhile",
+    "line_under_load_p50_s": "their median latency, s", "line_under_load_p99_s": "their 99th percentile, s",
+    "line_under_load_bad": "those not answered 200 with engine.ocr's text", "max_batch": "the server's --max-batch",
+    "joins": "requests that joined a running decode batch",
+}
+
 
 def meaning(key: str) -> str | None:
     if key in MEANINGS:
         return MEANINGS[key]
+    m = re.fullmatch(r"serve_(\d+)_clients_(\w+)", key)
+    if m and m.group(2) in SERVE_FIELDS:
+        return f"{m.group(1)} concurrent clients: {SERVE_FIELDS[m.group(2)]}"
     for prefix, suffix, text in PATTERNS:
         if key.startswith(prefix) and key.endswith(suffix):
             mid = key[len(prefix):len(key) - len(suffix)] if suffix else key[len(prefix):]

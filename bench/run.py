@@ -12,7 +12,8 @@ Progress goes to stderr; the JSON object goes to stdout (`--json`: on one line).
 flops, encode_v1, encode_v2, tiles, memory, decode, pages, plan, resources (a real-size checkpoint on disk:
 load, peak memory, cancel, GUI gaps, busy machine; ~15 min, so `--quick` skips it unless named in `--only`),
 unlimited (Unlimited-OCR's decode window vs v1 at 1k/4k/8k tokens and a 10-page document in one pass; only
-when named in `--only`).
+when named in `--only`), serve (`dsocr serve` with 1, 4 and 16 concurrent clients vs one page after another,
+~10 min; only when named in `--only`).
 `bench/report.py` explains every key.
 """
 
@@ -39,6 +40,7 @@ from mlx.utils import tree_flatten  # noqa: E402
 import encoders  # noqa: E402
 import models  # noqa: E402
 import resources  # noqa: E402
+import serve  # noqa: E402
 import unlimited  # noqa: E402
 from timing import timed  # noqa: E402
 from engine.language.generate import GenerationConfig, GenerationStats, generate_batch, generate_tokens  # noqa: E402
@@ -46,7 +48,7 @@ from engine.runtime.memory import raise_buffer_cache  # noqa: E402
 from engine.runtime.kernels import route  # noqa: E402
 
 SECTIONS = ("machine", "matmul", "flops", "encode_v1", "encode_v2", "tiles", "memory", "decode", "pages", "plan",
-            "resources", "unlimited")
+            "resources", "unlimited", "serve")
 TILE_COUNTS = {2: ((1000, 2000), 2), 4: ((1500, 1500), 4), 6: (None, None), 9: ((2000, 2000), 9)}
 FULL_LM_LAYERS = 12  # the real DeepSeek-OCR language model (layer 0 dense, 11 MoE layers)
 
@@ -521,6 +523,7 @@ def main(argv=None) -> int:
             only.discard("resources")
     if not args.only:  # 8k-token decodes: ~30 minutes of its own, only when asked for
         only.discard("unlimited")
+        only.discard("serve")  # a server and 200 requests: ~10 minutes of its own
     unknown = only - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -572,6 +575,8 @@ def main(argv=None) -> int:
         done(_round(resources.resources(args.quick, res, log)))
     if "unlimited" in only:
         done(_round(unlimited.unlimited(args.quick, log)))
+    if "serve" in only:
+        done(_round(serve.serve(log)))
     done({"bench_wall_s": r(time.perf_counter() - t0, 1)})
     if args.plot and "v1_tiles" in res:
         plot(res, args.plot)

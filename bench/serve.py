@@ -8,15 +8,16 @@ The model: a real-size-width DeepSeek-OCR v1 checkpoint with random weights writ
 one. Every width is the real one (hidden 1280, 64 routed experts top 6, vocabulary 129280, SAM-B 768, CLIP-L
 1024); the depths are cut so that the section fits ~15 minutes on a 2-core CPU: the language model has
 LM_LAYERS = 2 of its 12 layers (the dense layer 0 and one MoE layer) and the vision encoder a quarter of its
-blocks (SAM 3 of 12, one of them global; CLIP 6 of 24). With the full vision a 512 px view takes ~4.5 s here,
-~64 x 3 encodes alone would take the whole budget. Cutting both keeps the real model's share of encode and
-decode in a request about as it is on this CPU (real: ~4.5 s encode vs ~8 s for 48 tokens at 6 tok/s; here
-~1.2 s vs ~2.5 s), which is what decides what continuous batching can win (a newcomer is encoded alone while
-the batch waits: only the decode is shared). The tokenizer is widened to the whole vocabulary (ids past the
-small trained one decode to words `w123`), so every answer has text to compare, not an empty string.
+blocks (SAM 3 of 12, one of them global; CLIP 6 of 24). With the full vision a 512 px view takes ~4.5 s here:
+~200 encodes alone would take the whole budget. Cutting both keeps the real model's shares of encode and
+decode in a page request roughly as they are on this CPU (real: ~4.5 s encode vs ~10 s for 64 tokens at
+6 tok/s; here ~0.9 s vs ~3 s), and those shares decide what continuous batching can win (a newcomer is
+encoded alone while the batch waits: only the decode is shared). The tokenizer is widened to the whole
+vocabulary (ids past the small trained one decode to words `w123`), so every answer has text to compare, not
+an empty string; the LM head is drawn afresh (`unique_head`: the checkpoint's repeats rows, exact ties).
 
 Requests: OpenAI chat completions (httpx, one client per thread, loopback only), each a small PNG: 8 pages
-(800x1000, drawn text; task `free`, PAGE_TOKENS = 48 tokens) and 4 one-line regions (600x40; task `ocr`,
+(800x1000, drawn text; task `free`, PAGE_TOKENS = 64 tokens) and 4 one-line regions (600x40; task `ocr`,
 LINE_TOKENS = 16), all in v1 `tiny` mode (one 512 px view, 64 image tokens), greedy (temperature 0, the
 default recovery on). Random weights never write the end token, so every request decodes exactly its
 max_tokens (unless a loop is rolled back). Each setting sends REQUESTS = 64 requests (request k is item
@@ -48,7 +49,7 @@ from checkpoint import write_real_checkpoint
 LM_LAYERS = 2
 SAM_LAYERS, SAM_GLOBAL, CLIP_LAYERS = 3, [2], 6  # of 12 (global at 2, 5, 8, 11) and 24
 MODE = "tiny"
-PAGE_TOKENS, LINE_TOKENS = 48, 16
+PAGE_TOKENS, LINE_TOKENS = 64, 16
 PAGES, LINES = 8, 4
 REQUESTS = 64
 CLIENTS = (1, 4, 16)
@@ -75,6 +76,20 @@ def widen_tokenizer(folder: Path, vocab_size: int) -> None:
     taken = set(vocab.values()) | {a["id"] for a in tok["added_tokens"]}
     vocab.update({f"\u0120w{i}": i for i in range(vocab_size) if i not in taken})
     path.write_text(json.dumps(tok))
+
+
+def unique_head(model, seed: int = 7) -> None:
+    """Draw the LM head afresh (its dtype kept). The checkpoint's values are cut from one 16M-value pool
+    (`models.from_pool`), so its 129280 x 1280 head repeats every 65536 rows: ids r and r + 65536 get exactly
+    the same logit, and which of them greedy decoding picks then depends on the summation order of the product
+    path (a batch of 9+ rows takes another one than a single row), so batched and single texts would differ
+    for no fault of the server."""
+    import mlx.core as mx
+
+    head = model.language_model.lm_head
+    w = mx.random.normal(head.weight.shape, key=mx.random.key(seed)) * 0.02
+    head.weight = w.astype(head.weight.dtype)
+    mx.eval(head.weight)
 
 
 def write_model(folder: Path) -> Path:
@@ -239,12 +254,12 @@ def run_clients(url: str, model_name: str, requests: list[dict], clients: int, e
 
 
 def serve(log) -> dict:
+    import httpx
+
     import engine
     from engine.service import OcrService, ServeSettings
     from engine.service.app import model_id
     from engine.service.server import start
-
-    import httpx
 
     t_section = time.perf_counter()
     all_items = items()
@@ -262,6 +277,7 @@ def serve(log) -> dict:
         t0 = time.perf_counter()
         model = engine.load(str(folder))
         res["serve_load_s"] = time.perf_counter() - t0
+        unique_head(model)
         name = model_id(model)
 
         log("serve: references, one after another in-process (engine.ocr)")

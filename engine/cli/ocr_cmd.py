@@ -685,21 +685,20 @@ def _summary(n_inputs: int, n_failed: int, n_done: int, n_skipped: int, out: Pat
 
 def _report_document(doc: DocumentTarget, result) -> None:
     """How a document's reading ended, when it is worth a line."""
-    last = result.pages[-1]
-    if result.stop_reason == "repetition":
-        report.warning(f"{doc.label}: stopped early, the model was repeating itself ({last.recovery_note()})")
-    elif last.recoveries:
-        report.note(f"{doc.label}: {last.recovery_note()}")
-    if result.stop_reason == "max_tokens":
-        report.warning(f"{doc.label}: reached --max-tokens; the text may be cut off (later pages may be empty)")
+    _report_ending(doc.label, result.stop_reason, result.pages[-1], " (later pages may be empty)")
 
 
 def _report_stop(item: InputItem, result) -> None:
     if not result.plan.official:
         report.note(f"{item.label}: {grid_reason(result.plan)}")
-    if result.stop_reason == "repetition":
-        report.warning(f"{item.label}: stopped early, the model was repeating itself ({result.recovery_note()})")
+    _report_ending(item.label, result.stop_reason, result)
+
+
+def _report_ending(label: str, stop_reason: str, result, cut: str = "") -> None:
+    """A loop that stopped the run or was recovered (`result` has its attempts), a run cut at --max-tokens."""
+    if stop_reason == "repetition":
+        report.warning(f"{label}: stopped early, the model was repeating itself ({result.recovery_note()})")
     elif result.recoveries:
-        report.note(f"{item.label}: {result.recovery_note()}")
-    if result.stop_reason == "max_tokens":
-        report.warning(f"{item.label}: reached --max-tokens; the text may be cut off")
+        report.note(f"{label}: {result.recovery_note()}")
+    if stop_reason == "max_tokens":
+        report.warning(f"{label}: reached --max-tokens; the text may be cut off{cut}")

@@ -58,6 +58,9 @@ class PrefillGate:
     def embed(self, ids):
         return self.lm.embed(ids)
 
+    def make_cache(self, window=True):
+        return self.lm.make_cache(window)
+
     def __call__(self, x, cache=None, last_only=False, **kw):
         if x.shape[1] > 1:
             self.prefill_calls += 1

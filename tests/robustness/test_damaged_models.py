@@ -144,7 +144,7 @@ def test_hub_unreachable_without_offline_mode(good_png, tmp_path, monkeypatch, c
 def test_cli_announces_a_download_only_when_its_size_is_known(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(checkpoint, "hub_download_size", lambda repo: 6_670_000_000)
-    monkeypatch.setattr("engine.model.load", lambda name, dtype=None: calls.append(name) or "model")
+    monkeypatch.setattr("engine.model.load", lambda name, dtype=None, **kw: calls.append(name) or "model")
     assert ocr_cmd.load_model("someone/fresh-model", None) == "model"
     assert "downloading someone/fresh-model (6.7 GB)" in capsys.readouterr().err
     monkeypatch.setattr(checkpoint, "hub_download_size", lambda repo: None)
