@@ -185,6 +185,16 @@ PATTERNS = (  # (prefix, suffix, meaning with {})
     ("real_v2_fp32_", "", "the page run with the default cap: {}"),
     ("decode_bound_tok_s_", "", "bandwidth bound of the {} page run (its bytes per token), tokens/s"),
     ("decode_fraction_of_bound_", "", "decode tokens/s / bound, {} page run"),
+    # unlimited (bench/unlimited.py): {what}_{generated tokens}_{layers}_layers
+    ("unlimited_decode_tok_s_", "", "Unlimited-OCR (window W=128) decode at {} (generated tokens, LM layers), tokens/s"),
+    ("v1_decode_tok_s_", "", "v1 (growing KV cache) decode at {} (generated tokens, LM layers), tokens/s"),
+    ("unlimited_kv_mb_", "", "Unlimited-OCR KV-cache bytes at {} (generated tokens, LM layers), MiB"),
+    ("v1_kv_mb_", "", "v1 KV-cache bytes at {} (generated tokens, LM layers), MiB"),
+    ("unlimited_over_v1_decode_", "", "Unlimited-OCR / v1 decode tokens/s at {} (goal at 8192: >= 1.3)"),
+    ("unlimited_real_decode_kv_mb_", "", "a real greedy decode through the window (1 layer): KV bytes after {} "
+                                         "tokens, MiB"),
+    ("document_", "", "10-page document, one prompt vs page by page: {}"),
+    ("vision_", "", "real-size vision encoder, one 1024 px view: {}"),
 )
 
 SERVE_FIELDS = {  # serve_{N}_clients_{field}: the run with N concurrent clients
@@ -200,6 +210,9 @@ SERVE_FIELDS = {  # serve_{N}_clients_{field}: the run with N concurrent clients
     "line_under_load_p50_s": "their median latency, s", "line_under_load_p99_s": "their 99th percentile, s",
     "line_under_load_bad": "those not answered 200 with engine.ocr's text", "max_batch": "the server's --max-batch",
     "joins": "requests that joined a running decode batch",
+    "unlimited_prompt_tokens": "prompt positions of the decode runs", "unlimited_window": "W",
+    "unlimited_lm_layers": "LM layer counts measured (the real model has 12)",
+    "unlimited_kv_flat_after_window": "the real decode's KV bytes equal at every mark (must be true)",
 }
 
 

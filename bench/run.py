@@ -13,7 +13,7 @@ flops, encode_v1, encode_v2, tiles, memory, decode, pages, plan, resources (a re
 load, peak memory, cancel, GUI gaps, busy machine; ~15 min, so `--quick` skips it unless named in `--only`),
 unlimited (Unlimited-OCR's decode window vs v1 at 1k/4k/8k tokens and a 10-page document in one pass; only
 when named in `--only`), serve (`dsocr serve` with 1, 4 and 16 concurrent clients vs one page after another,
-~10 min; only when named in `--only`).
+~13 min; only when named in `--only`).
 `bench/report.py` explains every key.
 """
 
@@ -523,7 +523,7 @@ def main(argv=None) -> int:
             only.discard("resources")
     if not args.only:  # 8k-token decodes: ~30 minutes of its own, only when asked for
         only.discard("unlimited")
-        only.discard("serve")  # a server and 200 requests: ~10 minutes of its own
+        only.discard("serve")  # a server and ~200 requests: ~13 minutes of its own
     unknown = only - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections: {', '.join(sorted(unknown))}")
