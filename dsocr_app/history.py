@@ -70,10 +70,21 @@ class CaptureHistory(QObject):
         where = self.queue.locate(target)
         if where is None:
             return None
+        entry = self._keep(lambda: self.queue.image(where[0]), result.text, task, result.model,
+                           int(result.generated_tokens), result.plan.to_dict())
+        if entry is not None:
+            self.queue.keep_on_disk(target, entry.image)
+        return entry
+
+    def record_codes(self, image, text: str) -> Entry | None:
+        """Keep a capture that was mostly a QR code or barcode (no OCR ran: task "codes", the codes' text)."""
+        if not self.settings.retention.keeps():
+            return None
+        return self._keep(lambda: image, text, "codes", "", 0, None)
+
+    def _keep(self, image_of, text: str, task: str, model: str, tokens: int, plan: dict | None) -> Entry | None:
         try:
-            image = self.queue.image(where[0])
-            entry = self.store.add(image, result.text, task, result.model, int(result.generated_tokens),
-                                   result.plan.to_dict())
+            entry = self.store.add(image_of(), text, task, model, tokens, plan)
         except _STORE_ERRORS as e:
             self._tell()
             self._fail("keep this capture", e)
@@ -82,7 +93,6 @@ class CaptureHistory(QObject):
             self._fail("keep this capture", e)
             return None
         self._tell()
-        self.queue.keep_on_disk(target, entry.image)
         self.prune()
         self.changed.emit()
         return entry

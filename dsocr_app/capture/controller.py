@@ -161,7 +161,7 @@ class CaptureController(QObject):
                 return
         self._codes = eb.read_codes(image)
         if eb.mostly_code(self._codes, image.size):  # the user selected a code: its content, no OCR
-            self._deliver_codes()
+            self._deliver_codes(image)
             return
         self._count += 1  # the run waits in the window's run queue for the model, if it is still loading
         self._target = link.queue_capture(self.window, image, f"Capture {self._count}", self.settings.task)
@@ -194,11 +194,13 @@ class CaptureController(QObject):
                       "source": "ocr", "codes": [c.to_dict() for c in self._codes]})
         self.notify.emit("DSOCR capture", message)  # after `delivered`: the tray offers this capture's copies
 
-    def _deliver_codes(self) -> None:
-        """A region that is mostly a QR code or barcode: the codes' text goes to the clipboard, no OCR runs."""
+    def _deliver_codes(self, image) -> None:
+        """A region that is mostly a QR code or barcode: the codes' text goes to the clipboard (and the capture
+        to the history), no OCR runs."""
         codes, append = self._codes, self.settings.append
         text = deliver.codes_text(codes)
         deliver.copy(QGuiApplication.clipboard(), "free", text, append=append)
+        link.record_code_capture(self.window, image, text)
         seconds = time.perf_counter() - self._started
         message = deliver.code_notification(codes, seconds, append)
         self._finish({"ok": True, "text": text, "tokens": 0, "seconds": round(seconds, 3), "model_s": 0.0,

@@ -122,6 +122,11 @@ def record_capture(window, target, result, task: str) -> None:
     window.history.record(target, result, task)
 
 
+def record_code_capture(window, image, text: str) -> None:
+    """Keep a capture that was mostly a code (no OCR ran) in the history."""
+    window.history.record_codes(image, text)
+
+
 def start_history(window) -> None:
     """This DSOCR runs for the user: its history's retention applies now, problems said on stderr too."""
     window.history.problem.connect(lambda line: print(f"dsocr-app: {line}", file=sys.stderr))

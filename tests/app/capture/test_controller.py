@@ -160,6 +160,9 @@ def test_a_region_that_is_mostly_a_code_copies_the_code_without_ocr(qtbot, with_
     assert QGuiApplication.clipboard().text() == "held before\n\n" + URL
     assert answer["message"].startswith(f"QR Code: {URL}\n1 code")
     assert not hidden_window.queue.items  # no OCR run
+    (kept,) = hidden_window.history.entries()  # but the capture is in the history, with the code's text
+    assert (kept.text, kept.task, kept.tokens) == (URL, "codes", 0)
+    assert Image.open(kept.image).size == (w + 20, h + 20)
     QGuiApplication.clipboard().clear()
 
 
