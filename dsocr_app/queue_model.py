@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QListView, QStyle, QStyledItemDelegate
 
 from . import documents
@@ -80,6 +80,7 @@ class QueueItem:
     checked: bool = False  # decoded once (or found broken) since it was added
     targets: list[Target] = field(default_factory=lambda: [Target()])
     pages: tuple[int, ...] = ()  # a document's PDF pages (0-based, in order); () when it is not a document
+    thumb: Image.Image | None = field(default=None, repr=False)  # a small copy for the queue row (once decoded)
 
     def __post_init__(self):
         if self.pages and len(self.targets) == 1:
@@ -181,6 +182,14 @@ _STATE_ICON = {
 }
 
 StateRole = Qt.ItemDataRole.UserRole + 1
+THUMB_PX = 32  # the queue row's thumbnail: its longer side, px (the state icon drawn on its corner)
+
+
+def thumbnail(image: Image.Image) -> Image.Image:
+    """A small RGB copy of `image` for its queue row (~5 KB: what an item keeps instead of its pixels)."""
+    thumb = image.convert("RGB") if image.mode != "RGB" else image.copy()
+    thumb.thumbnail((THUMB_PX, THUMB_PX))
+    return thumb
 
 
 class QueueModel(QAbstractListModel):
@@ -198,6 +207,7 @@ class QueueModel(QAbstractListModel):
         self.items: list[QueueItem] = []
         self.partial = ""  # the text streamed so far by the running target
         self._cache: OrderedDict[int, Image.Image] = OrderedDict()
+        self._icons: dict[tuple[int, State], QIcon] = {}  # rows' thumbnails with their state icon
         self._spool: tempfile.TemporaryDirectory | None = None  # done pasted pixels, removed at exit
         self._page: tuple = (None, None)  # the document page rendered last: (source, page, dpi), image
         self._checker = QTimer(self)
@@ -219,12 +229,33 @@ class QueueModel(QAbstractListModel):
             tip = str(item.source) if item.source else item.name
             return f"{tip}\n{self.state_text(item)}"
         if role == Qt.ItemDataRole.DecorationRole:
-            return QApplication.style().standardIcon(_STATE_ICON[state])
+            return self._decoration(item)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{item.name}, {self.state_text(item)}"
         if role == StateRole:
             return state.value
         return None
+
+    def _decoration(self, item: QueueItem):
+        """The row's icon: the item's thumbnail with its state's icon on the corner (the state icon alone until
+        the item is decoded); made once per item and state."""
+        icon = QApplication.style().standardIcon(_STATE_ICON[item.state])
+        if item.thumb is None:
+            return icon
+        key = (id(item), item.state)
+        if key not in self._icons:
+            t = item.thumb
+            canvas = QPixmap(THUMB_PX, THUMB_PX)
+            canvas.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(canvas)
+            image = QImage(t.tobytes(), t.width, t.height, 3 * t.width, QImage.Format.Format_RGB888)
+            painter.drawImage((THUMB_PX - t.width) // 2, (THUMB_PX - t.height) // 2, image)
+            badge = THUMB_PX * 2 // 5
+            painter.drawPixmap(THUMB_PX - badge, THUMB_PX - badge, icon.pixmap(badge, badge))
+            painter.end()
+            self._icons = {k: v for k, v in self._icons.items() if k[0] != id(item)}  # its older states
+            self._icons[key] = QIcon(canvas)
+        return self._icons[key]
 
     @staticmethod
     def state_text(item: QueueItem) -> str:
@@ -296,6 +327,7 @@ class QueueModel(QAbstractListModel):
         self.beginResetModel()
         self.items.clear()
         self._cache.clear()
+        self._icons.clear()
         self.endResetModel()
 
     def changed(self, row: int) -> None:
@@ -456,6 +488,9 @@ class QueueModel(QAbstractListModel):
             raise eb.ImageError(item.error) from None
         item.size = img.size
         item.checked = True
+        if item.thumb is None:
+            item.thumb = thumbnail(img)
+            self.changed(row)
         if item.error:
             item.error = ""
             self.changed(row)
@@ -503,6 +538,7 @@ class QueueView(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setItemDelegate(_RowDelegate(self))
+        self.setIconSize(QSize(THUMB_PX, THUMB_PX))  # a thumbnail of each image, its state on the corner
         self.setMinimumWidth(110)
 
     def show_row(self, row: int) -> None:

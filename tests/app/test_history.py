@@ -312,3 +312,31 @@ def test_history_command_reports_damage_and_bad_options_in_one_line(tmp_path):
     assert run.returncode == 2 and "--json, --limit and --search go with --history" in run.stderr
     run = history_command(tmp_path / "empty", "--history", "--json")
     assert run.returncode == 0 and json.loads(run.stdout) == []
+
+
+def test_the_queue_keeps_a_thumbnail_and_shows_it_with_the_state(qapp, tmp_path):
+    """Each decoded item keeps a small copy (no full-size pixels once done) that its row shows, with the
+    state's icon on its corner; an item not decoded yet shows the state icon alone."""
+    from PySide6.QtCore import Qt
+
+    from dsocr_app.queue_model import THUMB_PX, QueueItem
+
+    queue = QueueModel()
+    path = tmp_path / "scan.png"
+    picture(3, (1700, 2200)).save(path)
+    queue.add([QueueItem(path)])
+    plain = queue.data(queue.index(0), Qt.ItemDataRole.DecorationRole)
+    assert queue.items[0].thumb is None and not plain.isNull()
+    while queue.check_next():
+        pass
+    item = queue.items[0]
+    assert max(item.thumb.size) == THUMB_PX and item.thumb.size[0] < THUMB_PX  # portrait, kept in proportion
+    assert item.thumb.width * item.thumb.height * 3 < 6_000  # a few KB, not the 11 MB image
+    icon = queue.data(queue.index(0), Qt.ItemDataRole.DecorationRole)
+    shown = icon.pixmap(THUMB_PX, THUMB_PX).toImage()
+    centre = shown.pixelColor(THUMB_PX // 2 - 4, THUMB_PX // 4)
+    x0, y0 = (THUMB_PX - item.thumb.width) // 2, (THUMB_PX - item.thumb.height) // 2  # centred on the canvas
+    want = item.thumb.getpixel((THUMB_PX // 2 - 4 - x0, THUMB_PX // 4 - y0))
+    assert (centre.red(), centre.green(), centre.blue()) == want  # the thumbnail's own pixels
+    queue._cache.clear()
+    assert item.thumb is not None  # the row keeps it when the image cache lets the image go
