@@ -19,8 +19,6 @@ import mlx.core as mx
 from .language.generate import Cancelled, GenerationConfig, Step, generate_tokens
 from .language.prompt import prompt_ids
 from .options import RunOptions, Tiling
-from .outputs.grounding import parse_grounding
-from .outputs.markdown import clean_markdown
 from .outputs.pages import join_pages, split_pages
 from .pipeline import PageJob, Result, encode, prepare_for, splice, token_whitelist
 from .preprocess.document import DocumentPlan, plan_document
@@ -84,21 +82,8 @@ class _PartJob(PageJob):
         split = split_pages(raw, len(self.preps))
         if split.note:
             notes.append(split.note)
-        s = self.stats
-        if s.attempts and not s.attempts[-1].stop:
-            s.attempts[-1].stop = self.stop
-        out = []
-        for prep, page_raw in zip(self.preps, split.texts):
-            text, figures = clean_markdown(page_raw, image_size=prep.plan.image_size, **self.styles)
-            out.append(Result(
-                text=text.strip(), raw_text=page_raw, plan=prep.plan,
-                regions=parse_grounding(page_raw, prep.plan.image_size), prompt=self.prompt_text,
-                prompt_tokens=s.prompt_tokens or len(self.ids), generated_tokens=s.generated,
-                encode_s=self.encode_s, prefill_s=s.prefill_s, decode_tokens_per_s=s.decode_tokens_per_s,
-                elapsed_s=time.perf_counter() - self.t_start, peak_memory_mb=mx.get_peak_memory() / 2**20,
-                stop_reason=self.stop, model=self.model.name, figures=figures, image=prep.image,
-                attempts=list(s.attempts)))
-        return out
+        self.close_attempts()
+        return [self.result_of(page_raw, prep) for prep, page_raw in zip(self.preps, split.texts)]
 
 
 def stream_document(model, pages: list, options: RunOptions | None = None, *,

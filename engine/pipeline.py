@@ -209,18 +209,27 @@ class PageJob:
 
     def result(self) -> Result:
         raw = self.decoder.text + self.decoder.flush()
-        text, figures = clean_markdown(raw, image_size=self.prep.plan.image_size, **self.styles)
+        self.close_attempts()
+        if self.stats.attempts:
+            self.stats.attempts[0].text_start = 0
+        return self.result_of(raw, self.prep)
+
+    def close_attempts(self) -> None:
+        """A run that ended without its attempt saying why (cancelled): the attempt under way says so too."""
         s = self.stats
-        if s.attempts and not s.attempts[-1].stop:  # cancelled: the attempt under way says so too
+        if s.attempts and not s.attempts[-1].stop:
             s.attempts[-1].stop = self.stop
-        if s.attempts:
-            s.attempts[0].text_start = 0
+
+    def result_of(self, raw: str, prep: PreparedImage) -> Result:
+        """The Result of generated text `raw` read as the page `prep` (a document's part: one of its pages)."""
+        text, figures = clean_markdown(raw, image_size=prep.plan.image_size, **self.styles)
+        s = self.stats
         return Result(
-            text=text.strip(), raw_text=raw, plan=self.prep.plan, regions=parse_grounding(raw, self.prep.plan.image_size),
+            text=text.strip(), raw_text=raw, plan=prep.plan, regions=parse_grounding(raw, prep.plan.image_size),
             prompt=self.prompt_text, prompt_tokens=s.prompt_tokens or len(self.ids), generated_tokens=s.generated,
             encode_s=self.encode_s, prefill_s=s.prefill_s, decode_tokens_per_s=s.decode_tokens_per_s,
             elapsed_s=time.perf_counter() - self.t_start, peak_memory_mb=mx.get_peak_memory() / 2**20,
-            stop_reason=self.stop, model=self.model.name, figures=figures, image=self.prep.image,
+            stop_reason=self.stop, model=self.model.name, figures=figures, image=prep.image,
             attempts=list(s.attempts),
         )
 
