@@ -1,7 +1,8 @@
 """`dsocr serve` under concurrent clients (the `serve` section of `bench/run.py`, issue 41): requests per minute,
 p50/p99 latency and pages per hour with 1, 4 and 16 clients against the same pages run one after another
 in-process (`engine.ocr`, what `dsocr ocr` does), every answer checked against that single run's text, and the
-latency of a one-line region sent while 16 clients run against its time alone.
+latency of a one-line region sent while 16 clients run (every PROBE_PAUSE_S after its last answer, as a user
+capturing regions would) against its time alone.
 
 The model: a real-size-width DeepSeek-OCR v1 checkpoint with random weights written to a temporary folder
 (`checkpoint.write_real_checkpoint`, bf16 safetensors) and loaded with `engine.load`, as `dsocr serve` loads
@@ -25,7 +26,7 @@ k mod 12: 2 pages to every line) through a shared counter, so each is sent once;
 (SETTING_DEADLINE_S, then no more are sent; httpx timeouts). Server: `engine.service.server.start` on
 127.0.0.1, port 0, `--max-batch` 4 (the default) for 1 and 4 clients, 16 for 16 clients (a batch of 4 would
 leave 12 of them queued). While the 16 clients run, one more thread sends the one-line region again and
-again (its latency under load; those requests are not among the 64).
+again, PROBE_PAUSE_S after each answer (its latency under load; those requests are not among the 64).
 
 Checks: every request answered exactly once, status 200, `choices[0].message.content` equal to
 `render(engine.ocr(...), "md")` of the same image bytes and options (the references are also the sequential
@@ -56,6 +57,7 @@ CLIENTS = (1, 4, 16)
 MAX_BATCH = {1: 4, 4: 4, 16: 16}
 SETTING_DEADLINE_S = 360.0
 ALONE_RUNS = 3
+PROBE_PAUSE_S = 2.0  # between the one-line probe's requests: a user capturing regions, not a client in a loop
 
 
 def serve_config() -> dict:
@@ -213,7 +215,7 @@ def run_clients(url: str, model_name: str, requests: list[dict], clients: int, e
     def probe_thread():
         with httpx.Client(base_url=url, timeout=SETTING_DEADLINE_S) as c:
             time.sleep(2.0)  # the clients' first requests are in
-            while not stop.is_set() and time.perf_counter() < deadline:
+            while not stop.wait(PROBE_PAUSE_S) and time.perf_counter() < deadline:
                 try:
                     latency, status, content = ask(c, probe, model_name)
                 except httpx.HTTPError as e:
@@ -249,7 +251,8 @@ def run_clients(url: str, model_name: str, requests: list[dict], clients: int, e
            "p50_s": pct(lat, 50), "p99_s": pct(lat, 99)}
     if probe:
         res.update(line_under_load_n=len(probe_lat), line_under_load_p50_s=pct(probe_lat, 50),
-                   line_under_load_p99_s=pct(probe_lat, 99), line_under_load_bad=probe_bad)
+                   line_under_load_p99_s=pct(probe_lat, 99), line_under_load_bad=probe_bad,
+                   line_under_load_s=[round(x, 2) for x in probe_lat])
     return res
 
 
@@ -301,7 +304,10 @@ def serve(log) -> dict:
                 log(f"serve: {clients} clients, --max-batch {batch}")
                 out = run_clients(server.url, name, requests, clients, expected,
                                   probe=line if clients == max(CLIENTS) else None)
-                out["max_batch"], out["joins"] = batch, server.service.decoder.joins
+                groups = server.service.decoder.groups
+                out.update(max_batch=batch, joins=server.service.decoder.joins, admissions=len(groups),
+                           express_runs=server.service.express_runs,
+                           encoded_together=sum(g for g in groups if g > 1), largest_group=max(groups, default=0))
             finally:
                 server.stop()
             log(f"serve: {clients} clients: {out['requests_per_minute']:.1f} requests/min, p50 {out['p50_s']:.2f} s, "

@@ -7,6 +7,7 @@ The layers, each a small module with one job (none imports Qt, so the tray app c
 - `security.py`  - who may call: Host (DNS rebinding), Origin (web pages), API key; pure checks + ASGI middleware.
 - `requests.py`  - request bodies (OpenAI chat, `/v1/ocr`) -> images and a `RunOptions`, or an ApiError.
 - `scheduler.py` - `OcrService`: owns the model, one worker thread, a bounded queue, cancel.
+- `admission.py` - who joins the decode next, and when: slowdown order, short requests alone, groups (pure).
 - `batching.py`  - continuous batching: a request joins the running decode at the next step (KV caches joined).
 - `feed.py`      - events from the worker thread to a request's asyncio handler.
 - `app.py`       - `create_app(service, settings)`: the FastAPI routes.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -22,7 +23,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from ..outputs.clean_stream import CleanStream
 from ..outputs.export import render, to_json
+from ..outputs.markdown import clean_markdown
 from ..weights.checkpoint import is_repo_id
 from . import plans
 from . import requests as rq
@@ -72,6 +75,14 @@ def _engine_error(e: BaseException) -> ApiError:
     if isinstance(e, ValueError):
         return ApiError(400, str(e))
     return ApiError(500, f"internal error: {type(e).__name__}: {e}")
+
+
+KEEPALIVE_S = 0.2  # a waiting stream writes a comment this often: a client that left is noticed within ~2x this
+
+
+def clean_text(image_size: tuple[int, int], output, raw: str) -> str:
+    """A run's clean markdown from its raw text, as its Result will have it (for streaming)."""
+    return clean_markdown(raw, image_size=image_size, math=output.math, tables=output.tables)[0]
 
 
 def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
@@ -182,7 +193,8 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
         if req.stream:
             feed = Feed()
             (ticket,) = submit([prep], req.options, feed)
-            return StreamingResponse(_sse(feed, ticket, cid, now, req.include_usage), media_type="text/event-stream",
+            text = CleanStream(partial(clean_text, prep.plan.image_size, req.options.output))
+            return StreamingResponse(_sse(feed, ticket, text, cid, now, req.include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
         try:
             (result,) = await results(request, [prep], req.options)  # prepared already: kept as it is
@@ -193,7 +205,10 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
                              "message": {"role": "assistant", "content": render(result, "md")}}],
                 "usage": _usage(result), "dsocr": _extra(result)}
 
-    async def _sse(feed: Feed, ticket, cid: str, now: int, include_usage: bool):
+    async def _sse(feed: Feed, ticket, text: CleanStream, cid: str, now: int, include_usage: bool):
+        """The chunks of a streamed chat answer: the clean markdown as it is decoded (`CleanStream`), so the
+        chunks' contents add up to the `content` a non-streamed answer has; the final chunk carries DSOCR's
+        extras (`dsocr`: the text again, the raw text, timings, stop reason)."""
         def chunk(delta: dict, finish=None, **more) -> str:
             obj = {"id": cid, "object": "chat.completion.chunk", "created": now, "model": mid,
                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **more}
@@ -203,19 +218,26 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
         try:
             yield chunk({"role": "assistant", "content": ""})
             while True:
-                item = await feed.get(poll=1.0)
-                if item is None:
+                item = await feed.get(poll=KEEPALIVE_S)
+                if item is None:  # queued, or between pieces: an SSE comment (clients skip it) finds out
+                    yield ": waiting\n\n"  # whether the client is still there while nothing else is sent
                     continue
                 _, event = item
                 if isinstance(event, TextDelta):
-                    yield chunk({"content": event.text})
-                elif isinstance(event, Rollback):  # the text streamed since the loop began is dropped
-                    yield chunk({}, dsocr={"rollback": {"text_length": event.text_length,
-                                                        "loop_start": event.loop_start,
+                    piece = text.push(event.text)
+                    if piece:
+                        yield chunk({"content": piece})
+                elif isinstance(event, Rollback):  # a loop was dropped: keep `content_length` characters
+                    keep = text.rollback(event.text_length)
+                    yield chunk({}, dsocr={"rollback": {"content_length": keep, "loop_start": event.loop_start,
                                                         "strategy": event.strategy}})
                 elif isinstance(event, Result):
                     finished = True
-                    final = {**_extra(event), "text": render(event, "md"), "raw_text": event.raw_text}
+                    content = render(event, "md")
+                    rest = text.finish(content)
+                    if rest:
+                        yield chunk({"content": rest})
+                    final = {**_extra(event), "text": content, "raw_text": event.raw_text}
                     yield chunk({}, _finish_reason(event), dsocr=final)
                     if include_usage:
                         obj = {"id": cid, "object": "chat.completion.chunk", "created": now, "model": mid,

@@ -1,14 +1,14 @@
 """Continuous batching: a request joins the running decode at the next step and leaves it when it is done or
 cancelled, freeing its slot at once.
 
-The engine's `generate_batch` decodes a fixed set of prompts that were prefilled together. Here each request
-is encoded and prefilled alone, with the same calls as `engine.stream` (so a request that runs alone gets
-exactly the text `dsocr ocr` prints), and its KV cache is then spliced into the running batch's cache
-(`join_caches`: both right-aligned, the shorter one left-padded, which `BatchKVCache` already hides from the
-attention); every decode step then runs all active sequences as one batch, each with its own options
-(sampling, guards, recovery, max tokens). A sequence that stops or whose ticket is cancelled is filtered out of
-the cache before the next step. While a newcomer is encoded and prefilled the others wait (one model, one
-thread): on a real page that is the encode's time, once per request.
+The engine's `generate_batch` decodes a fixed set of prompts that were prefilled together. Here the requests
+the admission policy lets in together (`admission.choose`) are encoded as one batched graph (`pipeline.encode`,
+as `engine.stream_batch` encodes several images), each is prefilled alone with the same calls as `engine.stream`,
+and its KV cache is then spliced into the running batch's cache (`join_caches`: both right-aligned, the shorter
+one left-padded, which `BatchKVCache` already hides from the attention); every decode step then runs all active
+sequences as one batch, each with its own options (sampling, guards, recovery, max tokens). A sequence that
+stops or whose ticket is cancelled is filtered out of the cache before the next step. While newcomers are
+encoded and prefilled the others wait (one model, one thread): the policy decides when that is worth it.
 """
 
 from __future__ import annotations
@@ -22,49 +22,91 @@ from ..language.kv_cache import BatchKVCache, filter_cache, join_caches, to_batc
 from ..language.window_cache import BatchRingKVCache, cut_back, rebuild_rows
 from ..language.sampling import sample
 from ..pipeline import PageJob, encode, splice, token_whitelist  # the engine's own per-page bookkeeping
+from ..runtime.cancel import Cancelled
+from .admission import Estimates
 
 
 class Slot:
-    """One sequence in the batch: its ticket, the engine's per-page job (prompt, detokenizer, Result) and its
-    decoding state (`Sequence`)."""
+    """One sequence in the batch: its ticket, the engine's per-page job (prompt, detokenizer, Result), its
+    decoding state (`Sequence`), and what the admission policy reads: its time alone (estimated) and the
+    seconds later admissions have held it up."""
 
-    def __init__(self, ticket, job: PageJob, seq: Sequence, config: GenerationConfig):
+    def __init__(self, ticket, job: PageJob, seq: Sequence, config: GenerationConfig, alone_s: float):
         self.ticket, self.job, self.seq, self.config = ticket, job, seq, config
         self.t_decode = time.perf_counter()
+        self.alone_s, self.stalled_s = alone_s, 0.0
+
+
+class _AllCancelled:
+    """A group's cancel flag for the encoder's cancel points: set once every ticket in the group is."""
+
+    def __init__(self, tickets: list):
+        self.tickets = tickets
+
+    def is_set(self) -> bool:
+        return all(t.cancelled.is_set() for t in self.tickets)
 
 
 class Decoder:
     """The running batch: its slots, KV cache (a plain `KVCache` list while one sequence runs alone since its
     prefill, as `engine.stream` decodes; a `BatchKVCache` list once another joined) and next logits."""
 
-    def __init__(self, model):
+    def __init__(self, model, estimates: Estimates | None = None):
         self.model, self.lm, self.tok = model, model.language_model, model.tokenizer
         self.whitelist = token_whitelist(self.tok)
         self.slots: list[Slot] = []
         self.cache = None
         self.logits = None  # [V] alone, [B, V] batched
         self.joins = 0  # requests that joined a batch already decoding (for /health and tests)
+        self.groups: list[int] = []  # the size of each admitted group's batched encode (for tests and benches)
+        self.estimates = estimates or Estimates()  # measured here, read by the admission policy
+        self._stepped_at = None  # when the last step's tokens were sampled (None: something else ran since)
 
     @property
     def batched(self) -> bool:
         return self.cache is not None and isinstance(self.cache[0], (BatchKVCache, BatchRingKVCache))
 
     def reset(self) -> None:
-        self.slots, self.cache, self.logits = [], None, None
+        self.slots, self.cache, self.logits, self._stepped_at = [], None, None, None
 
-    def admit(self, ticket) -> None:
-        """Encode and prefill one request alone (its cancel flag checked throughout: raises Cancelled), then
-        add it to the batch."""
-        options, model = ticket.options, self.model
+    def admit(self, tickets: list) -> list[tuple[object, BaseException]]:
+        """Encode a group of requests in one batched graph, prefill each alone (each its own cancel flag) and
+        add them to the batch; their (ticket, error) pairs for those that failed (a cancelled one is left out
+        silently). The group's encode stops once every ticket in it is cancelled."""
+        model, failed = self.model, []
+        self._stepped_at = None
         if not self.slots:  # a Result's peak memory: since its batch began (as `engine.stream` measures a run)
             mx.reset_peak_memory()
-        styles = {"math": options.output.math, "tables": options.output.tables}
-        job = PageJob(model, ticket.prep, options.prompt_text(model.version), time.perf_counter(), styles)
-        config = GenerationConfig.of(options.decoding, options.recovery)
+        jobs = []
+        for ticket in tickets:
+            options = ticket.options
+            styles = {"math": options.output.math, "tables": options.output.tables}
+            jobs.append(PageJob(model, ticket.prep, options.prompt_text(model.version), time.perf_counter(), styles))
+        limits = [t.options.max_batch_tiles for t in tickets if t.options.max_batch_tiles]
         t0 = time.perf_counter()
-        (image_embeds,) = encode(model, [job.prep], options.max_batch_tiles, ticket.cancelled)
-        job.encode_s = time.perf_counter() - t0
-        embeds = splice(model, job.ids, image_embeds)
+        try:
+            image_embeds = encode(model, [j.prep for j in jobs], min(limits, default=None), _AllCancelled(tickets))
+        except Cancelled:
+            return []
+        except BaseException as e:  # noqa: BLE001 - the group fails, the service goes on
+            return [(t, e) for t in tickets]
+        encode_s = time.perf_counter() - t0
+        self.groups.append(len(tickets))
+        self.estimates.saw_encode(encode_s, sum(t.megapixels for t in tickets))
+        for ticket, job, embeds in zip(tickets, jobs, image_embeds):
+            job.encode_s = encode_s  # the group's: what this request waited for its embeddings
+            try:
+                self._join(ticket, job, embeds)
+            except Cancelled:
+                pass  # its client went away during the prefill
+            except BaseException as e:  # noqa: BLE001 - one bad request must not stop the others
+                failed.append((ticket, e))
+        return failed
+
+    def _join(self, ticket, job: PageJob, image_embeds: mx.array) -> None:
+        """Prefill one request alone, with the same calls as `engine.stream`, and splice it into the batch."""
+        config = GenerationConfig.of(ticket.options.decoding, ticket.options.recovery)
+        embeds = splice(self.model, job.ids, image_embeds)
         stats = job.stats
         stats.prompt_tokens = int(embeds.shape[0])
         seq = Sequence(config, self.tok.eos_id, self.whitelist, stats, config.seed)
@@ -72,7 +114,8 @@ class Decoder:
         t1 = time.perf_counter()
         logits = prefill(self.lm, embeds, cache, config.prefill_chunk, ticket.cancelled)
         stats.first_logits, stats.prefill_s = logits, time.perf_counter() - t1
-        slot = Slot(ticket, job, seq, config)
+        self.estimates.saw_prefill(stats.prefill_s, stats.prompt_tokens)
+        slot = Slot(ticket, job, seq, config, self.estimates.alone_s(ticket))
         if not self.slots:
             self.cache, self.logits, self.slots = cache, logits, [slot]
             return
@@ -112,10 +155,14 @@ class Decoder:
         Rollback, and a Result for each sequence that stopped, which leaves the batch)."""
         self.drop_cancelled()
         if not self.slots:
+            self._stepped_at = None
             return []
-        tokens = self._sample()
-        events, keep, feed, trims = [], [], [], []
+        tokens = self._sample()  # waits for the step queued last time (`mx.async_eval` below)
         now = time.perf_counter()
+        if self._stepped_at is not None:  # a step follows a step: the time between them is one step's
+            self.estimates.saw_step(now - self._stepped_at, len(self.slots))
+        self._stepped_at = now
+        events, keep, feed, trims = [], [], [], []
         for r, (s, token) in enumerate(zip(self.slots, tokens)):
             event = s.seq.push(token)
             s.job.stats.decode_s = now - s.t_decode

@@ -3,10 +3,12 @@ them with continuous batching; no Qt, so `dsocr serve` and the tray app can both
 
 Requests are `Ticket`s: one prepared page and its `RunOptions`; the worker hands every event of its run
 (`TextDelta`, `Rollback`, the final `Result`, or the exception that ended it) to the ticket's `sink`, from
-the worker thread. Between two decode steps the worker admits queued requests while the batch has fewer
-than `max_batch` sequences: each is encoded and prefilled alone and joins the running decode
-(`batching.Decoder`); a request that stops leaves it at once. Beyond `max_pending` queued requests
-`submit` raises `Busy` (the server's 503).
+the worker thread. Between two decode steps the worker asks the admission policy (`admission.py`) what comes
+next: a short request to run alone to its end ahead of the batch (`express`; the batch then gets a turn
+before the next one), or the queued requests, if any, that join the batch now (`choose`, at most its
+free slots of `max_batch`): they are encoded together, prefilled and join the running decode
+(`batching.Decoder`); a request that stops leaves it at once. Beyond `max_pending` queued requests `submit`
+raises `Busy` (the server's 503).
 
 Cancel: `Ticket.cancel()` from any thread. A queued ticket is dropped; one being encoded or prefilled stops
 at the engine's next cancel point; a decoding one leaves the batch before the next step (its slot is free).
@@ -20,6 +22,7 @@ import time
 from typing import Callable
 
 from ..options import RunOptions
+from .admission import BATCH_TURN, choose, expected_tokens, express, view_megapixels
 
 
 class Busy(Exception):
@@ -37,6 +40,10 @@ class Ticket:
         self.prep, self.options, self.sink = prep, options, sink
         self.cancelled = threading.Event()
         self.queued_at = time.monotonic()
+        plan = prep.plan  # what the admission policy weighs
+        self.megapixels = view_megapixels(plan)
+        self.prompt_tokens = plan.image_tokens
+        self.expected_tokens = expected_tokens(options.decoding.max_tokens, plan.image_tokens)
 
     def cancel(self) -> None:
         """Stop this request (its client went away): no more events; its slot is freed before the next step."""
@@ -58,6 +65,9 @@ class OcrService:
 
         self.model, self.max_batch, self.max_pending = model, max_batch, max_pending
         self.decoder = Decoder(model)
+        self.express_decoder = Decoder(model, self.decoder.estimates)  # short requests, alone (`admission`)
+        self.express_runs = 0
+        self._owed = 0.0  # seconds the batch decodes before the next express run
         self._queue: collections.deque[Ticket] = collections.deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -90,10 +100,10 @@ class OcrService:
     @property
     def running(self) -> int:
         """Requests in the decode batch (or being admitted to it), cancelled ones not counted."""
-        return sum(not s.ticket.cancelled.is_set() for s in list(self.decoder.slots)) + \
-            (self._admitting is not None and not self._admitting.cancelled.is_set())
+        slots = list(self.decoder.slots) + list(self.express_decoder.slots)
+        return sum(not t.cancelled.is_set() for t in [s.ticket for s in slots] + self._admitting)
 
-    _admitting: Ticket | None = None
+    _admitting: list[Ticket] = []
 
     def close(self, timeout: float = 10.0) -> None:
         with self._cond:
@@ -103,11 +113,11 @@ class OcrService:
         for t in left:
             t.deliver(RuntimeError("the server is shutting down"))
             t.cancel()
-        for s in list(self.decoder.slots):
+        for s in list(self.decoder.slots) + list(self.express_decoder.slots):
             s.ticket.deliver(RuntimeError("the server is shutting down"))
             s.ticket.cancel()
-        if self._admitting is not None:
-            self._admitting.cancel()
+        for t in self._admitting:
+            t.cancel()
         self._thread.join(timeout)
 
     # ---- the worker ----
@@ -115,19 +125,29 @@ class OcrService:
         if any(t.cancelled.is_set() for t in self._queue):
             self._queue = collections.deque(t for t in self._queue if not t.cancelled.is_set())
 
-    def _take(self) -> list[Ticket] | None:
-        """Queued tickets for the free slots (waits while nothing decodes and nothing is queued); None once
-        closed."""
+    def _take(self) -> tuple[list[Ticket], list[Ticket]] | None:
+        """What to do next (waits while nothing decodes and nothing is queued): (short tickets to run ahead of
+        the batch, []) or ([], the group to admit; [] to decode a step first); None once closed."""
+        decoder = self.decoder
         with self._cond:
             while True:
                 self._drop_cancelled()
                 if self._closed:
                     return None
-                if self._queue or self.decoder.slots:
+                if self._queue or decoder.slots:
                     break
                 self._cond.wait(0.5)
-            free = self.max_batch - len(self.decoder.slots)
-            return [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
+            now = time.monotonic()
+            if self._owed <= 0 or not decoder.slots:
+                short = express(self._queue, decoder.estimates, now, self.max_batch)
+                for t in short:
+                    self._queue.remove(t)
+                if short:
+                    return short, []
+            group = choose(self._queue, decoder.slots, self.max_batch - len(decoder.slots), decoder.estimates, now)
+            for t in group:
+                self._queue.remove(t)
+            return [], group
 
     def _work(self) -> None:
         import mlx.core as mx
@@ -138,29 +158,56 @@ class OcrService:
             mx.clear_streams()  # exit, their destructors may need the GIL during interpreter shutdown (abort)
 
     def _serve(self) -> None:
-        from ..runtime.cancel import Cancelled
-
         decoder = self.decoder
         while True:
-            new = self._take()
-            if new is None:
+            taken = self._take()
+            if taken is None:
                 return
-            for ticket in new:
-                self._admitting = ticket
-                try:
-                    decoder.admit(ticket)
-                except Cancelled:
-                    pass  # its client went away during the encode or prefill
-                except BaseException as e:  # noqa: BLE001 - one bad request must not stop the service
-                    ticket.deliver(e)
-                finally:
-                    self._admitting = None
-            try:
-                events = decoder.step()
-            except BaseException as e:  # noqa: BLE001 - a failed step fails the batch, not the service
-                for s in decoder.slots:
-                    s.ticket.deliver(e)
-                decoder.reset()
+            short, group = taken
+            if short:
+                self._hold(self._run_ahead, short)
                 continue
-            for ticket, event in events:
-                ticket.deliver(event)
+            t0 = time.perf_counter()
+            if group:
+                self._hold(self._admit, group)
+            self._step(decoder)
+            self._owed -= time.perf_counter() - t0  # the batch's turn: its admissions and its step
+
+    def _hold(self, work, arg) -> None:
+        """Run `work(arg)` while the batch waits: its seconds count as every decoding request's stall."""
+        waiting = list(self.decoder.slots)
+        t0 = time.monotonic()
+        work(arg)
+        held = time.monotonic() - t0
+        for s in waiting:
+            s.stalled_s += held
+
+    def _admit(self, group: list[Ticket], decoder=None) -> None:
+        self._admitting = group
+        try:
+            failed = (decoder or self.decoder).admit(group)
+        finally:
+            self._admitting = []
+        for ticket, error in failed:
+            ticket.deliver(error)
+
+    def _run_ahead(self, short: list[Ticket]) -> None:
+        """Encode, prefill and decode short requests to their end (a `Decoder` of their own) while the batch
+        waits; the batch then has at least BATCH_TURN of that time before the next express run."""
+        t0 = time.perf_counter()
+        self._admit(short, self.express_decoder)
+        while self.express_decoder.slots:
+            self._step(self.express_decoder)
+        self.express_runs += len(short)
+        self._owed = BATCH_TURN * (time.perf_counter() - t0)
+
+    def _step(self, decoder) -> None:
+        try:
+            events = decoder.step()
+        except BaseException as e:  # noqa: BLE001 - a failed step fails the batch, not the service
+            for s in decoder.slots:
+                s.ticket.deliver(e)
+            decoder.reset()
+            return
+        for ticket, event in events:
+            ticket.deliver(event)

@@ -43,8 +43,8 @@ def test_joining_a_running_batch_keeps_each_text(model):
     """B joins A's decode after A has written tokens; both texts are what each gets alone."""
     from engine.pipeline import prepare_for
 
-    a_opts = engine.RunOptions.of(task="free", max_tokens=60)
-    b_opts = engine.RunOptions.of(task="ocr", max_tokens=40, mode="base")  # other options and tiling: fine
+    a_opts = engine.RunOptions.of(task="free", max_tokens=300)  # long enough for B to have waited its turn
+    b_opts = engine.RunOptions.of(task="ocr", max_tokens=200, mode="base")  # other options and tiling: fine
     img_a, img_b = engine.open_image(png_bytes()), engine.open_image(png_bytes((900, 700), "lightyellow"))
     alone_a, alone_b = engine.ocr(model, img_a, a_opts), engine.ocr(model, img_b, b_opts)
     service = OcrService(model, max_batch=4, max_pending=4)
@@ -54,11 +54,71 @@ def test_joining_a_running_batch_keeps_each_text(model):
         assert a_started.wait(30)
         _, b_done = _collect(service, prepare_for(model, img_b, b_opts.tiling), b_opts, b_events)
         assert a_done.wait(60) and b_done.wait(60)
-        assert service.decoder.joins == 1
+        assert service.decoder.joins == 1 and service.express_runs == 0
         (a,), (b,) = [e for e in a_events if isinstance(e, engine.Result)], \
             [e for e in b_events if isinstance(e, engine.Result)]
         assert a.text == alone_a.text and a.generated_tokens == alone_a.generated_tokens
         assert b.text == alone_b.text and b.stop_reason == alone_b.stop_reason
+    finally:
+        service.close()
+
+
+def test_requests_queued_together_are_encoded_as_one_batch(model):
+    """Three pages queued at once on a service that has measured itself: one batched encode, then one decode
+    batch; each text is what the page gets alone."""
+    from engine.pipeline import prepare_for
+
+    opts = engine.RunOptions.of(task="free", max_tokens=400)  # long enough to be worth a shared encode's wait
+    images = [engine.open_image(png_bytes((300 + 40 * k, 200), text=True)) for k in range(3)]
+    alone = [engine.ocr(model, im, opts) for im in images]
+    service = OcrService(model, max_batch=4, max_pending=4)
+    try:
+        warm, warm_done = _collect(service, prepare_for(model, images[0], opts.tiling), opts, [])
+        assert warm_done.wait(30) and service.decoder.estimates.known
+        events = [[] for _ in images]
+        dones = [threading.Event() for _ in images]
+
+        def sink(k):
+            def put(e):
+                events[k].append(e)
+                if isinstance(e, (engine.Result, BaseException)):
+                    dones[k].set()
+            return put
+        service.submit_many([prepare_for(model, im, opts.tiling) for im in images], opts, [sink(k) for k in range(3)])
+        assert all(d.wait(60) for d in dones)
+        assert service.decoder.groups[-1] == 3 and service.express_runs == 0
+        for k, a in enumerate(alone):
+            (r,) = [e for e in events[k] if isinstance(e, engine.Result)]
+            assert r.text == a.text and r.generated_tokens == a.generated_tokens
+    finally:
+        service.close()
+
+
+def test_a_short_request_runs_alone_ahead_of_a_long_one(model):
+    """A request whose decode is shorter than its encode does not join the batch: it runs alone, ahead of it,
+    and gets the text it gets alone, while the long one goes on afterwards."""
+    from engine.pipeline import prepare_for
+
+    long_opts = engine.RunOptions.of(task="free", **LONG)
+    short_opts = engine.RunOptions.of(task="ocr", max_tokens=2)
+    img = engine.open_image(png_bytes((500, 60)))
+    alone = engine.ocr(model, img, short_opts)
+    service = OcrService(model, max_batch=4, max_pending=4)
+    try:
+        a_events, b_events, a_started = [], [], threading.Event()
+        a_ticket, a_done = _collect(service, prepare_for(model, engine.open_image(png_bytes()), long_opts.tiling),
+                                    long_opts, a_events, a_started)
+        assert a_started.wait(30)
+        _wait(lambda: service.decoder.estimates.known, what="the service's first measurements")
+        _, b_done = _collect(service, prepare_for(model, img, short_opts.tiling), short_opts, b_events)
+        assert b_done.wait(30)
+        assert service.express_runs == 1 and service.decoder.joins == 0
+        assert not a_done.is_set() and service.running == 1  # the long one waits, then goes on
+        (b,) = [e for e in b_events if isinstance(e, engine.Result)]
+        assert b.text == alone.text and b.generated_tokens == alone.generated_tokens
+        n = len(a_events)
+        _wait(lambda: len(a_events) > n, what="the long one to decode again")
+        a_ticket.cancel()
     finally:
         service.close()
 
@@ -69,7 +129,7 @@ def test_requests_over_http_decode_together(start_server):
     results = {}
 
     def ask(k, c):
-        results[k] = c.post("/v1/chat/completions", json=chat_body(url, max_tokens=30 + k)).json()
+        results[k] = c.post("/v1/chat/completions", json=chat_body(url, max_tokens=150 + k)).json()
 
     with client(server) as c:
         with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as long_one:
@@ -82,7 +142,7 @@ def test_requests_over_http_decode_together(start_server):
             assert server.service.running >= 1  # the long one still decodes
             for t in threads:
                 t.join(60)
-        assert sorted(r["usage"]["completion_tokens"] for r in results.values()) == [30, 31, 32]
+        assert sorted(r["usage"]["completion_tokens"] for r in results.values()) == [150, 151, 152]
         _wait(lambda: c.get("/health").json()["running"] == 0, 5, "the slots to be free")
 
 
@@ -129,6 +189,28 @@ def test_disconnect_cancels_within_half_a_second(start_server, streaming):
         assert c.post("/v1/chat/completions", json=chat_body(url, max_tokens=2)).status_code == 200
 
 
+def test_a_stream_that_leaves_while_queued_is_dropped_within_half_a_second(start_server):
+    """Before its first token (waiting in the queue behind a long request) a streaming client that goes away
+    is noticed through the stream's keep-alive comments, and its ticket leaves the queue."""
+    server = start_server(max_batch=1)
+    url, service = data_url(png_bytes()), server.service
+    with client(server) as c:
+        with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as first:
+            lines = first.iter_lines()
+            next(lines)
+            _wait(lambda: service.running == 1, what="the first request to decode")
+            with c.stream("POST", "/v1/chat/completions", json=chat_body(url, **LONG, stream=True)) as queued:
+                waiting = queued.iter_lines()
+                assert next(waiting).startswith("data: ")  # the role chunk
+                assert next(waiting) == ""
+                assert next(waiting) == ": waiting"  # no token yet: kept alive
+                assert service.pending == 1
+            t0 = time.monotonic()  # the queued one's connection is closed now
+            _wait(lambda: service.pending == 0, 5, "the queued ticket to be dropped")
+            assert time.monotonic() - t0 < 0.5
+            assert service.running == 1  # the first one goes on
+
+
 def test_a_pdf_longer_than_the_queue_is_served(start_server, tmp_path):
     """A 5-page PDF with --max-pending 2: only max_batch of its pages wait at a time, so it is not refused."""
     from PIL import Image
@@ -168,7 +250,7 @@ def test_unlimited_ocr_requests_join_with_their_windows(tmp_path):
         assert wrapped.wait(30)
         _, done_b = _collect(service, prepare_for(model, img_b, b_opts.tiling), b_opts, b_events)
         assert done_a.wait(60) and done_b.wait(60)
-        assert service.decoder.joins == 1
+        assert service.decoder.joins == 1 and service.express_runs == 0
         (a,), (b,) = [e for e in a_events if isinstance(e, engine.Result)], \
             [e for e in b_events if isinstance(e, engine.Result)]
         assert a.raw_text == alone_a.raw_text and b.raw_text == alone_b.raw_text
