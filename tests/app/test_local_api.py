@@ -120,8 +120,9 @@ def test_the_api_answers_from_the_apps_one_model_as_its_own_run_does(serving, im
     with qtbot.waitSignal(window.runFinished, timeout=TIMEOUT_S * 1000):
         window.run_current()
     own = window.current()[1].result
-    assert own.generated_tokens > 0 and pieces == own.raw_text == final["raw_text"]
-    assert reply.choices[0].message.content == final["text"] == render(own, "md")
+    assert own.generated_tokens > 0 and own.raw_text == final["raw_text"]
+    # the pieces add up to the clean text, the content of the same request unstreamed and of the app's own run
+    assert pieces == reply.choices[0].message.content == final["text"] == render(own, "md")
     assert reply.usage.completion_tokens == own.generated_tokens
 
     # each request was a run in the queue, with its state and text
