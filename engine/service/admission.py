@@ -16,22 +16,24 @@ loses its time in the queue; a decoding one loses every admission that ran betwe
   protected: among equals, holding newcomers back only empties slots (measured: 16 clients at 1.4x one
   client's throughput when every decoding request was protected, the slots waiting for the queue to catch up).
 - **Express**: a short request, one whose decode alone takes no longer than its admission (a one-line region:
-  16 tokens at a single sequence's step time vs the encode of its view), does not join the batch: it runs
-  alone (with the other short ones waiting, if any), ahead of it, with the same calls as `engine.stream`. In a batch of sixteen pages each of its steps
-  would take a batch step (4-5x a single one here), and admissions would come between them; alone it is done
-  in about its time alone, and the batch waits about twice what admitting it would have cost. The batch and
-  express runs take turns (`scheduler`): after a run of t seconds the batch has at least BATCH_TURN * t before
-  the next, so a stream of one-line regions takes at most two thirds of the time and cannot stop the pages.
+  16 tokens at a single sequence's step time vs the encode of its view), does not join the batch: the short
+  requests waiting run together (one alone: with the same calls as `engine.stream`) to their end, ahead of
+  the batch. In a batch of sixteen pages each of a line's steps would take a batch step (4-5x a single one
+  here) and admissions would come between them; run ahead it is done in about its time alone, and the batch
+  waits about twice what admitting it would have cost. The batch and express runs take turns (`scheduler`):
+  after a run of t seconds the batch has at least BATCH_TURN * t before the next, so a stream of one-line
+  regions takes at most two thirds of the time and cannot stop the pages.
 - **Groups**: the admitted newcomers are encoded together in one batched graph (the engine's encoder batches
   every view of one size). A request joins a group only while the group's extra encode delays the group's first
-  request by at most GROUP_DELAY of that request's time alone: pages go together, a one-line region does not
-  wait for three pages' encodes before its first token.
+  request by at most GROUP_DELAY of that request's time alone: pages go together, a shorter request at the head
+  waits for few of them before its first token.
 
 A request's time alone is estimated from what the service has measured (`Estimates`): encode seconds per
-megapixel of views, prefill seconds per prompt token, and the fastest decode step of one sequence seen, times the request's expected length: its `max_tokens`, at most TOKENS_PER_IMAGE_TOKEN per image token
-(DeepSeek-OCR decodes text of up to ~10x its vision tokens: the paper's compression ratio). Until the first
-admission and step are measured nothing is known: the first request in the queue is admitted alone (so the
-service measures it) and the next ones wait for those measurements.
+megapixel of views, prefill seconds per prompt token, and the fastest decode step of one sequence seen, times
+the request's expected length: its `max_tokens`, at most TOKENS_PER_IMAGE_TOKEN per image token (DeepSeek-OCR
+decodes text of up to ~10x its vision tokens: the paper's compression ratio). Until the first admission and
+step are measured nothing is known: the first request in the queue is admitted alone (so the service measures
+it) and the next ones wait for those measurements. docs/benchmarks.md ("Serving") has the figures of each rule.
 """
 
 from __future__ import annotations

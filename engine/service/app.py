@@ -194,8 +194,8 @@ def create_app(service: OcrService, settings: ServeSettings) -> FastAPI:
             feed = Feed()
             (ticket,) = submit([prep], req.options, feed)
             text = CleanStream(partial(clean_text, prep.plan.image_size, req.options.output))
-            return StreamingResponse(_sse(feed, ticket, text, cid, now, req.include_usage), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache"})
+            return StreamingResponse(_sse(feed, ticket, text, cid, now, req.include_usage),
+                                     media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         try:
             (result,) = await results(request, [prep], req.options)  # prepared already: kept as it is
         except ClientGone:
