@@ -18,6 +18,7 @@ above lets happen on the model's output, but a rollback does), nothing more is s
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Callable
 
@@ -82,12 +83,7 @@ class CleanStream:
         clean text sent so far are still valid (the client should keep only those)."""
         self.raw = self.raw[:raw_length]
         self._lines_at, self._lines, self._closed_at = -1, "", 0
-        candidate = self._candidate()
-        keep = 0
-        for a, b in zip(self.sent, candidate):
-            if a != b:
-                break
-            keep += 1
+        keep = len(os.path.commonprefix([self.sent, self._candidate()]))
         self.sent = self.sent[:keep]
         return keep
 

@@ -113,12 +113,9 @@ class Estimates:
             share = seconds / sequences
             self.batch_step_s = share if self.batch_step_s is None else min(self.batch_step_s, share)
 
-    def encode_s(self, r: Waiting) -> float:
-        return (self.encode_s_per_mp or 0.0) * r.megapixels
-
     def admission_s(self, r: Waiting) -> float:
         """What admitting `r` costs the running batch: its encode and its prefill."""
-        return self.encode_s(r) + (self.prefill_s_per_token or 0.0) * r.prompt_tokens
+        return (self.encode_s_per_mp or 0.0) * r.megapixels + (self.prefill_s_per_token or 0.0) * r.prompt_tokens
 
     def alone_s(self, r: Waiting) -> float:
         """`r`'s time alone: admission, then one step per expected token."""

@@ -79,12 +79,19 @@ def test_platforms_pick_their_mechanism_and_wayland_says_the_system_route(qapp, 
     assert isinstance(hotkey.create("xcb"), X11Hotkey)
 
 
-def test_settings_rows_record_a_shortcut_and_keep_a_bad_one_out(qtbot, settings):
+def _rows(qtbot, settings, platform: str) -> tuple[ShortcutRows, CaptureSettings, QWidget]:
+    """The Settings dialog's shortcut rows on `platform`, loaded from the capture settings, and the widget that
+    holds them (the caller keeps it: qtbot does not keep it alive)."""
     host = QWidget()
     qtbot.addWidget(host)
-    rows = ShortcutRows(QFormLayout(host), "xcb")
+    rows = ShortcutRows(QFormLayout(host), platform)
     s = CaptureSettings.of(settings)
     rows.load(s)
+    return rows, s, host
+
+
+def test_settings_rows_record_a_shortcut_and_keep_a_bad_one_out(qtbot, settings):
+    rows, s, _host = _rows(qtbot, settings, "xcb")
     assert rows.text == "Ctrl+Shift+2" and rows.portal is None  # no portal choice on X11
     assert "while DSOCR runs" in rows.note.text()
     rows.edit.setKeySequence("Alt+Shift+K")
@@ -100,11 +107,7 @@ def test_settings_rows_record_a_shortcut_and_keep_a_bad_one_out(qtbot, settings)
 
 
 def test_settings_rows_on_wayland_point_to_the_system_route_and_the_portal_dialog(qtbot, settings):
-    host = QWidget()
-    qtbot.addWidget(host)
-    rows = ShortcutRows(QFormLayout(host), "wayland")
-    s = CaptureSettings.of(settings)
-    rows.load(s)
+    rows, s, _host = _rows(qtbot, settings, "wayland")
     assert "dsocr-app --capture" in rows.note.text() and rows.portal is not None
     rows.portal.setChecked(True)
     rows.save(s)
